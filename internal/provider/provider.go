@@ -1,0 +1,128 @@
+// Package provider defines what the grant service needs from a provider
+// (Google, Microsoft, IMAP, …): checking credentials against the real
+// service and learning who they belong to. Each provider lives in its own
+// package under internal/provider and implements Validator.
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Names of the providers, as they appear on the wire.
+const (
+	Google          = "google"
+	Microsoft       = "microsoft"
+	Yahoo           = "yahoo"
+	Zoom            = "zoom"
+	IMAP            = "imap"
+	ICloud          = "icloud"
+	EWS             = "ews"
+	VirtualCalendar = "virtual-calendar"
+)
+
+// Client is the OAuth client (the provider app) used for a request: the
+// connector's settings, or a credential that overrides them.
+type Client struct {
+	ClientID     string
+	ClientSecret string
+	Tenant       string // Microsoft only
+}
+
+// Request is one validation: the settings the caller sent (raw, as decoded
+// from JSON), the OAuth client to use and the requested scopes.
+type Request struct {
+	Settings map[string]any
+	Client   Client
+	Scope    []string
+}
+
+// Result is what a successful validation learned.
+type Result struct {
+	Email          string
+	Name           string
+	ProviderUserID string
+	// Scope is the list the provider granted (or the requested list when the
+	// provider does not report one).
+	Scope []string
+	// Secrets are stored encrypted: for OAuth providers refresh_token (the
+	// rotated one when the provider rotated it) and access_token; for
+	// password providers the passwords.
+	Secrets map[string]string
+	// Settings are the non-secret settings kept on the grant and returned
+	// in responses (hosts, ports, usernames).
+	Settings map[string]any
+	// AccessTokenExpiresAt is when the returned access token expires; zero
+	// when there is none.
+	AccessTokenExpiresAt time.Time
+}
+
+// Validator checks credentials against a provider.
+type Validator interface {
+	Validate(ctx context.Context, req Request) (Result, error)
+}
+
+// Class says what kind of failure an Error is; the API maps it to a status.
+type Class string
+
+// Failure classes.
+const (
+	// ClassBadRequest: the request itself is incomplete or malformed (a
+	// missing or wrongly typed setting). 400.
+	ClassBadRequest Class = "bad_request"
+	// ClassInvalidCredentials: the provider rejected the credentials
+	// (invalid_grant, revoked or expired token, wrong password). 400.
+	ClassInvalidCredentials Class = "invalid_credentials"
+	// ClassAppPasswordRequired: the provider wants an app-specific password. 400.
+	ClassAppPasswordRequired Class = "app_password_required"
+	// ClassBasicAuthDisabled: password login is disabled by the provider. 400.
+	ClassBasicAuthDisabled Class = "basic_auth_disabled"
+	// ClassAccessDisabled: the protocol (IMAP, EWS) is disabled for the account. 400.
+	ClassAccessDisabled Class = "access_disabled"
+	// ClassMissingScope: the token lacks a scope grantd needs. 400.
+	ClassMissingScope Class = "missing_scope"
+	// ClassTLS: TLS handshake or certificate failure. 400.
+	ClassTLS Class = "tls_error"
+	// ClassUnavailable: the provider could not be reached, timed out or
+	// answered with a server error; nothing is wrong with the credentials
+	// and the caller may retry. 504.
+	ClassUnavailable Class = "provider_unavailable"
+)
+
+// Error is a classified provider failure. Message is for people and never
+// contains a secret; ProviderError carries the provider's own words (error
+// code, description, server response line), also without secrets.
+type Error struct {
+	Class         Class
+	Message       string
+	ProviderError map[string]any
+	Err           error // underlying cause, for logs; may be nil
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Class, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Class, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error of class c.
+func Errorf(c Class, format string, args ...any) *Error {
+	return &Error{Class: c, Message: fmt.Sprintf(format, args...)}
+}
+
+// ClassOf returns the class of err, or "" when err is not an *Error.
+func ClassOf(err error) Class {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Class
+	}
+	return ""
+}
+
+// Transient reports whether err is a failure the caller may retry.
+func Transient(err error) bool { return ClassOf(err) == ClassUnavailable }

@@ -1,0 +1,265 @@
+// Package store defines grantd's persistent model and the Store interface
+// that every backend (internal/store/sqlite, internal/store/postgres)
+// implements. The conformance suite in internal/store/conformance runs the
+// same tests against each backend.
+//
+// Rules every backend follows:
+//   - Every record belongs to one application (the tenant). Methods that take
+//     an appID never return or touch another application's records; a record
+//     of another application is reported as ErrNotFound.
+//   - Secret fields ([]byte named *Secret*, Data, Secrets) hold vault
+//     ciphertext. The store never interprets them.
+//   - Updates are passed as closures: the backend reads the current record,
+//     calls the closure inside its own transaction (holding the row's write
+//     lock), and writes the result. A closure error aborts the update and is
+//     returned unchanged.
+//   - Times are stored in UTC with microsecond precision.
+//   - Unique violations are reported as ErrAlreadyExists, missing records as
+//     ErrNotFound.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors reported by every backend. Callers test with errors.Is.
+var (
+	ErrNotFound      = errors.New("store: not found")
+	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrConflict is returned by update closures (and passed through by
+	// the store) when a compare-and-swap precondition fails.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Grant statuses.
+const (
+	GrantValid   = "valid"
+	GrantInvalid = "invalid"
+)
+
+// Application is a tenant: it owns API keys, connectors, credentials,
+// grants and webhooks.
+type Application struct {
+	ID             string
+	Name           string
+	OrganizationID string
+	Region         string
+	Environment    string
+	CallbackURIs   []string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// APIKey authenticates requests as one application. Only a hash of the key
+// is stored; the plaintext is shown once when the key is created.
+type APIKey struct {
+	ID        string
+	AppID     string
+	Name      string
+	Hash      []byte // SHA-256 of the plaintext key
+	Prefix    string // first characters of the key, for display
+	Scopes    []string
+	CreatedAt time.Time
+	RevokedAt time.Time // zero while the key is active
+}
+
+// Connector is an application's configuration for one provider. There is at
+// most one connector per (application, provider).
+type Connector struct {
+	AppID              string
+	Provider           string
+	Name               string
+	Settings           map[string]any // non-secret settings: client_id, tenant, topic_name…
+	Secret             []byte         // vault ciphertext of the secret settings (client_secret)
+	Scope              []string
+	ActiveCredentialID string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Credential is a named secret bound to one connector of one application.
+type Credential struct {
+	ID        string
+	AppID     string
+	Provider  string
+	Name      string // unique per (application, provider)
+	Type      string // connector, adminconsent, serviceaccount
+	Data      []byte // vault ciphertext of credential_data
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Grant is one authenticated account of one application. There is at most
+// one grant per (application, lower-cased email).
+type Grant struct {
+	ID             string
+	AppID          string
+	Provider       string
+	Email          string
+	Name           string
+	Status         string // GrantValid or GrantInvalid
+	Scope          []string
+	Settings       map[string]any // non-secret settings, safe to return
+	Secrets        []byte         // vault ciphertext of the secret settings
+	State          string
+	UserAgent      string
+	IP             string
+	ProviderUserID string
+	CredentialID   string
+	AccountID      string
+	WorkspaceID    string
+	Blocked        bool
+	// Version starts at 1 and is incremented by every UpdateGrant.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+
+	// Refresh bookkeeping.
+	AccessTokenExpiresAt time.Time // zero when unknown or not applicable
+	NextRefreshAt        time.Time // zero when the grant needs no refresh
+	LastRefreshAt        time.Time
+	LastFailureAt        time.Time
+	LastFailureClass     string
+	LastFailureMessage   string
+}
+
+// Code is a one-time code (v2 native authentication and similar flows).
+type Code struct {
+	Hash      string // hash of the code; the plaintext is never stored
+	AppID     string
+	GrantID   string
+	Data      []byte // vault ciphertext, optional
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// Webhook is a destination for event notifications.
+type Webhook struct {
+	ID                 string
+	AppID              string
+	URL                string
+	Description        string
+	TriggerTypes       []string
+	NotificationEmails []string
+	Status             string
+	Secret             []byte // vault ciphertext of the signing secret
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	StatusUpdatedAt    time.Time
+}
+
+// Event is a row of the outbox. Events are written in the same transaction
+// as the change that caused them; Seq orders them (globally increasing per
+// backend, so also ordered per grant).
+type Event struct {
+	Seq       int64 // assigned by the store
+	ID        string
+	AppID     string
+	Type      string // e.g. grant.created
+	GrantID   string
+	Payload   json.RawMessage
+	CreatedAt time.Time
+}
+
+// ListOptions pages and orders a list.
+type ListOptions struct {
+	Limit  int    // 0 means no limit
+	Offset int    // number of records to skip
+	SortBy string // "created_at" (default) or "updated_at"
+	Asc    bool   // ascending order; default is descending
+}
+
+// GrantFilter selects grants for ListGrants. Zero fields do not filter.
+type GrantFilter struct {
+	ListOptions
+	Since       time.Time // created_at >= Since
+	Before      time.Time // created_at <= Before
+	Email       string    // case-insensitive exact match
+	Status      string
+	IP          string
+	Provider    string
+	AccountIDs  []string
+	WorkspaceID string
+}
+
+// SecretRewrapper re-encrypts one ciphertext. It returns the new ciphertext
+// and whether anything changed (false when the blob is already under the
+// current key).
+type SecretRewrapper func(ciphertext []byte) (out []byte, changed bool, err error)
+
+// Store is the persistence interface of grantd.
+type Store interface {
+	// Applications.
+	CreateApplication(ctx context.Context, a Application) error
+	GetApplication(ctx context.Context, id string) (Application, error)
+	ListApplications(ctx context.Context) ([]Application, error)
+	UpdateApplication(ctx context.Context, id string, update func(old Application) (Application, error)) (Application, error)
+
+	// API keys.
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// GetAPIKeyByHash returns the key with this hash, revoked or not.
+	GetAPIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	ListAPIKeys(ctx context.Context, appID string) ([]APIKey, error)
+	// RevokeAPIKey sets RevokedAt; revoking a revoked key keeps the first time.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// Connectors, keyed by (appID, provider).
+	CreateConnector(ctx context.Context, c Connector) error
+	GetConnector(ctx context.Context, appID, provider string) (Connector, error)
+	ListConnectors(ctx context.Context, appID string, opts ListOptions) ([]Connector, error)
+	UpdateConnector(ctx context.Context, appID, provider string, update func(old Connector) (Connector, error)) (Connector, error)
+	// DeleteConnector deletes the connector and its credentials in one
+	// transaction.
+	DeleteConnector(ctx context.Context, appID, provider string) error
+
+	// Credentials, keyed by (appID, id); provider scopes lists and lookups.
+	CreateCredential(ctx context.Context, c Credential) error
+	GetCredential(ctx context.Context, appID, id string) (Credential, error)
+	ListCredentials(ctx context.Context, appID, provider string, opts ListOptions) ([]Credential, error)
+	UpdateCredential(ctx context.Context, appID, id string, update func(old Credential) (Credential, error)) (Credential, error)
+	DeleteCredential(ctx context.Context, appID, id string) error
+
+	// Grants. Events passed along are appended to the outbox in the same
+	// transaction.
+	CreateGrant(ctx context.Context, g Grant, events ...Event) error
+	GetGrant(ctx context.Context, appID, id string) (Grant, error)
+	GetGrantByEmail(ctx context.Context, appID, email string) (Grant, error)
+	ListGrants(ctx context.Context, appID string, f GrantFilter) ([]Grant, error)
+	// UpdateGrant calls update with the current grant under the row's
+	// write lock; the result is written with Version = old.Version+1 (the
+	// closure cannot change ID, AppID, Version or CreatedAt), together with
+	// the events the closure returns.
+	UpdateGrant(ctx context.Context, appID, id string, update func(old Grant) (Grant, []Event, error)) (Grant, error)
+	DeleteGrant(ctx context.Context, appID, id string, events ...Event) error
+
+	// One-time codes.
+	CreateCode(ctx context.Context, c Code) error
+	// ConsumeCode deletes the code and returns it, atomically: two
+	// concurrent calls never both succeed. An expired code (ExpiresAt
+	// before now) is deleted and reported as ErrNotFound.
+	ConsumeCode(ctx context.Context, hash string, now time.Time) (Code, error)
+
+	// Webhook destinations.
+	CreateWebhook(ctx context.Context, w Webhook) error
+	GetWebhook(ctx context.Context, appID, id string) (Webhook, error)
+	ListWebhooks(ctx context.Context, appID string) ([]Webhook, error)
+	UpdateWebhook(ctx context.Context, appID, id string, update func(old Webhook) (Webhook, error)) (Webhook, error)
+	DeleteWebhook(ctx context.Context, appID, id string) error
+
+	// Outbox. ListEvents returns events with Seq > afterSeq in Seq order.
+	ListEvents(ctx context.Context, afterSeq int64, limit int) ([]Event, error)
+
+	// RewrapSecrets passes every stored secret blob (connectors, credentials,
+	// grants, codes, webhooks) through rewrap and writes back the changed
+	// ones, in batches of batchSize rows, each write conditional on the blob
+	// not having changed since it was read (a concurrently changed row is
+	// skipped, not overwritten). It returns the number of blobs rewritten.
+	RewrapSecrets(ctx context.Context, batchSize int, rewrap SecretRewrapper) (int, error)
+
+	// Ping reports whether the store can serve requests.
+	Ping(ctx context.Context) error
+	Close() error
+}
