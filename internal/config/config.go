@@ -7,7 +7,8 @@ package config
 import "time"
 
 // Config is the whole configuration. The yaml tag of each field is its key;
-// the environment variable is derived from the key path.
+// the environment variable is derived from the key path. A `grantd:"secret"`
+// tag marks a value that must never be printed (Key.Secret).
 type Config struct {
 	// Listen is the address the API server listens on.
 	Listen string `yaml:"listen"`
@@ -15,7 +16,7 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// DatabaseURL selects PostgreSQL (postgres://…); empty means SQLite in
 	// DataDir.
-	DatabaseURL string `yaml:"database_url"`
+	DatabaseURL string `yaml:"database_url" grantd:"secret"`
 
 	Log       Log       `yaml:"log"`
 	HTTP      HTTP      `yaml:"http"`
@@ -47,7 +48,7 @@ type Vault struct {
 	KeyringFile string `yaml:"keyring_file"`
 	// Keyring is an inline keyring "id:base64key[,id:base64key…]"; the first
 	// key encrypts. When set, KeyringFile is not used.
-	Keyring string `yaml:"keyring"`
+	Keyring string `yaml:"keyring" grantd:"secret"`
 	// ReloadInterval is how often a running server re-reads the keyring
 	// file, so that a rotation by another process is picked up.
 	ReloadInterval time.Duration `yaml:"reload_interval"`

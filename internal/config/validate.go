@@ -1,0 +1,115 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// optionalURLs are URL keys that may be empty.
+var optionalURLs = map[string]bool{
+	"providers.ews.autodiscover_url": true,
+}
+
+// Validate checks that the configuration is usable: the listen address
+// parses, data_dir is set when needed, database_url is a postgres:// URL,
+// the log level and format are known, sizes, timeouts and intervals are
+// positive, ports are in range, and every provider URL (every key under
+// providers ending in _url, and the issuers) is an absolute http(s) URL.
+// It reports every problem found, each naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	if err := checkHostPort(c.Listen, true); err != nil {
+		bad("listen", "%v", err)
+	}
+	if c.DataDir == "" && (c.DatabaseURL == "" || (c.Vault.Keyring == "" && c.Vault.KeyringFile == "")) {
+		bad("data_dir", "must be set (it holds the SQLite database or the keyring file)")
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		// The URL may carry a password: never echo it.
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("database_url", "expected a postgres:// or postgresql:// URL")
+		}
+	}
+
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "expected debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch strings.ToLower(c.Log.Format) {
+	case "text", "json":
+	default:
+		bad("log.format", "expected text or json, got %q", c.Log.Format)
+	}
+
+	if c.HTTP.MaxBodyBytes <= 0 {
+		bad("http.max_body_bytes", "must be positive")
+	}
+	if c.Network.DNSServer != "" {
+		if err := checkHostPort(c.Network.DNSServer, false); err != nil {
+			bad("network.dns_server", "%v", err)
+		}
+	}
+
+	cv := reflect.ValueOf(c)
+	for _, f := range getSchema().fields {
+		v := cv.FieldByIndex(f.index)
+		switch {
+		case f.Type == "duration":
+			if v.Int() <= 0 {
+				bad(f.Path, "must be a positive duration, got %v", f.get(&c))
+			}
+		case !strings.HasPrefix(f.Path, "providers."):
+		case f.Type == "string" && (strings.HasSuffix(f.Path, "_url") || strings.HasSuffix(f.Path, ".issuer")):
+			if v.String() == "" && optionalURLs[f.Path] {
+				continue
+			}
+			if err := checkHTTPURL(v.String()); err != nil {
+				bad(f.Path, "%v", err)
+			}
+		case f.Type == "int" && strings.HasSuffix(f.Path, "_port"):
+			if n := v.Int(); n < 1 || n > 65535 {
+				bad(f.Path, "expected a port number 1-65535, got %d", n)
+			}
+		case f.Type == "string" && strings.HasSuffix(f.Path, "_host"):
+			if v.String() == "" {
+				bad(f.Path, "must be set")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkHostPort checks "host:port". For a listen address the host may be
+// empty (all interfaces) and the port 0 (any free port).
+func checkHostPort(s string, listen bool) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("expected host:port, got %q", s)
+	}
+	if host == "" && !listen {
+		return fmt.Errorf("expected host:port with a host, got %q", s)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && !listen) {
+		return fmt.Errorf("invalid port in %q", s)
+	}
+	return nil
+}
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("expected an absolute http:// or https:// URL, got %q", s)
+	}
+	return nil
+}
