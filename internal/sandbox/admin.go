@@ -1,0 +1,396 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Admin surface, JSON in and out:
+//
+//	POST   /admin/clients              {provider, client_id, client_secret}            → 201 {provider, client_id}
+//	POST   /admin/users                {provider, email, name?, id?, tenant?}          → 201 {provider, id, email, name, tenant?}
+//	POST   /admin/tokens               {provider, client_id, email, scopes[]}          → 201 {refresh_token}
+//	POST   /admin/tokens/revoke        {provider, refresh_token} or {provider, email}  → 200 {revoked: n}
+//	POST   /admin/tokens/introspect    {provider, refresh_token}                       → 200 {valid: bool}
+//	GET    /admin/providers/{provider}                                                 → 200 settings
+//	PUT    /admin/providers/{provider} {rotation?, grace_seconds?, access_token_ttl_seconds?} → 200 settings
+//	POST   /admin/failures             {provider, endpoint?, status?, delay_ms?, count?} → 201 {}
+//	DELETE /admin/failures                                                             → 200 {cleared: true}
+//	GET    /admin/ledger?provider=p                                                    → 200 ledger (all providers without ?provider)
+//	POST   /admin/reset                                                                → 200 {reset: true}
+//
+// Errors are {"error": code, "error_description": text} with 400, 404 or
+// 405. The ledger reports token counts, never tokens.
+
+const maxAdminBody = 1 << 20
+
+type adminClient struct {
+	Provider     string `json:"provider"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+type adminUser struct {
+	Provider string `json:"provider"`
+	ID       string `json:"id,omitempty"`
+	Email    string `json:"email"`
+	Name     string `json:"name,omitempty"`
+	Tenant   string `json:"tenant,omitempty"`
+}
+
+type adminMint struct {
+	Provider string   `json:"provider"`
+	ClientID string   `json:"client_id"`
+	Email    string   `json:"email"`
+	Scopes   []string `json:"scopes"`
+}
+
+type adminTokenRef struct {
+	Provider     string `json:"provider"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Email        string `json:"email,omitempty"`
+}
+
+type adminSettings struct {
+	Provider              string   `json:"provider,omitempty"`
+	Rotation              *string  `json:"rotation,omitempty"`
+	GraceSeconds          *float64 `json:"grace_seconds,omitempty"`
+	AccessTokenTTLSeconds *float64 `json:"access_token_ttl_seconds,omitempty"`
+}
+
+type adminFailure struct {
+	Provider string `json:"provider"`
+	Endpoint string `json:"endpoint"`
+	Status   int    `json:"status"`
+	DelayMS  int64  `json:"delay_ms"`
+	Count    int    `json:"count"`
+}
+
+type adminLedger struct {
+	Provider           string         `json:"provider"`
+	ValidTokens        map[string]int `json:"valid_tokens"`
+	Redemptions        int            `json:"redemptions"`
+	Rejections         int            `json:"rejections"`
+	IdentityCalls      int            `json:"identity_calls"`
+	IdentityRejections int            `json:"identity_rejections"`
+	InjectedFailures   int            `json:"injected_failures"`
+}
+
+func adminError(w http.ResponseWriter, status int, format string, args ...any) {
+	code := "invalid_request"
+	switch status {
+	case http.StatusNotFound:
+		code = "not_found"
+	case http.StatusMethodNotAllowed:
+		code = "method_not_allowed"
+	}
+	writeJSON(w, status, errorBody{code, fmt.Sprintf(format, args...)})
+}
+
+// decode reads a JSON body strictly (unknown fields are an error).
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		adminError(w, http.StatusBadRequest, "body: %v", err)
+		return false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		adminError(w, http.StatusBadRequest, "body: trailing data after the JSON object")
+		return false
+	}
+	return true
+}
+
+// adminProv resolves a provider name, answering 400 when it is unknown.
+func (s *Sandbox) adminProv(w http.ResponseWriter, name string) *prov {
+	p := s.prov(name)
+	if p == nil {
+		adminError(w, http.StatusBadRequest, "unknown provider %q (want google, microsoft, yahoo or zoom)", name)
+	}
+	return p
+}
+
+func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	route := func(method string) bool {
+		if r.Method == method {
+			return true
+		}
+		methodNotAllowed(w, r, method)
+		return false
+	}
+	switch {
+	case path == "/admin/clients":
+		if route(http.MethodPost) {
+			s.adminAddClient(w, r)
+		}
+	case path == "/admin/users":
+		if route(http.MethodPost) {
+			s.adminAddUser(w, r)
+		}
+	case path == "/admin/tokens":
+		if route(http.MethodPost) {
+			s.adminMint(w, r)
+		}
+	case path == "/admin/tokens/revoke":
+		if route(http.MethodPost) {
+			s.adminRevoke(w, r)
+		}
+	case path == "/admin/tokens/introspect":
+		if route(http.MethodPost) {
+			s.adminIntrospect(w, r)
+		}
+	case strings.HasPrefix(path, "/admin/providers/"):
+		name := path[len("/admin/providers/"):]
+		switch r.Method {
+		case http.MethodGet:
+			if p := s.adminProv(w, name); p != nil {
+				writeJSON(w, http.StatusOK, p.settings())
+			}
+		case http.MethodPut:
+			s.adminSetProvider(w, r, name)
+		default:
+			methodNotAllowed(w, r, "GET, PUT")
+		}
+	case path == "/admin/failures":
+		switch r.Method {
+		case http.MethodPost:
+			s.adminInjectFailure(w, r)
+		case http.MethodDelete:
+			s.ClearFailures()
+			s.log.Debug("sandbox: failures cleared")
+			writeJSON(w, http.StatusOK, map[string]bool{"cleared": true})
+		default:
+			methodNotAllowed(w, r, "POST, DELETE")
+		}
+	case path == "/admin/ledger":
+		if route(http.MethodGet) {
+			s.adminLedger(w, r)
+		}
+	case path == "/admin/reset":
+		if route(http.MethodPost) {
+			s.Reset()
+			writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
+		}
+	default:
+		notFound(w, r)
+	}
+}
+
+func (s *Sandbox) adminAddClient(w http.ResponseWriter, r *http.Request) {
+	var req adminClient
+	if !decode(w, r, &req) {
+		return
+	}
+	p := s.adminProv(w, req.Provider)
+	if p == nil {
+		return
+	}
+	if req.ClientID == "" {
+		adminError(w, http.StatusBadRequest, "client_id is required")
+		return
+	}
+	s.AddClient(p.name, req.ClientID, req.ClientSecret)
+	writeJSON(w, http.StatusCreated, map[string]string{"provider": p.name, "client_id": req.ClientID})
+}
+
+func (s *Sandbox) adminAddUser(w http.ResponseWriter, r *http.Request) {
+	var req adminUser
+	if !decode(w, r, &req) {
+		return
+	}
+	p := s.adminProv(w, req.Provider)
+	if p == nil {
+		return
+	}
+	if !strings.Contains(req.Email, "@") {
+		adminError(w, http.StatusBadRequest, "email is required")
+		return
+	}
+	u := s.AddUser(p.name, User{ID: req.ID, Email: req.Email, Name: req.Name, Tenant: req.Tenant})
+	writeJSON(w, http.StatusCreated, adminUser{Provider: p.name, ID: u.ID, Email: u.Email, Name: u.Name, Tenant: u.Tenant})
+}
+
+func (s *Sandbox) adminMint(w http.ResponseWriter, r *http.Request) {
+	var req adminMint
+	if !decode(w, r, &req) {
+		return
+	}
+	p := s.adminProv(w, req.Provider)
+	if p == nil {
+		return
+	}
+	tok, err := s.MintRefreshToken(p.name, req.ClientID, req.Email, req.Scopes)
+	if err != nil {
+		adminError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"refresh_token": tok})
+}
+
+func (s *Sandbox) adminRevoke(w http.ResponseWriter, r *http.Request) {
+	var req adminTokenRef
+	if !decode(w, r, &req) {
+		return
+	}
+	p := s.adminProv(w, req.Provider)
+	if p == nil {
+		return
+	}
+	var n int
+	switch {
+	case req.RefreshToken != "" && req.Email != "":
+		adminError(w, http.StatusBadRequest, "give refresh_token or email, not both")
+		return
+	case req.RefreshToken != "":
+		n = s.revoke(p.name, req.RefreshToken)
+	case req.Email != "":
+		n = s.revokeUser(p.name, req.Email)
+	default:
+		adminError(w, http.StatusBadRequest, "refresh_token or email is required")
+		return
+	}
+	s.log.Debug("sandbox: tokens revoked", "provider", p.name, "count", n)
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+}
+
+func (s *Sandbox) adminIntrospect(w http.ResponseWriter, r *http.Request) {
+	var req adminTokenRef
+	if !decode(w, r, &req) {
+		return
+	}
+	p := s.adminProv(w, req.Provider)
+	if p == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"valid": s.IsValidRefreshToken(p.name, req.RefreshToken)})
+}
+
+func seconds(v float64) (time.Duration, bool) {
+	if math.IsNaN(v) || v < 0 || v > 1e9 {
+		return 0, false
+	}
+	return time.Duration(v * float64(time.Second)), true
+}
+
+func (s *Sandbox) adminSetProvider(w http.ResponseWriter, r *http.Request, name string) {
+	p := s.adminProv(w, name)
+	if p == nil {
+		return
+	}
+	var req adminSettings
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Provider != "" && !strings.EqualFold(req.Provider, p.name) {
+		adminError(w, http.StatusBadRequest, "provider %q in the body does not match the path", req.Provider)
+		return
+	}
+	p.mu.Lock()
+	rot, ttl := p.rotation, p.ttl
+	p.mu.Unlock()
+	if req.Rotation != nil {
+		m, err := ParseRotationMode(*req.Rotation)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "rotation: %v", err)
+			return
+		}
+		if m != rot.Mode {
+			rot = Rotation{Mode: m}
+		}
+	}
+	if req.GraceSeconds != nil {
+		d, ok := seconds(*req.GraceSeconds)
+		if !ok {
+			adminError(w, http.StatusBadRequest, "grace_seconds must be a non-negative number")
+			return
+		}
+		rot.Grace = d
+	}
+	if req.AccessTokenTTLSeconds != nil {
+		d, ok := seconds(*req.AccessTokenTTLSeconds)
+		if !ok || d <= 0 {
+			adminError(w, http.StatusBadRequest, "access_token_ttl_seconds must be a positive number")
+			return
+		}
+		ttl = d
+	}
+	s.SetRotation(p.name, rot)
+	s.SetAccessTokenTTL(p.name, ttl)
+	s.log.Debug("sandbox: provider settings", "provider", p.name, "rotation", rot.Mode.String(), "grace", rot.Grace, "access_token_ttl", ttl)
+	writeJSON(w, http.StatusOK, p.settings())
+}
+
+func (p *prov) settings() adminSettings {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mode := p.rotation.Mode.String()
+	grace := p.rotation.Grace.Seconds()
+	ttl := p.ttl.Seconds()
+	return adminSettings{Provider: p.name, Rotation: &mode, GraceSeconds: &grace, AccessTokenTTLSeconds: &ttl}
+}
+
+func (s *Sandbox) adminInjectFailure(w http.ResponseWriter, r *http.Request) {
+	var req adminFailure
+	if !decode(w, r, &req) {
+		return
+	}
+	p := s.adminProv(w, req.Provider)
+	if p == nil {
+		return
+	}
+	switch {
+	case req.Endpoint != "" && req.Endpoint != "token" && req.Endpoint != "identity":
+		adminError(w, http.StatusBadRequest, "endpoint must be token, identity or empty (both)")
+		return
+	case req.Status != 0 && (req.Status < 100 || req.Status > 599):
+		adminError(w, http.StatusBadRequest, "status must be an HTTP status")
+		return
+	case req.DelayMS < 0 || req.DelayMS > 3_600_000:
+		adminError(w, http.StatusBadRequest, "delay_ms must be between 0 and 3600000")
+		return
+	case req.Status == 0 && req.DelayMS == 0:
+		adminError(w, http.StatusBadRequest, "status or delay_ms is required")
+		return
+	case req.Count < -1:
+		adminError(w, http.StatusBadRequest, "count must be -1 (until cleared) or more")
+		return
+	}
+	s.InjectFailure(p.name, Failure{Endpoint: req.Endpoint, Status: req.Status, Delay: time.Duration(req.DelayMS) * time.Millisecond, Count: req.Count})
+	s.log.Debug("sandbox: failure injected", "provider", p.name, "endpoint", req.Endpoint, "status", req.Status, "delay_ms", req.DelayMS, "count", req.Count)
+	writeJSON(w, http.StatusCreated, struct{}{})
+}
+
+func (s *Sandbox) adminLedger(w http.ResponseWriter, r *http.Request) {
+	one := func(name string) adminLedger {
+		l := s.Ledger(name)
+		counts := make(map[string]int, len(l.ValidTokens))
+		for email, toks := range l.ValidTokens {
+			counts[email] = len(toks)
+		}
+		return adminLedger{
+			Provider: name, ValidTokens: counts, Redemptions: l.Redemptions, Rejections: l.Rejections,
+			IdentityCalls: l.IdentityCalls, IdentityRejections: l.IdentityRejections, InjectedFailures: l.InjectedFailures,
+		}
+	}
+	if name := r.URL.Query().Get("provider"); name != "" {
+		p := s.adminProv(w, name)
+		if p == nil {
+			return
+		}
+		writeJSON(w, http.StatusOK, one(p.name))
+		return
+	}
+	all := make(map[string]adminLedger, len(s.provs))
+	for name := range s.provs {
+		all[name] = one(name)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"providers": all})
+}
