@@ -1,0 +1,112 @@
+// Package google validates Bring-Your-Own-Auth Google refresh tokens: it
+// redeems the token at Google's token endpoint, verifies the returned
+// id_token against Google's JWKS (or asks the userinfo endpoint when there
+// is no id_token) and reports who the token belongs to.
+package google
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/oauthx"
+)
+
+// googleIssuer is the issuer of real Google id_tokens; they carry either it
+// or its bare host as iss.
+const googleIssuer = "https://accounts.google.com"
+
+// identityScopes is what a BYO Google refresh token must include, as Nylas
+// documents.
+const identityScopes = "openid, https://www.googleapis.com/auth/userinfo.email and https://www.googleapis.com/auth/userinfo.profile"
+
+// Validator validates Google refresh tokens. It is safe for concurrent use
+// and caches Google's signing keys.
+type Validator struct {
+	cfg     config.Google
+	hc      *http.Client
+	issuers []string
+	keys    *keyCache
+	// skew is the clock skew allowed when checking exp and iat.
+	skew time.Duration
+	now  func() time.Time
+}
+
+var _ provider.Validator = (*Validator)(nil)
+
+// New returns a Validator for the endpoints of cfg, calling them with hc
+// (nil means a client with oauthx.DefaultTimeout).
+func New(cfg config.Google, hc *http.Client) *Validator {
+	hc = oauthx.Client(hc)
+	iss := cfg.Issuer
+	if iss == "" {
+		iss = googleIssuer
+	}
+	issuers := []string{iss}
+	if iss == googleIssuer {
+		issuers = append(issuers, "accounts.google.com")
+	}
+	return &Validator{
+		cfg:     cfg,
+		hc:      hc,
+		issuers: issuers,
+		keys:    newKeyCache(cfg.JWKSURL, hc),
+		skew:    2 * time.Minute,
+		now:     time.Now,
+	}
+}
+
+// Validate redeems settings.refresh_token and learns the account's email,
+// name and subject.
+func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+	s, err := oauthx.Start(req, "Google", v.hc)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	s.ScopeHint = identityScopes
+	s.Unauthorized = provider.ClassMissingScope
+	tok, err := s.Redeem(ctx, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, nil)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	var id oauthx.Identity
+	if raw, _ := tok.Extra("id_token").(string); raw != "" {
+		c, err := v.verify(ctx, s, raw, req.Client.ClientID)
+		if err != nil {
+			return provider.Result{}, err
+		}
+		id = oauthx.Identity{Email: c.Email, Name: c.Name, ProviderUserID: c.Sub}
+	}
+	if id.Email == "" {
+		// No id_token (no openid scope) or one without the email claim.
+		var ui struct {
+			Sub   string `json:"sub"`
+			Email string `json:"email"`
+			Name  string `json:"name"`
+		}
+		if err := s.GetJSON(ctx, "userinfo endpoint", v.cfg.UserinfoURL, tok.AccessToken, &ui); err != nil {
+			return provider.Result{}, err
+		}
+		if id.ProviderUserID != "" && ui.Sub != "" && ui.Sub != id.ProviderUserID {
+			return provider.Result{}, provider.Errorf(provider.ClassUnavailable,
+				"Google's userinfo endpoint described a different account than the id_token; try again")
+		}
+		id.Email = ui.Email
+		if id.Name == "" {
+			id.Name = ui.Name
+		}
+		if id.ProviderUserID == "" {
+			id.ProviderUserID = ui.Sub
+		}
+	}
+	if id.Email == "" {
+		return provider.Result{}, provider.Errorf(provider.ClassMissingScope,
+			"Google did not reveal the account's email address: the refresh token must include the scopes %s. Ask the user to sign in again granting them",
+			identityScopes)
+	}
+	return s.Result(tok, id), nil
+}

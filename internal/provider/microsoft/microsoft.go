@@ -1,0 +1,114 @@
+// Package microsoft validates Bring-Your-Own-Auth Microsoft (Entra ID)
+// refresh tokens: it redeems the token at the tenant's v2.0 token endpoint,
+// requesting the grant's scopes, and reads the account from Graph /me.
+package microsoft
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/oauthx"
+)
+
+// DefaultTenant is used when the client names no tenant: any work, school
+// or personal account.
+const DefaultTenant = "common"
+
+// tenantRE is what a tenant (a GUID, a domain or common/organizations/
+// consumers) may look like; anything else would change the token URL's path.
+var tenantRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Validator validates Microsoft refresh tokens. It is safe for concurrent
+// use.
+type Validator struct {
+	cfg config.Microsoft
+	hc  *http.Client
+}
+
+var _ provider.Validator = (*Validator)(nil)
+
+// New returns a Validator for the endpoints of cfg, calling them with hc
+// (nil means a client with oauthx.DefaultTimeout).
+func New(cfg config.Microsoft, hc *http.Client) *Validator {
+	return &Validator{cfg: cfg, hc: oauthx.Client(hc)}
+}
+
+// TokenURL returns the v2.0 token endpoint of tenant.
+func (v *Validator) TokenURL(tenant string) string {
+	return strings.TrimRight(v.cfg.LoginURL, "/") + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
+}
+
+// Validate redeems settings.refresh_token for req.Scope (plus
+// offline_access) and learns the account from Graph /me. The rotated
+// refresh token Microsoft returns is the one to store.
+func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+	s, err := oauthx.Start(req, "Microsoft", v.hc)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	tenant := req.Client.Tenant
+	if tenant == "" {
+		tenant = DefaultTenant
+	}
+	if !tenantRE.MatchString(tenant) {
+		return provider.Result{}, provider.Errorf(provider.ClassBadRequest,
+			"the credential's tenant %q is not a Microsoft tenant id, domain, common, organizations or consumers", tenant)
+	}
+	s.ScopeHint = "User.Read (and offline_access)"
+	var params url.Values
+	if sc := RefreshScope(req.Scope); sc != "" {
+		params = url.Values{"scope": {sc}}
+	}
+	tok, err := s.Redeem(ctx, oauthx.TokenEndpoint{URL: v.TokenURL(tenant), AuthStyle: oauth2.AuthStyleInParams}, params)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	var me struct {
+		ID                string `json:"id"`
+		DisplayName       string `json:"displayName"`
+		Mail              string `json:"mail"`
+		UserPrincipalName string `json:"userPrincipalName"`
+	}
+	if err := s.GetJSON(ctx, "Graph /me endpoint", strings.TrimRight(v.cfg.GraphURL, "/")+"/me", tok.AccessToken, &me); err != nil {
+		return provider.Result{}, err
+	}
+	email := me.Mail
+	if email == "" {
+		email = me.UserPrincipalName
+	}
+	if email == "" {
+		return provider.Result{}, provider.Errorf(provider.ClassMissingScope,
+			"Microsoft Graph /me returned neither mail nor userPrincipalName: the refresh token must include User.Read")
+	}
+	return s.Result(tok, oauthx.Identity{Email: email, Name: me.DisplayName, ProviderUserID: me.ID}), nil
+}
+
+// RefreshScope is the scope parameter of the refresh request: the requested
+// scopes plus offline_access (so that a new refresh token comes back), or
+// "" when none were requested (Entra then issues the scopes of the
+// original grant).
+func RefreshScope(requested []string) string {
+	var out []string
+	for _, sc := range requested {
+		for _, f := range strings.Fields(sc) {
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	if !slices.ContainsFunc(out, func(s string) bool { return strings.EqualFold(s, "offline_access") }) {
+		out = append(out, "offline_access")
+	}
+	return strings.Join(out, " ")
+}

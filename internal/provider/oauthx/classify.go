@@ -1,0 +1,431 @@
+package oauthx
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/oauth2"
+
+	"github.com/grantd/grantd/internal/provider"
+)
+
+// Microsoft Entra (AADSTS) codes that mean the refresh token itself is no
+// longer usable: expired, revoked, issued before a password change,
+// interaction (MFA, consent, conditional access) required.
+var aadInvalidGrant = map[int]bool{
+	50055: true, 50057: true, 50076: true, 50078: true, 50079: true,
+	50089: true, 50132: true, 50133: true, 50158: true, 50173: true,
+	53003: true, 54005: true, 70000: true, 70008: true,
+	700082: true, 700084: true, 70043: true, 700081: true,
+}
+
+// Entra codes that mean the OAuth client (application, secret) is wrong.
+var aadInvalidClient = map[int]bool{
+	7000215: true, 7000222: true, 700016: true, 700024: true, 70002: true,
+	7000218: true, 700023: true,
+}
+
+// Entra codes that mean a requested scope is not (or no longer) granted;
+// 65001 (no consent for the requested scopes) comes as invalid_grant but is
+// fixed by requesting fewer scopes or consenting, not by a new token alone.
+var aadInvalidScope = map[int]bool{65001: true, 70011: true, 65005: true, 28002: true, 28003: true}
+
+var aadstsRE = regexp.MustCompile(`AADSTS(\d+)`)
+
+// failure is a classified failure before it becomes a provider.Error.
+type failure struct {
+	class   provider.Class
+	message string
+	pe      map[string]any
+	cause   error
+}
+
+func (f failure) err() *provider.Error {
+	return &provider.Error{Class: f.class, Message: f.message, ProviderError: f.pe, Err: f.cause}
+}
+
+// classifyToken turns an error of the refresh request into a provider.Error.
+func (s *Session) classifyToken(ctx context.Context, err error) *provider.Error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		// The RetrieveError is not kept as the cause: its Response links to
+		// the request, whose Authorization header holds the client secret.
+		status, ctype := 0, ""
+		if re.Response != nil {
+			status = re.Response.StatusCode
+			ctype = re.Response.Header.Get("Content-Type")
+		}
+		pe := ParseProviderError("token", status, ctype, re.Body)
+		if re.ErrorCode != "" {
+			pe["error"] = re.ErrorCode
+		}
+		if re.ErrorDescription != "" {
+			if _, ok := pe["error_description"]; !ok {
+				pe["error_description"] = truncate(re.ErrorDescription, maxField)
+			}
+		}
+		return s.TokenResponseError(pe)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return s.TransportError(ctx, "token endpoint", err)
+	}
+	// x/oauth2 reached the endpoint but could not read a token from a 2xx
+	// answer (not JSON, no access_token): the provider is misbehaving.
+	return failure{
+		class:   provider.ClassUnavailable,
+		message: fmt.Sprintf("%s's token endpoint returned a response without a usable token; the provider may be failing, try again", s.Provider),
+		pe:      map[string]any{"endpoint": "token"},
+		cause:   err,
+	}.err()
+}
+
+// TokenResponseError classifies an error answer of the token endpoint,
+// given as parsed by ParseProviderError.
+func (s *Session) TokenResponseError(pe map[string]any) *provider.Error {
+	status, _ := pe["status"].(int)
+	code := strings.ToLower(str(pe["error"]))
+	desc := str(pe["error_description"])
+	reason := str(pe["reason"])
+	aad := aadCodes(pe)
+	words := providerWords(pe)
+	cause := &causeErr{msg: fmt.Sprintf("token endpoint: HTTP %d %s", status, str(pe["error"]))}
+	f := failure{pe: pe, cause: cause}
+
+	switch {
+	case status >= 500 || status == http.StatusTooManyRequests ||
+		code == "temporarily_unavailable" || code == "server_error":
+		f.class = provider.ClassUnavailable
+		f.message = fmt.Sprintf("%s's token endpoint is failing (%s); the provider is unavailable, try again later", s.Provider, words)
+	case code == "invalid_scope" || anyCode(aad, aadInvalidScope):
+		f.class = provider.ClassMissingScope
+		f.message = fmt.Sprintf("%s rejected the requested scopes (%s): the refresh token was not granted them. Request only scopes the user consented to, or ask the user to sign in again and consent to them", s.Provider, words)
+	case code == "invalid_client" || code == "unauthorized_client" || anyCode(aad, aadInvalidClient) ||
+		strings.Contains(strings.ToLower(reason), "client") || (status == http.StatusUnauthorized && code == ""):
+		f.class = provider.ClassInvalidCredentials
+		f.message = fmt.Sprintf("%s rejected the OAuth client credentials (%s): check the client_id and client_secret of the connector or of the credential used; this also happens when the refresh token was issued to a different OAuth client", s.Provider, words)
+	case code == "invalid_grant" || anyCode(aad, aadInvalidGrant) || isZoomInvalidToken(reason, desc):
+		f.class = provider.ClassInvalidCredentials
+		f.message = fmt.Sprintf("The provider rejected the refresh token (invalid_grant: it is expired, revoked or was issued to another client). Ask the user to sign in again. %s said: %s", s.Provider, words)
+	case status >= 400 || code != "":
+		f.class = provider.ClassInvalidCredentials
+		f.message = fmt.Sprintf("%s rejected the token refresh (%s)", s.Provider, words)
+	default:
+		f.class = provider.ClassUnavailable
+		f.message = fmt.Sprintf("%s's token endpoint gave an unexpected answer (%s); try again later", s.Provider, words)
+	}
+	return s.redact(f.err())
+}
+
+// isZoomInvalidToken recognises Zoom's answer to a used, revoked or
+// expired refresh token: 400 {"reason":"Invalid Token!","error":"invalid_request"}.
+func isZoomInvalidToken(reason, desc string) bool {
+	r := strings.ToLower(reason + " " + desc)
+	return strings.Contains(r, "invalid token") || strings.Contains(r, "invalid refresh token")
+}
+
+// IdentityError classifies a non-2xx answer of an identity endpoint (what
+// names it in messages, "userinfo endpoint") called with a freshly redeemed
+// access token. unauthorized is the class of a plain 401 (Google's userinfo
+// answers 401 to a token without the identity scopes).
+func (s *Session) IdentityError(what string, status int, header http.Header, body []byte, unauthorized provider.Class) *provider.Error {
+	pe := ParseProviderError("identity", status, header.Get("Content-Type"), body)
+	words := providerWords(pe)
+	lower := strings.ToLower(string(body) + " " + header.Get("WWW-Authenticate"))
+	scopey := strings.Contains(lower, "scope") || strings.Contains(lower, "insufficient") || strings.Contains(lower, "privilege")
+	f := failure{pe: pe, cause: &causeErr{msg: fmt.Sprintf("%s: HTTP %d", what, status)}}
+	missing := fmt.Sprintf("%s's %s refused the access token (%s): the refresh token lacks the scopes needed to read the user's identity; it must include %s", s.Provider, what, words, s.ScopeHint)
+	switch {
+	case status >= 500 || status == http.StatusTooManyRequests:
+		f.class = provider.ClassUnavailable
+		f.message = fmt.Sprintf("%s's %s is failing (%s); the provider is unavailable, try again later", s.Provider, what, words)
+	case status == http.StatusForbidden || (status >= 400 && scopey):
+		f.class, f.message = provider.ClassMissingScope, missing
+	case status == http.StatusUnauthorized && unauthorized == provider.ClassMissingScope:
+		f.class, f.message = provider.ClassMissingScope, missing
+	case status >= 400:
+		f.class = provider.ClassInvalidCredentials
+		f.message = fmt.Sprintf("%s's %s rejected the access token obtained with the refresh token (%s). Ask the user to sign in again", s.Provider, what, words)
+	default:
+		f.class = provider.ClassUnavailable
+		f.message = fmt.Sprintf("%s's %s gave an unexpected answer (%s); try again later", s.Provider, what, words)
+	}
+	return s.redact(f.err())
+}
+
+// TransportError classifies a failure to get any answer from what (a name
+// for messages, "token endpoint"): timeouts, refused connections, DNS and
+// TLS failures. Certificate verification failures are ClassTLS; everything
+// else is ClassUnavailable.
+func (s *Session) TransportError(ctx context.Context, what string, err error) *provider.Error {
+	var (
+		certErr  *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostErr  x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		dnsErr   *net.DNSError
+		netErr   net.Error
+		detail   string
+		tlsClass bool
+	)
+	switch {
+	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &invalid):
+		tlsClass = true
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		detail = "timed out"
+	case errors.Is(err, context.Canceled):
+		detail = "request canceled"
+	case errors.As(err, &dnsErr):
+		detail = "cannot resolve host " + dnsErr.Name
+	case errors.Is(err, syscall.ECONNREFUSED):
+		detail = "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		detail = "connection reset"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		detail = "timed out"
+	default:
+		detail = "connection failed"
+	}
+	host := ""
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			host = u.Host
+		}
+	}
+	if tlsClass {
+		return s.redact(&provider.Error{
+			Class:   provider.ClassTLS,
+			Message: fmt.Sprintf("the TLS certificate of %s's %s (%s) could not be verified; check network.ca_file or the endpoint configuration", s.Provider, what, host),
+			Err:     err,
+		})
+	}
+	return s.redact(&provider.Error{
+		Class:   provider.ClassUnavailable,
+		Message: fmt.Sprintf("%s's %s could not be reached (%s): provider unreachable, try again", s.Provider, what, detail),
+		Err:     err,
+	})
+}
+
+// Fields of a provider error body copied into provider.Error.ProviderError;
+// anything else (which could echo the request) is dropped.
+var allowedFields = []string{
+	"error", "error_description", "error_uri", "error_codes", "reason",
+	"suberror", "trace_id", "correlation_id", "timestamp", "code", "message",
+}
+
+const maxField = 500
+
+// ParseProviderError extracts the provider's own words from an error
+// answer: {"endpoint": endpoint, "status": status} plus the allowed fields
+// of a JSON body (a nested {"error":{"code","message","status"}} object, as
+// Google APIs and Microsoft Graph send, is flattened into error and
+// error_description), or a short text excerpt under "body" for non-JSON
+// answers such as an HTML 502 page.
+func ParseProviderError(endpoint string, status int, contentType string, body []byte) map[string]any {
+	pe := map[string]any{"endpoint": endpoint, "status": status}
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err == nil && m != nil {
+		if nested, ok := m["error"].(map[string]any); ok {
+			delete(m, "error")
+			switch {
+			case str(nested["status"]) != "":
+				m["error"] = nested["status"]
+			case nested["code"] != nil:
+				m["error"] = scalarString(nested["code"])
+			}
+			if msg, ok := nested["message"].(string); ok {
+				if _, has := m["error_description"]; !has {
+					m["error_description"] = msg
+				}
+			}
+		}
+		for _, k := range allowedFields {
+			if v, ok := cleanValue(m[k]); ok {
+				pe[k] = v
+			}
+		}
+		return pe
+	}
+	if len(body) > 0 {
+		if strings.Contains(contentType, "html") || looksHTML(body) {
+			pe["body"] = truncate(htmlText(body), 200)
+		} else {
+			pe["body"] = truncate(collapse(string(body)), 200)
+		}
+	}
+	return pe
+}
+
+// cleanValue keeps strings (truncated), numbers, booleans and arrays of
+// those.
+func cleanValue(v any) (any, bool) {
+	switch t := v.(type) {
+	case string:
+		return truncate(t, maxField), true
+	case float64:
+		if t == float64(int64(t)) {
+			return int64(t), true
+		}
+		return t, true
+	case bool:
+		return t, true
+	case []any:
+		out := make([]any, 0, len(t))
+		for _, e := range t {
+			if c, ok := cleanValue(e); ok {
+				if _, isArr := c.([]any); !isArr {
+					out = append(out, c)
+				}
+			}
+			if len(out) == 20 {
+				break
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+var (
+	tagRE   = regexp.MustCompile(`(?s)<(script|style)[^>]*>.*?</(script|style)>|<[^>]*>`)
+	titleRE = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+)
+
+func looksHTML(b []byte) bool {
+	t := strings.ToLower(strings.TrimSpace(string(b[:min(len(b), 64)])))
+	return strings.HasPrefix(t, "<!doctype html") || strings.HasPrefix(t, "<html")
+}
+
+func htmlText(b []byte) string {
+	if m := titleRE.FindSubmatch(b); m != nil {
+		if t := collapse(string(m[1])); t != "" {
+			return t
+		}
+	}
+	return collapse(tagRE.ReplaceAllString(string(b), " "))
+}
+
+func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+// providerWords renders the provider's error for a message: "HTTP 400
+// invalid_grant: Token has been expired or revoked."
+func providerWords(pe map[string]any) string {
+	var b strings.Builder
+	if st, _ := pe["status"].(int); st != 0 {
+		fmt.Fprintf(&b, "HTTP %d", st)
+	}
+	code := str(pe["error"])
+	if code == "" {
+		code = scalarString(pe["code"])
+	}
+	if code != "" {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(code)
+	}
+	desc := str(pe["error_description"])
+	if desc == "" {
+		desc = str(pe["reason"])
+	}
+	if desc == "" {
+		desc = str(pe["message"])
+	}
+	if desc == "" {
+		desc = str(pe["body"])
+	}
+	if desc != "" {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		// Entra descriptions carry trace and correlation ids on further lines.
+		if i := strings.IndexAny(desc, "\r\n"); i > 0 {
+			desc = desc[:i]
+		}
+		b.WriteString(truncate(desc, 200))
+	}
+	if b.Len() == 0 {
+		return "no details"
+	}
+	return b.String()
+}
+
+// aadCodes returns the Entra error codes of an answer: error_codes and any
+// AADSTSnnnn in the description.
+func aadCodes(pe map[string]any) []int {
+	var out []int
+	if arr, ok := pe["error_codes"].([]any); ok {
+		for _, e := range arr {
+			if n, ok := e.(int64); ok {
+				out = append(out, int(n))
+			}
+		}
+	}
+	for _, m := range aadstsRE.FindAllStringSubmatch(str(pe["error_description"]), -1) {
+		if n, err := strconv.Atoi(m[1]); err == nil && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func anyCode(codes []int, set map[int]bool) bool {
+	for _, c := range codes {
+		if set[c] {
+			return true
+		}
+	}
+	return false
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func scalarString(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case int64:
+		return strconv.FormatInt(t, 10)
+	case int:
+		return strconv.Itoa(t)
+	}
+	return ""
+}
+
+// causeErr is a cause with a fixed, secret-free text.
+type causeErr struct {
+	msg string
+	err error
+}
+
+func (e *causeErr) Error() string { return e.msg }
+func (e *causeErr) Unwrap() error { return e.err }

@@ -1,0 +1,203 @@
+// Package oauthx holds what the OAuth providers (Google, Microsoft, Yahoo,
+// Zoom) share when validating a Bring-Your-Own-Auth refresh token: checking
+// the request, redeeming the refresh token, calling an identity endpoint
+// with the access token, and turning every failure into a classified
+// *provider.Error that never carries a secret.
+//
+// A provider package drives one validation through a Session:
+//
+//	s, err := oauthx.Start(req, "Google", hc)
+//	tok, err := s.Redeem(ctx, oauthx.TokenEndpoint{URL: …, AuthStyle: oauth2.AuthStyleInParams}, nil)
+//	err = s.GetJSON(ctx, "userinfo", userinfoURL, tok.AccessToken, &claims)
+//	return s.Result(tok, oauthx.Identity{…}), nil
+//
+// Errors returned by Session methods are already classified and redacted;
+// errors a provider package builds itself should go through s.Redact.
+package oauthx
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/grantd/grantd/internal/provider"
+)
+
+// DefaultTimeout bounds one outbound call when a validator is built without
+// an HTTP client.
+const DefaultTimeout = 15 * time.Second
+
+// Client returns hc, or a client with DefaultTimeout when hc is nil.
+func Client(hc *http.Client) *http.Client {
+	if hc != nil {
+		return hc
+	}
+	return &http.Client{Timeout: DefaultTimeout}
+}
+
+// Session is one validation in progress. It remembers every secret it has
+// seen (refresh tokens, client secret, access token) so that errors can be
+// scrubbed of them.
+type Session struct {
+	// Provider is the provider's display name used in messages ("Google").
+	Provider string
+	// ScopeHint names the scopes the identity call needs, for messages
+	// ("openid, …/userinfo.email and …/userinfo.profile").
+	ScopeHint string
+	// Unauthorized is the class of a plain 401 from the identity endpoint
+	// (default ClassInvalidCredentials; Google's userinfo answers 401 to a
+	// token without the identity scopes, so Google sets ClassMissingScope).
+	Unauthorized provider.Class
+
+	hc           *http.Client
+	client       provider.Client
+	refreshToken string
+	requested    []string
+	secrets      []string
+}
+
+// Start checks the request (settings.refresh_token, client_id and
+// client_secret) and returns a session for it. The error is a ClassBadRequest
+// *provider.Error.
+func Start(req provider.Request, providerName string, hc *http.Client) (*Session, error) {
+	rt, err := RefreshToken(req.Settings)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckClient(req.Client); err != nil {
+		return nil, err
+	}
+	s := &Session{
+		Provider:     providerName,
+		hc:           Client(hc),
+		client:       req.Client,
+		refreshToken: rt,
+		requested:    req.Scope,
+	}
+	s.addSecret(rt)
+	s.addSecret(req.Client.ClientSecret)
+	return s, nil
+}
+
+// RefreshToken returns settings["refresh_token"], which must be a non-empty
+// string.
+func RefreshToken(settings map[string]any) (string, error) {
+	v, ok := settings["refresh_token"]
+	if !ok || v == nil {
+		return "", provider.Errorf(provider.ClassBadRequest,
+			"settings.refresh_token is required: a non-empty string holding the user's OAuth refresh token")
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", provider.Errorf(provider.ClassBadRequest,
+			"settings.refresh_token must be a string holding the user's OAuth refresh token, got %s", jsonType(v))
+	}
+	if strings.TrimSpace(s) == "" {
+		return "", provider.Errorf(provider.ClassBadRequest,
+			"settings.refresh_token is empty: a non-empty string holding the user's OAuth refresh token is required")
+	}
+	return strings.TrimSpace(s), nil
+}
+
+// CheckClient requires a client_id and a client_secret.
+func CheckClient(c provider.Client) error {
+	switch {
+	case c.ClientID == "" && c.ClientSecret == "":
+		return provider.Errorf(provider.ClassBadRequest,
+			"the connector (or the credential used) has no client_id and no client_secret: set the OAuth client of the provider app on the connector")
+	case c.ClientID == "":
+		return provider.Errorf(provider.ClassBadRequest,
+			"the connector (or the credential used) has no client_id: set the OAuth client of the provider app on the connector")
+	case c.ClientSecret == "":
+		return provider.Errorf(provider.ClassBadRequest,
+			"the connector (or the credential used) has no client_secret: set the OAuth client of the provider app on the connector")
+	}
+	return nil
+}
+
+// jsonType names the JSON type of a value decoded by encoding/json.
+func jsonType(v any) string {
+	switch v.(type) {
+	case bool:
+		return "a boolean"
+	case float64, int, int64:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	case string:
+		return "a string"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
+
+func (s *Session) addSecret(v string) {
+	if len(v) >= 4 { // shorter strings would redact ordinary words
+		s.secrets = append(s.secrets, v)
+	}
+}
+
+// Redact removes every secret the session has seen from err (see Redact).
+func (s *Session) Redact(err error) error { return Redact(err, s.secrets...) }
+
+// Identity is who the provider says the token belongs to.
+type Identity struct {
+	Email          string
+	Name           string
+	ProviderUserID string
+}
+
+// Result builds the validation result from the redeemed token and the
+// identity: the granted scope (the token response's "scope", split on spaces
+// and commas; the requested scopes when the provider reports none), the
+// refresh token to store (the rotated one when the provider sent one) and
+// the access token with its expiry.
+func (s *Session) Result(tok *oauth2.Token, id Identity) provider.Result {
+	rt := tok.RefreshToken
+	if rt == "" {
+		rt = s.refreshToken
+	}
+	return provider.Result{
+		Email:                id.Email,
+		Name:                 id.Name,
+		ProviderUserID:       id.ProviderUserID,
+		Scope:                GrantedScope(tok, s.requested),
+		Secrets:              map[string]string{"refresh_token": rt, "access_token": tok.AccessToken},
+		Settings:             map[string]any{},
+		AccessTokenExpiresAt: tok.Expiry,
+	}
+}
+
+// GrantedScope returns the scopes of the token response, or requested when
+// the response has none.
+func GrantedScope(tok *oauth2.Token, requested []string) []string {
+	if raw, ok := tok.Extra("scope").(string); ok {
+		if sc := SplitScope(raw); len(sc) > 0 {
+			return sc
+		}
+	}
+	if len(requested) == 0 {
+		return []string{}
+	}
+	return append([]string(nil), requested...)
+}
+
+// SplitScope splits a scope string on spaces and commas, dropping empty
+// entries and duplicates.
+func SplitScope(raw string) []string {
+	f := strings.FieldsFunc(raw, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
+	out := make([]string, 0, len(f))
+	seen := make(map[string]bool, len(f))
+	for _, sc := range f {
+		if !seen[sc] {
+			seen[sc] = true
+			out = append(out, sc)
+		}
+	}
+	return out
+}

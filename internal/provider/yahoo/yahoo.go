@@ -1,0 +1,58 @@
+// Package yahoo validates Bring-Your-Own-Auth Yahoo refresh tokens: it
+// redeems the token and reads the account from Yahoo's OpenID userinfo
+// endpoint.
+package yahoo
+
+import (
+	"context"
+	"net/http"
+
+	"golang.org/x/oauth2"
+
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/oauthx"
+)
+
+// Validator validates Yahoo refresh tokens. It is safe for concurrent use.
+type Validator struct {
+	cfg config.Yahoo
+	hc  *http.Client
+}
+
+var _ provider.Validator = (*Validator)(nil)
+
+// New returns a Validator for the endpoints of cfg, calling them with hc
+// (nil means a client with oauthx.DefaultTimeout).
+func New(cfg config.Yahoo, hc *http.Client) *Validator {
+	return &Validator{cfg: cfg, hc: oauthx.Client(hc)}
+}
+
+// Validate redeems settings.refresh_token and learns the account from the
+// userinfo endpoint.
+func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+	s, err := oauthx.Start(req, "Yahoo", v.hc)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	s.ScopeHint = "openid, email and profile"
+	// Yahoo accepts the client in the Authorization header (its documented
+	// form) or in the body.
+	tok, err := s.Redeem(ctx, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, nil)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	var ui struct {
+		Sub   string `json:"sub"`
+		Email string `json:"email"`
+		Name  string `json:"name"`
+	}
+	if err := s.GetJSON(ctx, "userinfo endpoint", v.cfg.UserinfoURL, tok.AccessToken, &ui); err != nil {
+		return provider.Result{}, err
+	}
+	if ui.Email == "" {
+		return provider.Result{}, provider.Errorf(provider.ClassMissingScope,
+			"Yahoo's userinfo endpoint did not reveal the account's email address: the refresh token must include the openid, email and profile scopes")
+	}
+	return s.Result(tok, oauthx.Identity{Email: ui.Email, Name: ui.Name, ProviderUserID: ui.Sub}), nil
+}

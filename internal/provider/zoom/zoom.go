@@ -1,0 +1,65 @@
+// Package zoom validates Bring-Your-Own-Auth Zoom refresh tokens: it
+// redeems the token (Zoom rotates it on every use, so the new one must be
+// stored) and reads the account from /users/me.
+package zoom
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/oauthx"
+)
+
+// Validator validates Zoom refresh tokens. It is safe for concurrent use.
+type Validator struct {
+	cfg config.Zoom
+	hc  *http.Client
+}
+
+var _ provider.Validator = (*Validator)(nil)
+
+// New returns a Validator for the endpoints of cfg, calling them with hc
+// (nil means a client with oauthx.DefaultTimeout).
+func New(cfg config.Zoom, hc *http.Client) *Validator {
+	return &Validator{cfg: cfg, hc: oauthx.Client(hc)}
+}
+
+// Validate redeems settings.refresh_token and learns the account from
+// /users/me. Zoom invalidates the redeemed refresh token: Result.Secrets
+// holds the new one, and only it works from now on.
+func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+	s, err := oauthx.Start(req, "Zoom", v.hc)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	s.ScopeHint = "user:read:user (or the classic user:read)"
+	// Zoom only accepts the client in the Authorization header.
+	tok, err := s.Redeem(ctx, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, nil)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	var me struct {
+		ID          string `json:"id"`
+		Email       string `json:"email"`
+		DisplayName string `json:"display_name"`
+		FirstName   string `json:"first_name"`
+		LastName    string `json:"last_name"`
+	}
+	if err := s.GetJSON(ctx, "/users/me endpoint", strings.TrimRight(v.cfg.APIURL, "/")+"/users/me", tok.AccessToken, &me); err != nil {
+		return provider.Result{}, err
+	}
+	if me.Email == "" {
+		return provider.Result{}, provider.Errorf(provider.ClassMissingScope,
+			"Zoom's /users/me did not reveal the account's email address: the refresh token must include user:read:user (or user:read)")
+	}
+	name := me.DisplayName
+	if name == "" {
+		name = strings.TrimSpace(me.FirstName + " " + me.LastName)
+	}
+	return s.Result(tok, oauthx.Identity{Email: me.Email, Name: name, ProviderUserID: me.ID}), nil
+}
