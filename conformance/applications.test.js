@@ -1,0 +1,105 @@
+// applications.getDetails, authentication errors and transport details
+// (an apiUri with a trailing slash).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { useGrantd, recorder, expectApiError, assertRequestId, assertUnixSecondsNow, Nylas } from './harness.js';
+
+const g = useGrantd();
+
+describe('applications.getDetails', () => {
+  it('returns the development application', async () => {
+    const res = await g.nylas().applications.getDetails();
+    assertRequestId(res, 'getDetails');
+    assert.equal(res.data.applicationId, g.applicationId);
+    assert.equal(typeof res.data.branding, 'object');
+    assert.equal(res.data.branding.name, 'grantd dev');
+    assert.equal(typeof res.data.organizationId, 'string');
+    assert.equal(typeof res.data.region, 'string');
+    assert.equal(typeof res.data.environment, 'string');
+    assert.ok(Array.isArray(res.data.callbackUris), 'callbackUris is an array');
+    assert.ok(!('application_id' in res.data), 'the SDK camelCases the keys');
+    const last = recorder.last();
+    assert.equal(last.method, 'GET');
+    assert.equal(last.path, '/v3/applications');
+  });
+
+  it('a wrong API key is a NylasApiError 401 api.authentication_error', async () => {
+    const nylas = new Nylas({ apiKey: 'grantd_not_a_real_key', apiUri: g.apiUri });
+    await expectApiError(nylas.applications.getDetails(), {
+      status: 401,
+      type: 'api.authentication_error',
+      message: /key/i,
+      what: 'getDetails with a wrong key',
+    });
+  });
+
+  it('a wrong API key is refused on every resource', async () => {
+    const nylas = new Nylas({ apiKey: 'grantd_not_a_real_key', apiUri: g.apiUri });
+    await expectApiError(nylas.grants.list(), { status: 401, type: 'api.authentication_error', what: 'grants.list' });
+    await expectApiError(nylas.connectors.list({}), { status: 401, type: 'api.authentication_error', what: 'connectors.list' });
+    await expectApiError(
+      nylas.auth.customAuthentication({ requestBody: { provider: 'google', settings: { refreshToken: g.identities.google.refresh_token } } }),
+      { status: 401, type: 'api.authentication_error', what: 'customAuthentication' },
+    );
+  });
+
+  it('an empty API key is a 401 too (the SDK still sends "Bearer ")', async () => {
+    const nylas = new Nylas({ apiKey: '', apiUri: g.apiUri });
+    await expectApiError(nylas.applications.getDetails(), { status: 401, type: 'api.authentication_error', what: 'empty key' });
+  });
+});
+
+describe('apiUri with a trailing slash (the SDK sends //v3/…)', () => {
+  const slashed = () => new Nylas({ apiKey: g.apiKey, apiUri: g.apiUri + '/', timeout: 30 });
+
+  it('GET works', async () => {
+    const res = await slashed().applications.getDetails();
+    assert.equal(recorder.last().path, '//v3/applications', 'the SDK really sent a double slash');
+    assert.equal(recorder.last().status, 200, 'served, not redirected');
+    assert.equal(res.data.applicationId, g.applicationId);
+  });
+
+  it('POST, GET, PATCH and DELETE on grants work', async () => {
+    const nylas = slashed();
+    const id = await g.newIdentity('google', { label: 'slash' });
+    const created = await nylas.auth.customAuthentication({ requestBody: { provider: 'google', settings: { refreshToken: id.refreshToken } } });
+    assert.equal(recorder.last().path, '//v3/connect/custom');
+    assert.equal(recorder.last().method, 'POST');
+    assert.equal(created.data.email, id.email);
+    assert.equal(created.data.grantStatus, 'valid');
+    assertUnixSecondsNow(created.data.createdAt, 'createdAt');
+
+    const found = await nylas.grants.find({ grantId: created.data.id });
+    assert.equal(recorder.last().path, `//v3/grants/${created.data.id}`);
+    assert.equal(found.data.id, created.data.id);
+
+    const updated = await nylas.grants.update({ grantId: created.data.id, requestBody: { scope: ['openid'] } });
+    assert.equal(recorder.last().method, 'PATCH');
+    assert.deepEqual(updated.data.scope, ['openid']);
+
+    const del = await nylas.grants.destroy({ grantId: created.data.id });
+    assert.equal(recorder.last().method, 'DELETE');
+    assert.equal(recorder.last().status, 200);
+    assert.equal(typeof del.requestId, 'string');
+    await expectApiError(nylas.grants.find({ grantId: created.data.id }), { status: 404, type: 'api.not_found_error', what: 'find after destroy' });
+  });
+
+  it('PUT on connectors works', async () => {
+    const nylas = slashed();
+    const res = await nylas.connectors.update({ provider: 'yahoo', requestBody: { name: 'renamed through //' } });
+    assert.equal(recorder.last().path, '//v3/connectors/yahoo');
+    assert.equal(recorder.last().method, 'PUT');
+    assert.equal(res.data.name, 'renamed through //');
+  });
+});
+
+describe('errors for unknown routes', () => {
+  it('a path grantd does not serve is a NylasApiError 404, not an unparseable body', async () => {
+    const nylas = g.nylas();
+    // overrides.apiUri lets one call go elsewhere; use it to hit /v3/nope.
+    await expectApiError(
+      nylas.connectors.find({ provider: 'google', overrides: { apiUri: g.apiUri + '/v3/nope' } }),
+      { status: 404, type: 'api.not_found_error', what: 'GET /v3/nope/v3/connectors/google' },
+    );
+  });
+});
