@@ -1,0 +1,140 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/conformance"
+	"github.com/grantd/grantd/internal/store/postgres"
+)
+
+const envURL = "GRANTD_TEST_DATABASE_URL"
+
+// baseURL returns the test database URL, skipping t when there is none.
+func baseURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(envURL)
+	if u == "" {
+		t.Skip(envURL + " is not set; skipping PostgreSQL conformance (example: postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	return u
+}
+
+// testSchema creates a schema with a random name, drops it when t ends, and
+// returns the test database URL with search_path pointing at it.
+func testSchema(t testing.TB) string {
+	t.Helper()
+	base := baseURL(t)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	schema := "grantd_test_" + hex.EncodeToString(b)
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", envURL, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", envURL, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func open(t testing.TB, dsn string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() }) // registered after the drop: runs first
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	baseURL(t)
+	conformance.Run(t, func(t *testing.T) store.Store {
+		return open(t, testSchema(t))
+	})
+}
+
+// TestOpenConcurrently opens one schema from several "nodes" at once: the
+// migrations must be applied exactly once, in the schema of the URL.
+func TestOpenConcurrently(t *testing.T) {
+	dsn := testSchema(t)
+	const nodes = 5
+	stores := make([]*postgres.Store, nodes)
+	errs := make([]error, nodes)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() { stores[i], errs[i] = postgres.Open(t.Context(), dsn) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: Open: %v", i, err)
+		}
+		t.Cleanup(func() { _ = stores[i].Close() })
+	}
+	if err := stores[0].CreateApplication(t.Context(), store.Application{ID: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stores[nodes-1].GetApplication(t.Context(), "app"); err != nil {
+		t.Fatalf("GetApplication on another node: %v", err)
+	}
+
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var schema string
+	var migrations, grantsTables int
+	err = conn.QueryRow(t.Context(), `SELECT current_schema(), (SELECT count(*) FROM schema_migrations),
+		(SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'grants')`).
+		Scan(&schema, &migrations, &grantsTables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(dsn)
+	if want := u.Query().Get("search_path"); schema != want || grantsTables != 1 {
+		t.Fatalf("schema %q has %d grants tables; want the tables in %q", schema, grantsTables, want)
+	}
+	if migrations != 1 {
+		t.Fatalf("schema_migrations has %d rows, want 1", migrations)
+	}
+}
+
+func BenchmarkPostgres(b *testing.B) {
+	baseURL(b)
+	conformance.Bench(b, func(b *testing.B) store.Store {
+		return open(b, testSchema(b))
+	})
+}

@@ -1,0 +1,89 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/conformance"
+	"github.com/grantd/grantd/internal/store/sqlite"
+)
+
+func open(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "grantd.db"))
+	})
+}
+
+func TestOpen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "grantd.db")
+	s := open(t, path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("database file mode = %o, want 600", mode)
+	}
+	if err := s.CreateApplication(t.Context(), store.Application{ID: "app"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reopening applies no migration twice and keeps the data.
+	s2 := open(t, path)
+	if _, err := s2.GetApplication(t.Context(), "app"); err != nil {
+		t.Fatalf("GetApplication after reopen: %v", err)
+	}
+	if err := s2.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The file is in WAL mode and each migration is recorded once.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	var migrations int
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&migrations); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || migrations != 1 {
+		t.Fatalf("journal_mode = %q, %d migrations recorded; want wal, 1", mode, migrations)
+	}
+
+	for _, bad := range []string{"", ":memory:", "file:x.db", filepath.Join(dir, "x.db?mode=ro")} {
+		if s, err := sqlite.Open(t.Context(), bad); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+	}
+}
+
+func BenchmarkSQLite(b *testing.B) {
+	conformance.Bench(b, func(b *testing.B) store.Store {
+		return open(b, filepath.Join(b.TempDir(), "grantd.db"))
+	})
+}
