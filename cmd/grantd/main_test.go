@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(t.Context(), args, &out, &errb)
+	if err != nil {
+		return out.String() + errb.String(), err
+	}
+	return out.String(), nil
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func get(t *testing.T, url, key string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
+
+// TestNewcomerPath follows the README: create an application, serve, get
+// a 200 with its key and a 401 with a wrong one; then manage keys.
+func TestNewcomerPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("GRANTD_LOG_LEVEL", "warn")
+	t.Setenv("GRANTD_VAULT_RELOAD_INTERVAL", "100ms")
+	out, err := runCmd(t, "app", "create", "--name", "acme", "--json", "--data-dir", dir)
+	if err != nil {
+		t.Fatal(out, err)
+	}
+	var created struct {
+		ApplicationID string `json:"application_id"`
+		APIKey        string `json:"api_key"`
+	}
+	if err := json.Unmarshal([]byte(out), &created); err != nil || created.ApplicationID == "" || !strings.HasPrefix(created.APIKey, "grantd_") {
+		t.Fatalf("app create --json: %q %v", out, err)
+	}
+	// The key is stored only as a hash.
+	db, _ := os.ReadFile(filepath.Join(dir, "grantd.db"))
+	wal, _ := os.ReadFile(filepath.Join(dir, "grantd.db-wal"))
+	if bytes.Contains(append(db, wal...), []byte(created.APIKey)) {
+		t.Fatal("plaintext API key in the database")
+	}
+	if out, err = runCmd(t, "app", "list", "--data-dir", dir); err != nil || !strings.Contains(out, created.ApplicationID) {
+		t.Fatalf("app list: %q %v", out, err)
+	}
+
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		var sink bytes.Buffer
+		done <- run(ctx, []string{"serve", "--data-dir", dir, "--listen", addr}, &sink, &sink)
+	}()
+	base := "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not come up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, body := get(t, base+"/v3/applications", created.APIKey); code != 200 || body["data"].(map[string]any)["application_id"] != created.ApplicationID {
+		t.Fatalf("GET /v3/applications: %d %v", code, body)
+	}
+	if code, body := get(t, base+"/v3/applications", "grantd_nope"); code != 401 || body["error"].(map[string]any)["type"] != "api.authentication_error" {
+		t.Fatalf("wrong key: %d %v", code, body)
+	}
+
+	// A second key, listed, revoked (while the server runs).
+	out, err = runCmd(t, "apikey", "create", "--app", created.ApplicationID, "--scope", "credentials:read", "--json", "--data-dir", dir)
+	if err != nil {
+		t.Fatal(out, err)
+	}
+	var k struct {
+		ID     string `json:"id"`
+		APIKey string `json:"api_key"`
+	}
+	_ = json.Unmarshal([]byte(out), &k)
+	if code, _ := get(t, base+"/v3/applications", k.APIKey); code != 200 {
+		t.Fatalf("second key: %d", code)
+	}
+	if out, err = runCmd(t, "apikey", "list", "--app", created.ApplicationID, "--data-dir", dir); err != nil || !strings.Contains(out, k.ID) || !strings.Contains(out, "credentials:read") {
+		t.Fatalf("apikey list: %q %v", out, err)
+	}
+	if out, err = runCmd(t, "apikey", "revoke", k.ID, "--data-dir", dir); err != nil {
+		t.Fatal(out, err)
+	}
+	if code, _ := get(t, base+"/v3/applications", k.APIKey); code != 401 {
+		t.Fatalf("revoked key: %d", code)
+	}
+	// Rotation while serving.
+	if out, err = runCmd(t, "keys", "rotate", "--data-dir", dir); err != nil || !strings.Contains(out, "re-encrypted") {
+		t.Fatalf("keys rotate: %q %v", out, err)
+	}
+	if code, _ := get(t, base+"/v3/applications", created.APIKey); code != 200 {
+		t.Fatalf("after rotation: %d", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("GRANTD_VAULT_RELOAD_INTERVAL", "100ms")
+	for _, args := range [][]string{
+		{},
+		{"frobnicate"},
+		{"app", "create", "--data-dir", dir},
+		{"apikey", "create", "--data-dir", dir},
+		{"apikey", "create", "--app", "nope", "--data-dir", dir},
+		{"apikey", "revoke", "nope", "--data-dir", dir},
+		{"serve", "--database-url", "mysql://x", "--data-dir", dir},
+		{"keys", "rotate", "--data-dir", dir},
+		{"app", "list", "extra", "--data-dir", dir},
+	} {
+		out, err := runCmd(t, args...)
+		if len(args) > 1 && args[0] == "keys" {
+			// Rotating a fresh store is fine.
+			if err != nil {
+				t.Errorf("%v: %v %s", args, err, out)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%v: no error; output %q", args, out)
+		}
+	}
+	if out, err := runCmd(t, "version"); err != nil || !strings.HasPrefix(out, "grantd ") {
+		t.Errorf("version: %q %v", out, err)
+	}
+}
+
+// TestDevPlayground runs `grantd dev` and the README's curl line.
+func TestDevPlayground(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("GRANTD_LOG_LEVEL", "warn")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		var sink bytes.Buffer
+		done <- run(ctx, []string{"dev", "--data-dir", dir, "--listen", "127.0.0.1:0"}, &out, &sink)
+	}()
+	path := filepath.Join(dir, DevFile)
+	var dev devOutput
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &dev) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("dev.json did not appear")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("dev.json mode: %v %v", fi.Mode(), err)
+	}
+	for _, prov := range []string{"google", "microsoft", "yahoo", "zoom"} {
+		id := dev.Identities[prov]
+		body := `{"provider":"` + prov + `","settings":{"refresh_token":"` + id.RefreshToken + `"}}`
+		req, _ := http.NewRequest("POST", dev.APIURL+"/v3/connect/custom", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+dev.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != 201 || got["data"].(map[string]any)["email"] != id.Email {
+			t.Errorf("%s: %d %v", prov, resp.StatusCode, got)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), dev.APIKey) || !strings.Contains(out.String(), "curl") {
+		t.Errorf("dev output lacks the key or the curl line:\n%s", out.String())
+	}
+
+	// A second run reuses the application and key.
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	go func() {
+		var sink bytes.Buffer
+		done <- run(ctx2, []string{"dev", "--data-dir", dir, "--listen", "127.0.0.1:0"}, &sink, &sink)
+	}()
+	first := dev
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var d devOutput
+		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &d) == nil && d.APIURL != first.APIURL {
+			dev = d
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("second dev.json did not appear")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if dev.ApplicationID != first.ApplicationID || dev.APIKey != first.APIKey {
+		t.Errorf("second run made a new application")
+	}
+	cancel2()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

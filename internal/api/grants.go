@@ -1,0 +1,158 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// grantJSON is the Nylas grant object. Secrets are never part of it.
+type grantJSON struct {
+	ID             string         `json:"id"`
+	Provider       string         `json:"provider"`
+	GrantStatus    string         `json:"grant_status"`
+	Email          string         `json:"email"`
+	Name           string         `json:"name"`
+	Scope          []string       `json:"scope"`
+	Settings       map[string]any `json:"settings"`
+	State          string         `json:"state"`
+	UserAgent      string         `json:"user_agent"`
+	IP             string         `json:"ip"`
+	CreatedAt      int64          `json:"created_at"`
+	UpdatedAt      int64          `json:"updated_at"`
+	ProviderUserID string         `json:"provider_user_id"`
+	CredentialID   string         `json:"credential_id,omitempty"`
+	AccountID      string         `json:"account_id,omitempty"`
+	WorkspaceID    string         `json:"workspace_id,omitempty"`
+	Blocked        bool           `json:"blocked"`
+}
+
+func grantView(g store.Grant) grantJSON {
+	scope := g.Scope
+	if scope == nil {
+		scope = []string{}
+	}
+	settings := g.Settings
+	if settings == nil {
+		settings = map[string]any{}
+	}
+	return grantJSON{
+		ID: g.ID, Provider: g.Provider, GrantStatus: g.Status, Email: g.Email, Name: g.Name,
+		Scope: scope, Settings: settings, State: g.State, UserAgent: g.UserAgent, IP: g.IP,
+		CreatedAt: g.CreatedAt.Unix(), UpdatedAt: g.UpdatedAt.Unix(), ProviderUserID: g.ProviderUserID,
+		CredentialID: g.CredentialID, AccountID: g.AccountID, WorkspaceID: g.WorkspaceID, Blocked: g.Blocked,
+	}
+}
+
+// customAuthBody is POST /v3/connect/custom.
+type customAuthBody struct {
+	Provider string         `json:"provider"`
+	Settings map[string]any `json:"settings"`
+	State    string         `json:"state"`
+	Scope    scopeList      `json:"scope"`
+}
+
+func (s *Server) connectCustom(w http.ResponseWriter, r *http.Request) {
+	var body customAuthBody
+	if err := decodeJSON(r, &body); err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	if body.Provider == "" {
+		s.respondError(w, r, BadRequest("provider is required; one of: %s", strings.Join(s.cfg.Grants.Supported(), ", ")))
+		return
+	}
+	if body.Settings == nil {
+		s.respondError(w, r, BadRequest("settings is required: an object with the %s credentials", body.Provider))
+		return
+	}
+	g, _, err := s.cfg.Grants.Authenticate(r.Context(), grant.AuthRequest{
+		AppID:    principal(r).App.ID,
+		Provider: body.Provider,
+		Settings: body.Settings,
+		Scope:    body.Scope.get(),
+		State:    body.State,
+	})
+	if err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	respond(w, r, http.StatusCreated, grantView(g))
+}
+
+func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	opts, err := listOptions(q)
+	if err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	f := store.GrantFilter{ListOptions: opts, Email: q.Get("email"), IP: q.Get("ip"), Provider: q.Get("provider"), WorkspaceID: q.Get("workspace_id")}
+	if f.Since, err = queryTime(q, "since"); err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	if f.Before, err = queryTime(q, "before"); err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	switch st := q.Get("grant_status"); st {
+	case "", store.GrantValid, store.GrantInvalid:
+		f.Status = st
+	default:
+		s.respondError(w, r, BadRequest("query parameter grant_status must be valid or invalid, not %q", truncate(st, 40)))
+		return
+	}
+	if id := q.Get("account_id"); id != "" {
+		f.AccountIDs = append(f.AccountIDs, id)
+	}
+	f.AccountIDs = append(f.AccountIDs, splitList(q.Get("account_ids"))...)
+	gs, err := s.cfg.Grants.List(r.Context(), principal(r).App.ID, f)
+	if err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	out := make([]grantJSON, len(gs))
+	for i, g := range gs {
+		out[i] = grantView(g)
+	}
+	respondList(w, r, out, opts.Limit, opts.Offset, "")
+}
+
+func (s *Server) getGrant(w http.ResponseWriter, r *http.Request) {
+	g, err := s.cfg.Grants.Get(r.Context(), principal(r).App.ID, r.PathValue("id"))
+	if err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	respond(w, r, http.StatusOK, grantView(g))
+}
+
+type grantPatchBody struct {
+	Settings map[string]any `json:"settings"`
+	Scope    scopeList      `json:"scope"`
+}
+
+func (s *Server) updateGrant(w http.ResponseWriter, r *http.Request) {
+	var body grantPatchBody
+	if err := decodeJSON(r, &body); err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	g, err := s.cfg.Grants.Update(r.Context(), principal(r).App.ID, r.PathValue("id"), grant.Patch{Settings: body.Settings, Scope: body.Scope.get()})
+	if err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	respond(w, r, http.StatusOK, grantView(g))
+}
+
+func (s *Server) deleteGrant(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Grants.Delete(r.Context(), principal(r).App.ID, r.PathValue("id")); err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	respondDeleted(w, r)
+}

@@ -1,0 +1,94 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	principalKey
+)
+
+// RequestID returns the id of the request being served.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// writeJSON writes v with status. Every answer of the API goes through here.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error gets here; keep the envelope.
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":{"type":"api.internal_error","message":"response could not be encoded"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// envelope is the success body {request_id, data, …}.
+type envelope struct {
+	RequestID  string `json:"request_id"`
+	Data       any    `json:"data,omitempty"`
+	Limit      *int   `json:"limit,omitempty"`
+	Offset     *int   `json:"offset,omitempty"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// respond writes {request_id, data}.
+func respond(w http.ResponseWriter, r *http.Request, status int, data any) {
+	writeJSON(w, status, envelope{RequestID: RequestID(r.Context()), Data: data})
+}
+
+// respondList writes {request_id, data:[…], limit, offset}; data is never null.
+func respondList[T any](w http.ResponseWriter, r *http.Request, items []T, limit, offset int, next string) {
+	if items == nil {
+		items = []T{}
+	}
+	writeJSON(w, http.StatusOK, envelope{RequestID: RequestID(r.Context()), Data: items, Limit: &limit, Offset: &offset, NextCursor: next})
+}
+
+// respondDeleted writes {request_id}.
+func respondDeleted(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, envelope{RequestID: RequestID(r.Context())})
+}
+
+type errorBody struct {
+	RequestID string       `json:"request_id"`
+	Error     errorPayload `json:"error"`
+}
+
+type errorPayload struct {
+	Type          string         `json:"type"`
+	Message       string         `json:"message"`
+	ProviderError map[string]any `json:"provider_error,omitempty"`
+}
+
+// respondError writes the Nylas error envelope. Errors that are not *Error
+// (or classified provider errors) are internal: they are logged and the
+// caller sees a generic message, never the cause.
+func (s *Server) respondError(w http.ResponseWriter, r *http.Request, err error) {
+	ae, ok := toAPIError(err)
+	if !ok {
+		s.log.ErrorContext(r.Context(), "internal error", slog.String("request_id", RequestID(r.Context())), slog.String("route", r.Pattern), slog.Any("err", err))
+		ae = &Error{Status: http.StatusInternalServerError, Type: TypeInternal, Message: "internal error; the request id identifies it in grantd's log"}
+	}
+	writeJSON(w, ae.Status, errorBody{RequestID: RequestID(r.Context()), Error: errorPayload{Type: ae.Type, Message: ae.Message, ProviderError: ae.ProviderError}})
+}

@@ -1,0 +1,267 @@
+// Package api is grantd's HTTP layer: routing, the Nylas envelopes,
+// authentication by API key, metrics and logs. Handlers decode requests,
+// call the services and encode answers; they hold no business rules.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/tenant"
+)
+
+// Authenticator resolves an API key to its application.
+type Authenticator interface {
+	Authenticate(ctx context.Context, key string) (tenant.Principal, error)
+}
+
+// Pinger reports readiness of a dependency (the store).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config is what the API server needs.
+type Config struct {
+	Auth         Authenticator
+	Connectors   *connector.Service
+	Grants       *grant.Service
+	Ready        Pinger
+	Logger       *slog.Logger
+	Registry     *prometheus.Registry // nil: a private registry
+	MaxBodyBytes int64
+	Version      string
+}
+
+// Server is grantd's HTTP handler.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	methods  map[string][]string // path pattern → methods registered
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	registry *prometheus.Registry
+}
+
+// New returns the API server with every route registered.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), methods: map[string][]string{}, registry: reg}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "grantd_http_requests_total", Help: "HTTP requests served, by route and status.",
+	}, []string{"route", "method", "status"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "grantd_http_request_duration_seconds", Help: "HTTP request latency, by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"route", "method"})
+	reg.MustRegister(s.requests, s.latency)
+	s.routes()
+	return s
+}
+
+// Registry is the Prometheus registry the server reports to; other
+// components register their metrics here.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+func (s *Server) routes() {
+	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	s.handle("GET /v3/applications", s.authed(s.getApplication))
+
+	s.handle("POST /v3/connectors", s.authed(s.createConnector))
+	s.handle("GET /v3/connectors", s.authed(s.listConnectors))
+	s.handle("GET /v3/connectors/{provider}", s.authed(s.getConnector))
+	s.handle("PUT /v3/connectors/{provider}", s.authed(s.updateConnector))
+	s.handle("PATCH /v3/connectors/{provider}", s.authed(s.updateConnector))
+	s.handle("DELETE /v3/connectors/{provider}", s.authed(s.deleteConnector))
+	s.handle("POST /v3/connectors/{provider}/creds", s.authed(s.createCredential))
+	s.handle("GET /v3/connectors/{provider}/creds", s.authed(s.listCredentials))
+	s.handle("GET /v3/connectors/{provider}/creds/{id}", s.authed(s.getCredential))
+	s.handle("PATCH /v3/connectors/{provider}/creds/{id}", s.authed(s.updateCredential))
+	s.handle("DELETE /v3/connectors/{provider}/creds/{id}", s.authed(s.deleteCredential))
+
+	s.handle("POST /v3/connect/custom", s.authed(s.connectCustom))
+	s.handle("GET /v3/grants", s.authed(s.listGrants))
+	s.handle("GET /v3/grants/{id}", s.authed(s.getGrant))
+	s.handle("PATCH /v3/grants/{id}", s.authed(s.updateGrant))
+	s.handle("DELETE /v3/grants/{id}", s.authed(s.deleteGrant))
+
+	// Everything else is a 404 in the error envelope.
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.respondError(w, r, NotFound("no route for %s %s", r.Method, r.URL.Path))
+	})
+	// A known path with another method is a 405 in the error envelope.
+	for path, methods := range s.methods {
+		allow := strings.Join(methods, ", ")
+		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			s.respondError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: TypeMethodNotAllowed, Message: r.Method + " is not allowed here; use " + allow})
+		})
+	}
+}
+
+// handle registers "METHOD /path" and records the method for 405 answers.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.methods[path] = append(s.methods[path], method)
+	if method == http.MethodGet && !slices.Contains(s.methods[path], http.MethodHead) {
+		s.methods[path] = append(s.methods[path], http.MethodHead)
+	}
+	s.mux.HandleFunc(pattern, h)
+}
+
+// ServeHTTP runs the middleware chain: request id, path normalisation,
+// panic recovery, body limit, metrics and the access log.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := newRequestID()
+	w.Header().Set("x-request-id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+	// The Node SDK turns an apiUri with a trailing slash into "//v3/…";
+	// serve it rather than redirect (a redirect would turn POST into GET).
+	if strings.Contains(r.URL.Path, "//") {
+		r.URL.Path = collapseSlashes(r.URL.Path)
+		r.URL.RawPath = ""
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(r.Context(), "panic serving request", slog.String("request_id", id), slog.String("route", r.Pattern), slog.Any("panic", v))
+			if !rec.wrote {
+				s.respondError(rec, r, &Error{Status: http.StatusInternalServerError, Type: TypeInternal, Message: "internal error; the request id identifies it in grantd's log"})
+			}
+		}
+		route := r.Pattern
+		if route == "" || route == "/" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		s.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+		s.latency.WithLabelValues(route, r.Method).Observe(d.Seconds())
+		// Log the route, never the raw URL: query strings can carry tokens.
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+			slog.Int("status", status), slog.Duration("duration", d))
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+func collapseSlashes(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.status, r.wrote = http.StatusOK, true
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// authed requires a valid API key (Authorization: Bearer <key>).
+func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			s.respondError(w, r, &Error{Status: http.StatusUnauthorized, Type: TypeAuthentication, Message: "missing API key: send the header Authorization: Bearer <API key>"})
+			return
+		}
+		p, err := s.cfg.Auth.Authenticate(r.Context(), key)
+		if errors.Is(err, tenant.ErrUnauthorized) {
+			s.respondError(w, r, &Error{Status: http.StatusUnauthorized, Type: TypeAuthentication, Message: "invalid API key: it is unknown or has been revoked"})
+			return
+		}
+		if err != nil {
+			s.respondError(w, r, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	}
+}
+
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// principal returns the authenticated caller; only valid inside authed.
+func principal(r *http.Request) tenant.Principal {
+	p, _ := r.Context().Value(principalKey).(tenant.Principal)
+	return p
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready.Ping(ctx); err != nil {
+			s.log.WarnContext(r.Context(), "not ready", slog.Any("err", err))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "store is not reachable"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -1,0 +1,132 @@
+package api_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/grantd/grantd/internal/apitest"
+)
+
+func TestApplicationsAndAuth(t *testing.T) {
+	e := apitest.New(t)
+	appID, key := e.App("acme")
+
+	r := e.Do("GET", "/v3/applications", key, nil)
+	if r.Status != 200 || r.Data()["application_id"] != appID {
+		t.Fatalf("GET /v3/applications: %d %s", r.Status, r.Raw)
+	}
+	if b, _ := r.Data()["branding"].(map[string]any); b["name"] != "acme" {
+		t.Errorf("branding.name: %v", r.Data()["branding"])
+	}
+	if r.Body["request_id"] == "" || r.Header.Get("x-request-id") != r.Body["request_id"] {
+		t.Errorf("request id: header %q body %v", r.Header.Get("x-request-id"), r.Body["request_id"])
+	}
+
+	for name, k := range map[string]string{"wrong key": "grantd_wrong", "no key": ""} {
+		r = e.Do("GET", "/v3/applications", k, nil)
+		if r.Status != 401 || r.ErrType() != "api.authentication_error" || r.ErrMessage() == "" {
+			t.Errorf("%s: %d %s", name, r.Status, r.Raw)
+		}
+		if r.Header.Get("x-request-id") == "" || r.Body["request_id"] != r.Header.Get("x-request-id") {
+			t.Errorf("%s: request id missing", name)
+		}
+	}
+
+	// A revoked key stops working at once.
+	k, plain, err := e.Server.Tenants.CreateAPIKey(t.Context(), appID, "second", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r = e.Do("GET", "/v3/applications", plain, nil); r.Status != 200 {
+		t.Fatalf("second key: %d", r.Status)
+	}
+	if err := e.Server.Tenants.RevokeAPIKey(t.Context(), k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r = e.Do("GET", "/v3/applications", plain, nil); r.Status != 401 {
+		t.Fatalf("revoked key: %d", r.Status)
+	}
+}
+
+func TestShellRoutes(t *testing.T) {
+	e := apitest.New(t)
+	_, key := e.App("acme")
+
+	if r := e.Do("GET", "/healthz", "", nil); r.Status != 200 || r.Body["status"] != "ok" {
+		t.Errorf("healthz: %d %s", r.Status, r.Raw)
+	}
+	if r := e.Do("GET", "/readyz", "", nil); r.Status != 200 {
+		t.Errorf("readyz: %d %s", r.Status, r.Raw)
+	}
+	r := e.Do("GET", "/v3/nothing-here", key, nil)
+	if r.Status != 404 || r.ErrType() != "api.not_found_error" {
+		t.Errorf("unknown route: %d %s", r.Status, r.Raw)
+	}
+	r = e.Do("DELETE", "/v3/applications", key, nil)
+	if r.Status != 405 || !strings.Contains(r.Header.Get("Allow"), "GET") || r.ErrType() == "" {
+		t.Errorf("405: %d allow=%q %s", r.Status, r.Header.Get("Allow"), r.Raw)
+	}
+	// The Node SDK with a trailing slash on apiUri sends //v3/…; a POST
+	// must not be redirected (fetch would turn it into a GET).
+	r = e.Do("GET", "//v3/applications", key, nil)
+	if r.Status != 200 {
+		t.Errorf("//v3/applications: %d %s", r.Status, r.Raw)
+	}
+	r = e.Do("POST", "//v3/connectors", key, `{"provider":"imap","name":"imap"}`)
+	if r.Status != 201 {
+		t.Errorf("POST //v3/connectors: %d %s", r.Status, r.Raw)
+	}
+
+	req, _ := http.NewRequest("GET", e.HTTP.URL+"/metrics", nil)
+	resp, err := e.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := new(strings.Builder)
+	_, _ = io.Copy(buf, resp.Body)
+	for _, want := range []string{`grantd_http_requests_total{method="GET",route="GET /v3/applications",status="200"}`, `grantd_http_request_duration_seconds_bucket{method="GET",route="GET /healthz"`, `route="unmatched",status="404"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e := apitest.New(t)
+	_, key := e.App("acme")
+	cases := []struct {
+		name, body string
+		status     int
+		typ, msg   string
+	}{
+		{"not json", `{"provider":`, 400, "api.invalid_request_payload", "truncated"},
+		{"syntax", `{"provider" "google"}`, 400, "api.invalid_request_payload", "not valid JSON"},
+		{"empty", ``, 400, "api.invalid_request_payload", "empty"},
+		{"array", `[1,2]`, 400, "api.invalid_request_payload", "JSON object"},
+		{"wrong type", `{"provider":"google","settings":"x"}`, 400, "api.invalid_request_payload", "settings must be an object"},
+		{"wrong type nested", `{"provider":12}`, 400, "api.invalid_request_payload", "provider must be a string"},
+		{"scope type", `{"provider":"google","settings":{},"scope":5}`, 400, "api.invalid_request_payload", "scope must be an array of strings"},
+		{"trailing", `{"provider":"google"} {}`, 400, "api.invalid_request_payload", "after the JSON object"},
+		{"missing provider", `{"settings":{}}`, 400, "api.invalid_request_error", "provider is required"},
+		{"missing settings", `{"provider":"google"}`, 400, "api.invalid_request_error", "settings is required"},
+		{"too large", `{"provider":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "api.request_too_large", "larger than"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.Do("POST", "/v3/connect/custom", key, c.body)
+			if r.Status != c.status || r.ErrType() != c.typ || !strings.Contains(r.ErrMessage(), c.msg) {
+				t.Errorf("got %d %s %q", r.Status, r.ErrType(), r.ErrMessage())
+			}
+		})
+	}
+	// Query parameters are checked too.
+	for _, q := range []string{"limit=abc", "limit=-1", "offset=-1", "sort_by=name", "order_by=up", "since=yesterday", "grant_status=broken"} {
+		r := e.Do("GET", "/v3/grants?"+q, key, nil)
+		if r.Status != 400 || r.ErrMessage() == "" {
+			t.Errorf("%s: %d %s", q, r.Status, r.Raw)
+		}
+	}
+}

@@ -1,0 +1,298 @@
+// Package connector manages connectors (an application's provider app:
+// client id and secret, tenant, default scopes) and their credentials
+// (named alternative or special-purpose secrets). Secrets are sealed by the
+// vault before they reach the store and are never returned.
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// Sealer encrypts and decrypts secrets (internal/vault implements it).
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(blob, aad []byte) ([]byte, error)
+}
+
+// Providers that can have a connector, and those whose connector is an
+// OAuth client that needs client_id and client_secret.
+var (
+	Providers      = []string{provider.Google, provider.Microsoft, provider.Yahoo, provider.Zoom, provider.IMAP, provider.ICloud, provider.EWS, provider.VirtualCalendar}
+	OAuthProviders = []string{provider.Google, provider.Microsoft, provider.Yahoo, provider.Zoom}
+)
+
+// Credential types.
+const (
+	TypeConnector      = "connector"
+	TypeAdminConsent   = "adminconsent"
+	TypeServiceAccount = "serviceaccount"
+)
+
+// CredentialTypes lists the valid credential types.
+var CredentialTypes = []string{TypeConnector, TypeAdminConsent, TypeServiceAccount}
+
+// secretSettings are the connector settings that are sealed, never stored
+// in clear and never returned.
+var secretSettings = []string{"client_secret"}
+
+// Error is a problem with the caller's request; the API answers it with a
+// 400 (or 404/409 by Kind).
+type Error struct {
+	Kind    ErrorKind
+	Message string
+}
+
+// ErrorKind classifies an Error.
+type ErrorKind int
+
+// Error kinds.
+const (
+	Invalid ErrorKind = iota
+	NotFound
+	Conflict
+)
+
+func (e *Error) Error() string { return e.Message }
+
+func invalid(format string, args ...any) error {
+	return &Error{Kind: Invalid, Message: fmt.Sprintf(format, args...)}
+}
+
+// Service is the connector and credential service.
+type Service struct {
+	Store store.Store
+	Vault Sealer
+	Now   func() time.Time
+	NewID func() string
+}
+
+// Connector is a connector with its secret settings decrypted; it never
+// leaves the process in this form (the API shows View).
+type Connector struct {
+	store.Connector
+	Secrets map[string]string
+}
+
+// Input is a connector create or update request.
+type Input struct {
+	Name               *string
+	Provider           string
+	Settings           map[string]any // merged into the stored settings on update
+	Scope              []string       // nil: unchanged
+	ActiveCredentialID *string
+}
+
+// SupportedProvider returns an error listing the supported providers when p
+// is not one of them.
+func SupportedProvider(p string) error {
+	if p == "" {
+		return invalid("provider is required; one of: %s", strings.Join(Providers, ", "))
+	}
+	if !slices.Contains(Providers, p) {
+		return invalid("provider %q is not supported; use one of: %s", p, strings.Join(Providers, ", "))
+	}
+	return nil
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// Create creates the connector of in.Provider for appID.
+func (s *Service) Create(ctx context.Context, appID string, in Input) (store.Connector, error) {
+	if err := SupportedProvider(in.Provider); err != nil {
+		return store.Connector{}, err
+	}
+	now := s.now()
+	c := store.Connector{AppID: appID, Provider: in.Provider, Settings: map[string]any{}, CreatedAt: now, UpdatedAt: now}
+	c.Name = in.Provider
+	if in.Name != nil && strings.TrimSpace(*in.Name) != "" {
+		c.Name = strings.TrimSpace(*in.Name)
+	}
+	c.Scope = in.Scope
+	if err := s.applySettings(&c, in.Settings); err != nil {
+		return store.Connector{}, err
+	}
+	if err := checkComplete(c, s.secrets(c)); err != nil {
+		return store.Connector{}, err
+	}
+	if in.ActiveCredentialID != nil && *in.ActiveCredentialID != "" {
+		return store.Connector{}, invalid("active_credential_id can only be set once the connector exists and has that credential (PATCH /v3/connectors/%s)", in.Provider)
+	}
+	err := s.Store.CreateConnector(ctx, c)
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return store.Connector{}, &Error{Kind: Conflict, Message: fmt.Sprintf("the application already has a %s connector; change it with PATCH /v3/connectors/%s", in.Provider, in.Provider)}
+	}
+	return c, err
+}
+
+// Update changes a connector: name, scope and active credential replace
+// the stored ones when given; settings are merged key by key (a null value
+// removes a key).
+func (s *Service) Update(ctx context.Context, appID, prov string, in Input) (store.Connector, error) {
+	if in.ActiveCredentialID != nil && *in.ActiveCredentialID != "" {
+		cred, err := s.Store.GetCredential(ctx, appID, *in.ActiveCredentialID)
+		if err != nil || cred.Provider != prov {
+			if err == nil || errors.Is(err, store.ErrNotFound) {
+				return store.Connector{}, invalid("active_credential_id %q is not a credential of the %s connector", *in.ActiveCredentialID, prov)
+			}
+			return store.Connector{}, err
+		}
+		if cred.Type != TypeConnector {
+			return store.Connector{}, invalid("active_credential_id must name a credential of type %q, not %q", TypeConnector, cred.Type)
+		}
+	}
+	c, err := s.Store.UpdateConnector(ctx, appID, prov, func(c store.Connector) (store.Connector, error) {
+		if in.Name != nil && strings.TrimSpace(*in.Name) != "" {
+			c.Name = strings.TrimSpace(*in.Name)
+		}
+		if in.Scope != nil {
+			c.Scope = in.Scope
+		}
+		if in.ActiveCredentialID != nil {
+			c.ActiveCredentialID = *in.ActiveCredentialID
+		}
+		if err := s.applySettings(&c, in.Settings); err != nil {
+			return c, err
+		}
+		if err := checkComplete(c, s.secrets(c)); err != nil {
+			return c, err
+		}
+		c.UpdatedAt = s.now()
+		return c, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return c, notFoundConnector(prov)
+	}
+	return c, err
+}
+
+func notFoundConnector(prov string) error {
+	return &Error{Kind: NotFound, Message: fmt.Sprintf("the application has no %s connector", prov)}
+}
+
+// Get returns one connector.
+func (s *Service) Get(ctx context.Context, appID, prov string) (store.Connector, error) {
+	c, err := s.Store.GetConnector(ctx, appID, prov)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, notFoundConnector(prov)
+	}
+	return c, err
+}
+
+// List returns a page of connectors.
+func (s *Service) List(ctx context.Context, appID string, opts store.ListOptions) ([]store.Connector, error) {
+	return s.Store.ListConnectors(ctx, appID, opts)
+}
+
+// Delete deletes a connector and its credentials.
+func (s *Service) Delete(ctx context.Context, appID, prov string) error {
+	err := s.Store.DeleteConnector(ctx, appID, prov)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFoundConnector(prov)
+	}
+	return err
+}
+
+// applySettings merges settings into c, sealing the secret ones.
+func (s *Service) applySettings(c *store.Connector, settings map[string]any) error {
+	if len(settings) == 0 {
+		return nil
+	}
+	secrets := s.secrets(*c)
+	if c.Settings == nil {
+		c.Settings = map[string]any{}
+	}
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := settings[k]
+		if slices.Contains(secretSettings, k) {
+			if v == nil {
+				delete(secrets, k)
+				continue
+			}
+			str, ok := v.(string)
+			if !ok {
+				return invalid("settings.%s must be a string", k)
+			}
+			secrets[k] = str
+			continue
+		}
+		if v == nil {
+			delete(c.Settings, k)
+			continue
+		}
+		c.Settings[k] = v
+	}
+	blob, err := s.sealSecrets(*c, secrets)
+	if err != nil {
+		return err
+	}
+	c.Secret = blob
+	return nil
+}
+
+func checkComplete(c store.Connector, secrets map[string]string) error {
+	if !slices.Contains(OAuthProviders, c.Provider) {
+		return nil
+	}
+	if id, _ := c.Settings["client_id"].(string); id == "" {
+		return invalid("settings.client_id is required for a %s connector (the OAuth client id of your %s app)", c.Provider, c.Provider)
+	}
+	if secrets["client_secret"] == "" {
+		return invalid("settings.client_secret is required for a %s connector (the OAuth client secret of your %s app)", c.Provider, c.Provider)
+	}
+	return nil
+}
+
+func connectorAAD(c store.Connector) []byte {
+	return []byte("connector/" + c.AppID + "/" + c.Provider)
+}
+
+func (s *Service) sealSecrets(c store.Connector, secrets map[string]string) ([]byte, error) {
+	if len(secrets) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(secrets)
+	if err != nil {
+		return nil, err
+	}
+	return s.Vault.Seal(b, connectorAAD(c))
+}
+
+// secrets decrypts a connector's secret settings; an undecryptable blob
+// yields none (and is reported by Resolve, which needs them).
+func (s *Service) secrets(c store.Connector) map[string]string {
+	m, _ := s.openSecrets(c)
+	if m == nil {
+		m = map[string]string{}
+	}
+	return m
+}
+
+func (s *Service) openSecrets(c store.Connector) (map[string]string, error) {
+	m := map[string]string{}
+	if len(c.Secret) == 0 {
+		return m, nil
+	}
+	b, err := s.Vault.Open(c.Secret, connectorAAD(c))
+	if err != nil {
+		return nil, fmt.Errorf("open %s connector secrets: %w", c.Provider, err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode %s connector secrets: %w", c.Provider, err)
+	}
+	return m, nil
+}

@@ -1,0 +1,255 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// CredentialInput is a credential create or update request.
+type CredentialInput struct {
+	Name *string
+	Type string         // create only
+	Data map[string]any // nil: unchanged; on update replaces the stored data
+}
+
+// required credential_data fields by type.
+var requiredData = map[string][]string{
+	TypeConnector:      {"client_id", "client_secret"},
+	TypeAdminConsent:   {"tenant"},
+	TypeServiceAccount: {"private_key_id", "private_key", "client_email"},
+}
+
+func checkCredentialData(typ string, data map[string]any) error {
+	for _, k := range requiredData[typ] {
+		v, ok := data[k]
+		if !ok || v == nil {
+			return invalid("credential_data.%s is required for a %s credential", k, typ)
+		}
+		if s, ok := v.(string); !ok || strings.TrimSpace(s) == "" {
+			return invalid("credential_data.%s must be a non-empty string", k)
+		}
+	}
+	return nil
+}
+
+func credentialAAD(c store.Credential) []byte {
+	return []byte("credential/" + c.AppID + "/" + c.ID)
+}
+
+// CreateCredential adds a credential to the connector of prov.
+func (s *Service) CreateCredential(ctx context.Context, appID, prov string, in CredentialInput) (store.Credential, error) {
+	if in.Name == nil || strings.TrimSpace(*in.Name) == "" {
+		return store.Credential{}, invalid("name is required")
+	}
+	if in.Type == "" {
+		return store.Credential{}, invalid("credential_type is required; one of: %s", strings.Join(CredentialTypes, ", "))
+	}
+	if !slices.Contains(CredentialTypes, in.Type) {
+		return store.Credential{}, invalid("credential_type %q is not valid; use one of: %s", in.Type, strings.Join(CredentialTypes, ", "))
+	}
+	if in.Data == nil {
+		return store.Credential{}, invalid("credential_data is required")
+	}
+	if err := checkCredentialData(in.Type, in.Data); err != nil {
+		return store.Credential{}, err
+	}
+	if in.Type == TypeServiceAccount && prov != provider.Google {
+		return store.Credential{}, invalid("serviceaccount credentials belong to the google connector")
+	}
+	if in.Type == TypeAdminConsent && prov != provider.Microsoft {
+		return store.Credential{}, invalid("adminconsent credentials belong to the microsoft connector")
+	}
+	now := s.now()
+	c := store.Credential{ID: s.NewID(), AppID: appID, Provider: prov, Name: strings.TrimSpace(*in.Name), Type: in.Type, CreatedAt: now, UpdatedAt: now}
+	blob, err := s.sealData(c, in.Data)
+	if err != nil {
+		return store.Credential{}, err
+	}
+	c.Data = blob
+	err = s.Store.CreateCredential(ctx, c)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Credential{}, &Error{Kind: Invalid, Message: fmt.Sprintf("the application has no %s connector; create it first with POST /v3/connectors", prov)}
+	case errors.Is(err, store.ErrAlreadyExists):
+		return store.Credential{}, &Error{Kind: Conflict, Message: fmt.Sprintf("the %s connector already has a credential named %q", prov, c.Name)}
+	}
+	return c, err
+}
+
+// GetCredential returns a credential of the connector of prov.
+func (s *Service) GetCredential(ctx context.Context, appID, prov, id string) (store.Credential, error) {
+	c, err := s.Store.GetCredential(ctx, appID, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Provider != prov) {
+		return store.Credential{}, &Error{Kind: NotFound, Message: fmt.Sprintf("the %s connector has no credential %q", prov, id)}
+	}
+	return c, err
+}
+
+// ListCredentials returns a page of a connector's credentials.
+func (s *Service) ListCredentials(ctx context.Context, appID, prov string, opts store.ListOptions) ([]store.Credential, error) {
+	if _, err := s.Get(ctx, appID, prov); err != nil {
+		return nil, err
+	}
+	return s.Store.ListCredentials(ctx, appID, prov, opts)
+}
+
+// UpdateCredential renames a credential and/or replaces its data.
+func (s *Service) UpdateCredential(ctx context.Context, appID, prov, id string, in CredentialInput) (store.Credential, error) {
+	if _, err := s.GetCredential(ctx, appID, prov, id); err != nil {
+		return store.Credential{}, err
+	}
+	c, err := s.Store.UpdateCredential(ctx, appID, id, func(c store.Credential) (store.Credential, error) {
+		if in.Name != nil {
+			if strings.TrimSpace(*in.Name) == "" {
+				return c, invalid("name cannot be empty")
+			}
+			c.Name = strings.TrimSpace(*in.Name)
+		}
+		if in.Data != nil {
+			// A partial update keeps the fields not sent.
+			old, err := s.openData(c)
+			if err != nil {
+				return c, err
+			}
+			for k, v := range in.Data {
+				if v == nil {
+					delete(old, k)
+				} else {
+					old[k] = v
+				}
+			}
+			if err := checkCredentialData(c.Type, old); err != nil {
+				return c, err
+			}
+			blob, err := s.sealData(c, old)
+			if err != nil {
+				return c, err
+			}
+			c.Data = blob
+		}
+		c.UpdatedAt = s.now()
+		return c, nil
+	})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return c, &Error{Kind: Conflict, Message: fmt.Sprintf("the %s connector already has a credential with that name", prov)}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return c, &Error{Kind: NotFound, Message: fmt.Sprintf("the %s connector has no credential %q", prov, id)}
+	}
+	return c, err
+}
+
+// DeleteCredential deletes a credential; a connector whose active
+// credential it was falls back to its own client.
+func (s *Service) DeleteCredential(ctx context.Context, appID, prov, id string) error {
+	if _, err := s.GetCredential(ctx, appID, prov, id); err != nil {
+		return err
+	}
+	if err := s.Store.DeleteCredential(ctx, appID, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return &Error{Kind: NotFound, Message: fmt.Sprintf("the %s connector has no credential %q", prov, id)}
+		}
+		return err
+	}
+	_, err := s.Store.UpdateConnector(ctx, appID, prov, func(c store.Connector) (store.Connector, error) {
+		if c.ActiveCredentialID == id {
+			c.ActiveCredentialID = ""
+			c.UpdatedAt = s.now()
+		}
+		return c, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (s *Service) sealData(c store.Credential, data map[string]any) ([]byte, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, invalid("credential_data cannot be encoded: %v", err)
+	}
+	return s.Vault.Seal(b, credentialAAD(c))
+}
+
+func (s *Service) openData(c store.Credential) (map[string]any, error) {
+	m := map[string]any{}
+	if len(c.Data) == 0 {
+		return m, nil
+	}
+	b, err := s.Vault.Open(c.Data, credentialAAD(c))
+	if err != nil {
+		return nil, fmt.Errorf("open credential %s: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode credential %s: %w", c.ID, err)
+	}
+	return m, nil
+}
+
+// Resolved is the OAuth client and scopes to use for a grant.
+type Resolved struct {
+	Client       provider.Client
+	CredentialID string   // the credential used, "" for the connector's own client
+	Scope        []string // the connector's default scopes
+}
+
+// Resolve returns the client for an OAuth grant of prov: the credential
+// credentialID when given, else the connector's active credential, else the
+// connector's own client_id and client_secret.
+func (s *Service) Resolve(ctx context.Context, appID, prov, credentialID string) (Resolved, error) {
+	c, err := s.Store.GetConnector(ctx, appID, prov)
+	if errors.Is(err, store.ErrNotFound) {
+		return Resolved{}, invalid("the application has no %s connector: create one first with POST /v3/connectors {\"provider\":%q,\"settings\":{\"client_id\":…,\"client_secret\":…}}", prov, prov)
+	}
+	if err != nil {
+		return Resolved{}, err
+	}
+	secrets, err := s.openSecrets(c)
+	if err != nil {
+		return Resolved{}, err
+	}
+	r := Resolved{Scope: c.Scope}
+	r.Client.ClientID, _ = c.Settings["client_id"].(string)
+	r.Client.ClientSecret = secrets["client_secret"]
+	r.Client.Tenant, _ = c.Settings["tenant"].(string)
+	id := credentialID
+	if id == "" {
+		id = c.ActiveCredentialID
+	}
+	if id == "" {
+		return r, nil
+	}
+	cred, err := s.Store.GetCredential(ctx, appID, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && cred.Provider != prov) {
+		return Resolved{}, invalid("credential %q does not exist on the %s connector", id, prov)
+	}
+	if err != nil {
+		return Resolved{}, err
+	}
+	if cred.Type != TypeConnector {
+		return Resolved{}, invalid("credential %q is a %s credential; a refresh-token grant needs a %q credential", id, cred.Type, TypeConnector)
+	}
+	data, err := s.openData(cred)
+	if err != nil {
+		return Resolved{}, err
+	}
+	r.CredentialID = cred.ID
+	if v, _ := data["client_id"].(string); v != "" {
+		r.Client.ClientID = v
+	}
+	if v, _ := data["client_secret"].(string); v != "" {
+		r.Client.ClientSecret = v
+	}
+	if v, _ := data["tenant"].(string); v != "" {
+		r.Client.Tenant = v
+	}
+	return r, nil
+}

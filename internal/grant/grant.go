@@ -1,0 +1,417 @@
+// Package grant is the one place where grants are created,
+// re-authenticated, changed and deleted. Every path that authenticates an
+// account (Bring Your Own Authentication today; hosted OAuth, the v2 native
+// flow and bulk import later) goes through Service.Authenticate, so that
+// validation against the provider, de-duplication by email, encryption of
+// secrets and events happen in one place.
+package grant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// Sealer encrypts and decrypts secrets (internal/vault implements it).
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(blob, aad []byte) ([]byte, error)
+}
+
+// ClientResolver finds the OAuth client for a provider of an application
+// (internal/connector implements it).
+type ClientResolver interface {
+	Resolve(ctx context.Context, appID, prov, credentialID string) (connector.Resolved, error)
+}
+
+// Event types written to the outbox.
+const (
+	EventCreated = "grant.created"
+	EventUpdated = "grant.updated"
+	EventDeleted = "grant.deleted"
+	EventExpired = "grant.expired"
+)
+
+// Error is a problem with the request (400) or a missing grant (404).
+type Error struct {
+	NotFound bool
+	Message  string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func invalid(format string, args ...any) error {
+	return &Error{Message: fmt.Sprintf(format, args...)}
+}
+
+// Service is the grant service.
+type Service struct {
+	Store      store.Store
+	Vault      Sealer
+	Clients    ClientResolver
+	Validators map[string]provider.Validator // by provider name
+	Log        *slog.Logger
+	Now        func() time.Time
+	NewID      func() string
+}
+
+// AuthRequest is a request to authenticate an account.
+type AuthRequest struct {
+	AppID     string
+	Provider  string
+	Settings  map[string]any
+	Scope     []string // nil: the connector's default scopes
+	State     string
+	IP        string
+	UserAgent string
+}
+
+// Supported returns the providers that can be authenticated, sorted.
+func (s *Service) Supported() []string {
+	out := make([]string, 0, len(s.Validators))
+	for p := range s.Validators {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// oauthProvider reports whether p authenticates with an OAuth client from
+// a connector.
+func oauthProvider(p string) bool { return slices.Contains(connector.OAuthProviders, p) }
+
+// validate checks credentials with the provider, resolving the OAuth
+// client first where the provider needs one.
+func (s *Service) validate(ctx context.Context, appID, prov string, settings map[string]any, scope []string) (provider.Result, string, []string, error) {
+	v, ok := s.Validators[prov]
+	if !ok {
+		if prov == "" {
+			return provider.Result{}, "", nil, invalid("provider is required; one of: %s", strings.Join(s.Supported(), ", "))
+		}
+		return provider.Result{}, "", nil, invalid("provider %q is not supported; use one of: %s", prov, strings.Join(s.Supported(), ", "))
+	}
+	if settings == nil {
+		return provider.Result{}, "", nil, invalid("settings is required: an object with the %s credentials", prov)
+	}
+	req := provider.Request{Settings: settings, Scope: scope}
+	var credID string
+	if oauthProvider(prov) {
+		cid, err := stringSetting(settings, "credential_id")
+		if err != nil {
+			return provider.Result{}, "", nil, err
+		}
+		res, err := s.Clients.Resolve(ctx, appID, prov, cid)
+		if err != nil {
+			return provider.Result{}, "", nil, err
+		}
+		req.Client, credID = res.Client, res.CredentialID
+		if req.Scope == nil {
+			req.Scope = res.Scope
+		}
+	}
+	r, err := v.Validate(ctx, req)
+	if err != nil {
+		return provider.Result{}, "", nil, err
+	}
+	if r.Email == "" {
+		return provider.Result{}, "", nil, provider.Errorf(provider.ClassMissingScope, "the %s account's email address could not be learned from the provider", prov)
+	}
+	sc := r.Scope
+	if len(sc) == 0 {
+		sc = req.Scope
+	}
+	return r, credID, sc, nil
+}
+
+func stringSetting(settings map[string]any, key string) (string, error) {
+	v, ok := settings[key]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", invalid("settings.%s must be a string", key)
+	}
+	return s, nil
+}
+
+// Authenticate validates the credentials with the provider and then
+// creates the grant, or re-authenticates the application's existing grant
+// for the same email (same id, new secrets, valid again). Nothing is stored
+// unless the provider accepted the credentials.
+func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Grant, bool, error) {
+	res, credID, scope, err := s.validate(ctx, req.AppID, req.Provider, req.Settings, req.Scope)
+	if err != nil {
+		return store.Grant{}, false, err
+	}
+	for attempt := 0; ; attempt++ {
+		g, created, err := s.upsert(ctx, req, res, credID, scope)
+		// Two first authentications of one email raced: the loser
+		// re-authenticates the winner's grant.
+		if errors.Is(err, store.ErrAlreadyExists) && attempt == 0 {
+			continue
+		}
+		return g, created, err
+	}
+}
+
+func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Result, credID string, scope []string) (store.Grant, bool, error) {
+	now := s.now()
+	existing, err := s.Store.GetGrantByEmail(ctx, req.AppID, res.Email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Grant{}, false, err
+	}
+	if err == nil {
+		g, err := s.Store.UpdateGrant(ctx, req.AppID, existing.ID, func(g store.Grant) (store.Grant, []store.Event, error) {
+			if err := s.apply(&g, req.Provider, res, credID, scope, now); err != nil {
+				return g, nil, err
+			}
+			g.State = req.State
+			if req.IP != "" {
+				g.IP, g.UserAgent = req.IP, req.UserAgent
+			}
+			ev, err := s.event(EventUpdated, g, map[string]any{"reauthentication_flag": true})
+			return g, []store.Event{ev}, err
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			// Deleted meanwhile: the next authentication creates a new grant.
+			return s.upsert(ctx, req, res, credID, scope)
+		}
+		return g, false, err
+	}
+	g := store.Grant{
+		ID:        s.NewID(),
+		AppID:     req.AppID,
+		State:     req.State,
+		IP:        req.IP,
+		UserAgent: req.UserAgent,
+		CreatedAt: now,
+	}
+	if err := s.apply(&g, req.Provider, res, credID, scope, now); err != nil {
+		return store.Grant{}, false, err
+	}
+	ev, err := s.event(EventCreated, g, map[string]any{"name": g.Name, "scope": g.Scope})
+	if err != nil {
+		return store.Grant{}, false, err
+	}
+	if err := s.Store.CreateGrant(ctx, g, ev); err != nil {
+		return store.Grant{}, false, err
+	}
+	g.Version = 1
+	return g, true, nil
+}
+
+// apply writes a successful validation into g.
+func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID string, scope []string, now time.Time) error {
+	g.Provider = prov
+	g.Email = res.Email
+	if res.Name != "" {
+		g.Name = res.Name
+	}
+	g.ProviderUserID = res.ProviderUserID
+	g.Scope = scope
+	g.Settings = res.Settings
+	g.CredentialID = credID
+	g.Status = store.GrantValid
+	g.UpdatedAt = now
+	g.AccessTokenExpiresAt = res.AccessTokenExpiresAt
+	g.LastRefreshAt = now
+	g.LastFailureAt, g.LastFailureClass, g.LastFailureMessage = time.Time{}, "", ""
+	g.NextRefreshAt = time.Time{}
+	if !res.AccessTokenExpiresAt.IsZero() {
+		g.NextRefreshAt = nextRefresh(now, res.AccessTokenExpiresAt)
+	}
+	blob, err := s.sealSecrets(*g, res.Secrets)
+	if err != nil {
+		return err
+	}
+	g.Secrets = blob
+	return nil
+}
+
+// nextRefresh schedules a refresh at 80% of an access token's life.
+func nextRefresh(now, expires time.Time) time.Time {
+	life := expires.Sub(now)
+	if life <= 0 {
+		return now
+	}
+	return now.Add(life * 4 / 5).Truncate(time.Microsecond)
+}
+
+func secretsAAD(g store.Grant) []byte { return []byte("grant/" + g.AppID + "/" + g.ID) }
+
+func (s *Service) sealSecrets(g store.Grant, secrets map[string]string) ([]byte, error) {
+	if len(secrets) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(secrets)
+	if err != nil {
+		return nil, err
+	}
+	return s.Vault.Seal(b, secretsAAD(g))
+}
+
+// Secrets decrypts a grant's secrets (for the refresher and token
+// endpoints; never for an API response).
+func (s *Service) Secrets(g store.Grant) (map[string]string, error) {
+	m := map[string]string{}
+	if len(g.Secrets) == 0 {
+		return m, nil
+	}
+	b, err := s.Vault.Open(g.Secrets, secretsAAD(g))
+	if err != nil {
+		return nil, fmt.Errorf("open secrets of grant %s: %w", g.ID, err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode secrets of grant %s: %w", g.ID, err)
+	}
+	return m, nil
+}
+
+// event builds an outbox event for g with the payload of nylas-v3-api.md §8.
+func (s *Service) event(typ string, g store.Grant, extra map[string]any) (store.Event, error) {
+	obj := map[string]any{
+		"grant_id":       g.ID,
+		"integration_id": g.AppID,
+		"provider":       g.Provider,
+		"email":          g.Email,
+	}
+	for k, v := range extra {
+		obj[k] = v
+	}
+	payload, err := json.Marshal(map[string]any{"application_id": g.AppID, "object": obj})
+	if err != nil {
+		return store.Event{}, err
+	}
+	return store.Event{ID: s.NewID(), AppID: g.AppID, Type: typ, GrantID: g.ID, Payload: payload, CreatedAt: s.now()}, nil
+}
+
+func notFound(id string) error {
+	return &Error{NotFound: true, Message: fmt.Sprintf("grant %q not found", id)}
+}
+
+// Get returns one grant of appID.
+func (s *Service) Get(ctx context.Context, appID, id string) (store.Grant, error) {
+	g, err := s.Store.GetGrant(ctx, appID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return g, notFound(id)
+	}
+	return g, err
+}
+
+// List returns the grants of appID that match f.
+func (s *Service) List(ctx context.Context, appID string, f store.GrantFilter) ([]store.Grant, error) {
+	return s.Store.ListGrants(ctx, appID, f)
+}
+
+// Patch is a grant update: Settings, when non-nil, replace the stored
+// credentials after the provider accepted them; Scope, when non-nil,
+// replaces the stored scope list.
+type Patch struct {
+	Settings map[string]any
+	Scope    []string
+}
+
+// Update applies p to a grant.
+func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.Grant, error) {
+	old, err := s.Get(ctx, appID, id)
+	if err != nil {
+		return old, err
+	}
+	var (
+		res    provider.Result
+		credID string
+		scope  []string
+	)
+	if p.Settings != nil {
+		sc := p.Scope
+		if sc == nil {
+			sc = old.Scope
+		}
+		if res, credID, scope, err = s.validate(ctx, appID, old.Provider, p.Settings, sc); err != nil {
+			return store.Grant{}, err
+		}
+		if !strings.EqualFold(res.Email, old.Email) {
+			return store.Grant{}, invalid("the new settings belong to %s, not to this grant's account %s; authenticate that account with POST /v3/connect/custom instead", res.Email, old.Email)
+		}
+	}
+	now := s.now()
+	g, err := s.Store.UpdateGrant(ctx, appID, id, func(g store.Grant) (store.Grant, []store.Event, error) {
+		if p.Settings != nil {
+			if err := s.apply(&g, g.Provider, res, credID, scope, now); err != nil {
+				return g, nil, err
+			}
+		}
+		if p.Scope != nil {
+			g.Scope = p.Scope
+		}
+		g.UpdatedAt = now
+		ev, err := s.event(EventUpdated, g, map[string]any{"reauthentication_flag": p.Settings != nil})
+		return g, []store.Event{ev}, err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return g, notFound(id)
+	}
+	return g, err
+}
+
+// Delete deletes a grant for good; the next authentication of the same
+// account creates a new grant id.
+func (s *Service) Delete(ctx context.Context, appID, id string) error {
+	g, err := s.Get(ctx, appID, id)
+	if err != nil {
+		return err
+	}
+	ev, err := s.event(EventDeleted, g, nil)
+	if err != nil {
+		return err
+	}
+	err = s.Store.DeleteGrant(ctx, appID, id, ev)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(id)
+	}
+	return err
+}
+
+// InvalidateProvider marks every valid grant of prov in appID invalid (for
+// example when its connector is deleted) and emits grant.expired for each.
+func (s *Service) InvalidateProvider(ctx context.Context, appID, prov, class, message string) error {
+	const page = 200
+	for {
+		gs, err := s.Store.ListGrants(ctx, appID, store.GrantFilter{ListOptions: store.ListOptions{Limit: page, Asc: true}, Provider: prov, Status: store.GrantValid})
+		if err != nil {
+			return err
+		}
+		for _, old := range gs {
+			_, err := s.Store.UpdateGrant(ctx, appID, old.ID, func(g store.Grant) (store.Grant, []store.Event, error) {
+				if g.Status != store.GrantValid {
+					return g, nil, nil
+				}
+				now := s.now()
+				g.Status = store.GrantInvalid
+				g.LastFailureAt, g.LastFailureClass, g.LastFailureMessage = now, class, message
+				g.NextRefreshAt = time.Time{}
+				ev, err := s.event(EventExpired, g, map[string]any{"grant_updated_at": g.UpdatedAt.Unix()})
+				return g, []store.Event{ev}, err
+			})
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if len(gs) < page {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,207 @@
+// Package server assembles grantd from its configuration: store, vault,
+// services, providers and the HTTP API. `grantd serve`, `grantd dev` and
+// the admin commands all start here.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/internal/api"
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/netx"
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/google"
+	"github.com/grantd/grantd/internal/provider/microsoft"
+	"github.com/grantd/grantd/internal/provider/yahoo"
+	"github.com/grantd/grantd/internal/provider/zoom"
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/postgres"
+	"github.com/grantd/grantd/internal/store/sqlite"
+	"github.com/grantd/grantd/internal/tenant"
+	"github.com/grantd/grantd/internal/vault"
+)
+
+// Version is set at build time with -ldflags "-X …/server.Version=…".
+var Version = "dev"
+
+// NewLogger returns the slog logger described by cfg, writing to w.
+func NewLogger(cfg config.Log, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
+		return nil, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", cfg.Level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch cfg.Format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log.format: %q is not text or json", cfg.Format)
+}
+
+// SQLitePath is where the embedded database lives in the data directory.
+func SQLitePath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "grantd.db") }
+
+// OpenStore opens PostgreSQL when database_url is set, else the SQLite file
+// in the data directory; migrations are applied either way.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if u := cfg.DatabaseURL; u != "" {
+		if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+			return nil, errors.New("database_url must be a postgres:// URL (leave it empty for the embedded SQLite store)")
+		}
+		return postgres.Open(ctx, u)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	return sqlite.Open(ctx, SQLitePath(cfg))
+}
+
+// KeyringPath is the keyring file used when vault.keyring is not set.
+func KeyringPath(cfg config.Config) string {
+	if cfg.Vault.KeyringFile != "" {
+		return cfg.Vault.KeyringFile
+	}
+	return filepath.Join(cfg.DataDir, "keyring.json")
+}
+
+// OpenVault loads the master keyring: inline from vault.keyring, else from
+// the keyring file, generated on first start.
+func OpenVault(cfg config.Config, log *slog.Logger) (*vault.Vault, error) {
+	if cfg.Vault.Keyring != "" {
+		return vault.NewFromInline(cfg.Vault.Keyring, vault.WithLogger(log))
+	}
+	path := KeyringPath(cfg)
+	v, created, err := vault.NewFromFile(path, vault.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn("generated a new master keyring; back it up: without it the stored secrets cannot be decrypted", slog.String("path", path), slog.String("key_id", v.PrimaryKeyID()))
+	}
+	return v, nil
+}
+
+// Validators returns the provider validators configured by cfg.
+func Validators(cfg config.Config, hc *http.Client) map[string]provider.Validator {
+	p := cfg.Providers
+	return map[string]provider.Validator{
+		provider.Google:    google.New(p.Google, hc),
+		provider.Microsoft: microsoft.New(p.Microsoft, hc),
+		provider.Yahoo:     yahoo.New(p.Yahoo, hc),
+		provider.Zoom:      zoom.New(p.Zoom, hc),
+	}
+}
+
+// Server is an assembled grantd.
+type Server struct {
+	Config     config.Config
+	Log        *slog.Logger
+	Store      store.Store
+	Vault      *vault.Vault
+	Tenants    *tenant.Service
+	Connectors *connector.Service
+	Grants     *grant.Service
+	API        *api.Server
+}
+
+// New assembles grantd from cfg. Close releases what it opened.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	v, err := OpenVault(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := netx.NewHTTPClient(cfg.Network)
+	if err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, Log: log, Store: st, Vault: v}
+	s.Tenants = tenant.New(st)
+	s.Connectors = &connector.Service{Store: st, Vault: v, Now: time.Now, NewID: tenant.NewID}
+	s.Grants = &grant.Service{
+		Store: st, Vault: v, Clients: s.Connectors, Validators: Validators(cfg, hc),
+		Log: log, Now: time.Now, NewID: tenant.NewID,
+	}
+	s.API = api.New(api.Config{
+		Auth: s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Ready: st, Logger: log,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version,
+	})
+	return s, nil
+}
+
+// Close closes the store.
+func (s *Server) Close() error { return s.Store.Close() }
+
+// Listen opens the configured listen address.
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.Config.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", s.Config.Listen, err)
+	}
+	return ln, nil
+}
+
+// Serve answers API requests on ln until ctx is done, then shuts down
+// gracefully. It also keeps the keyring fresh (key rotation by another
+// process).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	h := s.Config.HTTP
+	srv := &http.Server{
+		Handler:           s.API,
+		ReadHeaderTimeout: h.ReadHeaderTimeout,
+		ReadTimeout:       h.ReadTimeout,
+		WriteTimeout:      h.WriteTimeout,
+		IdleTimeout:       h.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if s.Config.Vault.Keyring == "" && s.Config.Vault.ReloadInterval > 0 {
+		go s.Vault.Watch(wctx, s.Config.Vault.ReloadInterval)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.Log.Info("grantd is serving", slog.String("url", "http://"+ln.Addr().String()), slog.String("version", Version), slog.String("store", s.storeKind()))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), h.ShutdownTimeout)
+	defer cancel()
+	s.Log.Info("shutting down")
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) storeKind() string {
+	if s.Config.DatabaseURL != "" {
+		return "postgres"
+	}
+	return "sqlite " + SQLitePath(s.Config)
+}

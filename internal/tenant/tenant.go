@@ -1,0 +1,187 @@
+// Package tenant manages applications (grantd's tenants) and the API keys
+// that authenticate requests as one of them. Plaintext API keys exist only
+// in the answer to their creation; the store keeps a SHA-256 hash.
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+// KeyPrefix starts every API key grantd issues, so that secret scanners and
+// people can recognise one.
+const KeyPrefix = "grantd_"
+
+// Scopes an API key may carry beyond the default access to the API.
+const (
+	// ScopeReadCredentials allows reading provider access tokens of grants.
+	ScopeReadCredentials = "credentials:read"
+)
+
+// KnownScopes lists the scopes an API key can be given.
+var KnownScopes = []string{ScopeReadCredentials}
+
+// ErrUnauthorized is returned by Authenticate for a missing, unknown or
+// revoked key. It never says which, to give nothing away.
+var ErrUnauthorized = errors.New("invalid API key")
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	App Application
+	Key store.APIKey
+}
+
+// Application is an alias kept short for callers.
+type Application = store.Application
+
+// Has reports whether the caller's key carries scope.
+func (p Principal) Has(scope string) bool { return slices.Contains(p.Key.Scopes, scope) }
+
+// Service creates and authenticates applications and API keys.
+type Service struct {
+	Store store.Store
+	Now   func() time.Time
+	// NewID returns a new unique identifier.
+	NewID func() string
+}
+
+// New returns a Service over st.
+func New(st store.Store) *Service {
+	return &Service{Store: st, Now: time.Now, NewID: NewID}
+}
+
+// CreateApplication creates an application and a first API key for it and
+// returns the key's plaintext, which is not stored.
+func (s *Service) CreateApplication(ctx context.Context, name string) (Application, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return Application{}, "", errors.New("an application needs a name")
+	}
+	now := s.now()
+	app := Application{
+		ID:             s.NewID(),
+		Name:           name,
+		OrganizationID: "local",
+		Region:         "local",
+		Environment:    "production",
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	if err := s.Store.CreateApplication(ctx, app); err != nil {
+		return Application{}, "", fmt.Errorf("create application: %w", err)
+	}
+	_, plain, err := s.CreateAPIKey(ctx, app.ID, "default", nil)
+	if err != nil {
+		return Application{}, "", err
+	}
+	return app, plain, nil
+}
+
+// CreateAPIKey issues a new key for an existing application.
+func (s *Service) CreateAPIKey(ctx context.Context, appID, name string, scopes []string) (store.APIKey, string, error) {
+	if _, err := s.Store.GetApplication(ctx, appID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.APIKey{}, "", fmt.Errorf("no application with id %q", appID)
+		}
+		return store.APIKey{}, "", err
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(KnownScopes, sc) {
+			return store.APIKey{}, "", fmt.Errorf("unknown API key scope %q (known: %s)", sc, strings.Join(KnownScopes, ", "))
+		}
+	}
+	plain, err := newKey()
+	if err != nil {
+		return store.APIKey{}, "", err
+	}
+	if name == "" {
+		name = "key"
+	}
+	k := store.APIKey{
+		ID:        s.NewID(),
+		AppID:     appID,
+		Name:      name,
+		Hash:      HashKey(plain),
+		Prefix:    plain[:len(KeyPrefix)+6],
+		Scopes:    scopes,
+		CreatedAt: s.now(),
+	}
+	if err := s.Store.CreateAPIKey(ctx, k); err != nil {
+		return store.APIKey{}, "", fmt.Errorf("create API key: %w", err)
+	}
+	return k, plain, nil
+}
+
+// RevokeAPIKey revokes a key by its id; requests with it fail from then on.
+func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
+	err := s.Store.RevokeAPIKey(ctx, id, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no API key with id %q", id)
+	}
+	return err
+}
+
+// Authenticate returns the principal of a plaintext API key.
+func (s *Service) Authenticate(ctx context.Context, key string) (Principal, error) {
+	if key == "" || len(key) > 512 {
+		return Principal{}, ErrUnauthorized
+	}
+	h := HashKey(key)
+	k, err := s.Store.GetAPIKeyByHash(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, ErrUnauthorized
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	// The lookup is by hash; compare again in constant time so that no
+	// store-side comparison shortcut leaks timing.
+	if subtle.ConstantTimeCompare(k.Hash, h) != 1 || !k.RevokedAt.IsZero() {
+		return Principal{}, ErrUnauthorized
+	}
+	app, err := s.Store.GetApplication(ctx, k.AppID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, ErrUnauthorized
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{App: app, Key: k}, nil
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// HashKey returns the stored form of an API key. Keys are 256-bit random
+// values, so a plain SHA-256 is enough (no password stretching needed) and
+// allows an indexed lookup.
+func HashKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+func newKey() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return KeyPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// NewID returns a random RFC 4122 version 4 UUID.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
