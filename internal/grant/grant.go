@@ -158,9 +158,9 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Gran
 	}
 	for attempt := 0; ; attempt++ {
 		g, created, err := s.upsert(ctx, req, res, credID, scope)
-		// Two first authentications of one email raced: the loser
-		// re-authenticates the winner's grant.
-		if errors.Is(err, store.ErrAlreadyExists) && attempt == 0 {
+		// The grant for this email was deleted between our create attempt
+		// and the re-authentication: try again (a few times at most).
+		if errors.Is(err, store.ErrAlreadyExists) && attempt < 3 {
 			continue
 		}
 		return g, created, err
@@ -169,28 +169,8 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Gran
 
 func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Result, credID string, scope []string) (store.Grant, bool, error) {
 	now := s.now()
-	existing, err := s.Store.GetGrantByEmail(ctx, req.AppID, res.Email)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return store.Grant{}, false, err
-	}
-	if err == nil {
-		g, err := s.Store.UpdateGrant(ctx, req.AppID, existing.ID, func(g store.Grant) (store.Grant, []store.Event, error) {
-			if err := s.apply(&g, req.Provider, res, credID, scope, now); err != nil {
-				return g, nil, err
-			}
-			g.State = req.State
-			if req.IP != "" {
-				g.IP, g.UserAgent = req.IP, req.UserAgent
-			}
-			ev, err := s.event(EventUpdated, g, map[string]any{"reauthentication_flag": true})
-			return g, []store.Event{ev}, err
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			// Deleted meanwhile: the next authentication creates a new grant.
-			return s.upsert(ctx, req, res, credID, scope)
-		}
-		return g, false, err
-	}
+	// Most authentications are of new accounts: try to create first; the
+	// store's unique (application, email) index says when one exists.
 	g := store.Grant{
 		ID:        s.NewID(),
 		AppID:     req.AppID,
@@ -206,11 +186,37 @@ func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Resu
 	if err != nil {
 		return store.Grant{}, false, err
 	}
-	if err := s.Store.CreateGrant(ctx, g, ev); err != nil {
+	err = s.Store.CreateGrant(ctx, g, ev)
+	if err == nil {
+		g.Version = 1
+		return g, true, nil
+	}
+	if !errors.Is(err, store.ErrAlreadyExists) {
 		return store.Grant{}, false, err
 	}
-	g.Version = 1
-	return g, true, nil
+	// Re-authentication of the application's grant for this email.
+	existing, err := s.Store.GetGrantByEmail(ctx, req.AppID, res.Email)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Grant{}, false, store.ErrAlreadyExists // deleted meanwhile: the caller retries
+	}
+	if err != nil {
+		return store.Grant{}, false, err
+	}
+	g, err = s.Store.UpdateGrant(ctx, req.AppID, existing.ID, func(g store.Grant) (store.Grant, []store.Event, error) {
+		if err := s.apply(&g, req.Provider, res, credID, scope, now); err != nil {
+			return g, nil, err
+		}
+		g.State = req.State
+		if req.IP != "" {
+			g.IP, g.UserAgent = req.IP, req.UserAgent
+		}
+		ev, err := s.event(EventUpdated, g, map[string]any{"reauthentication_flag": true})
+		return g, []store.Event{ev}, err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Grant{}, false, store.ErrAlreadyExists // deleted meanwhile: the caller retries
+	}
+	return g, false, err
 }
 
 // apply writes a successful validation into g.

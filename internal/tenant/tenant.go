@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grantd/grantd/internal/store"
@@ -53,7 +54,19 @@ type Service struct {
 	Now   func() time.Time
 	// NewID returns a new unique identifier.
 	NewID func() string
+
+	// apps caches applications by id for appTTL: every request needs its
+	// application, which changes rarely. API keys are not cached, so a
+	// revocation takes effect at the next request on every node.
+	apps sync.Map // id → cachedApp
 }
+
+type cachedApp struct {
+	app     Application
+	expires time.Time
+}
+
+const appTTL = 30 * time.Second
 
 // New returns a Service over st.
 func New(st store.Store) *Service {
@@ -149,7 +162,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 	if subtle.ConstantTimeCompare(k.Hash, h) != 1 || !k.RevokedAt.IsZero() {
 		return Principal{}, ErrUnauthorized
 	}
-	app, err := s.Store.GetApplication(ctx, k.AppID)
+	app, err := s.application(ctx, k.AppID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, ErrUnauthorized
 	}
@@ -157,6 +170,18 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 		return Principal{}, err
 	}
 	return Principal{App: app, Key: k}, nil
+}
+
+func (s *Service) application(ctx context.Context, id string) (Application, error) {
+	now := time.Now()
+	if v, ok := s.apps.Load(id); ok && now.Before(v.(cachedApp).expires) {
+		return v.(cachedApp).app, nil
+	}
+	app, err := s.Store.GetApplication(ctx, id)
+	if err == nil {
+		s.apps.Store(id, cachedApp{app: app, expires: now.Add(appTTL)})
+	}
+	return app, err
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
