@@ -76,7 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return path + "?" + q.Encode()
 	}
 
-	w, err := sql.Open("sqlite", pragmas(false))
+	w, err := sql.Open(driverName, pragmas(false))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -91,7 +91,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	r, err := sql.Open("sqlite", pragmas(true))
+	r, err := sql.Open(driverName, pragmas(true))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
