@@ -1,0 +1,106 @@
+package detect
+
+import (
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
+
+// MaxEmailBytes bounds an email address: a 64-byte local part, "@" and a
+// 255-byte domain.
+const MaxEmailBytes = 320
+
+// Email is a parsed email address.
+type Email struct {
+	// Local is the local part, unquoted (as net/mail returns it).
+	Local string
+	// Domain is the domain in lower-case ASCII (IDNs as punycode).
+	Domain string
+}
+
+// String is the canonical form: the local part (quoted when it is not a
+// dot-atom) @ the ASCII domain. ParseEmail(e.String()) == e.
+func (e Email) String() string {
+	s := (&mail.Address{Address: e.Local + "@" + e.Domain}).String() // "<addr-spec>"
+	return s[1 : len(s)-1]
+}
+
+// idnaProfile maps a domain for lookup (UTS #46, non-transitional, so ß
+// stays ß), allows only letters, digits and hyphens and checks DNS
+// lengths.
+var idnaProfile = idna.New(
+	idna.MapForLookup(),
+	idna.Transitional(false),
+	idna.StrictDomainName(true),
+	idna.VerifyDNSLength(true),
+	idna.BidiRule(),
+)
+
+// toASCII returns the lower-case ASCII (punycode) form of a domain given
+// in Unicode or ASCII.
+func toASCII(domain string) (string, error) {
+	a, err := idnaProfile.ToASCII(domain)
+	if err != nil {
+		return "", err
+	}
+	return strings.ToLower(a), nil
+}
+
+// ParseEmail parses a bare address (user@example.com) by the rules of
+// net/mail (RFC 5322 addr-spec, with RFC 6532 UTF-8): no display name, no
+// angle brackets, no control characters, at most MaxEmailBytes bytes. The
+// domain must be a host name (no address literal) and is converted to
+// ASCII; both "bücher.de" and "xn--bcher-kva.de" give the same Email. Its
+// errors say what is wrong, for people.
+func ParseEmail(s string) (Email, error) {
+	if s == "" {
+		return Email{}, fmt.Errorf("email is empty")
+	}
+	if len(s) > MaxEmailBytes {
+		return Email{}, fmt.Errorf("email is %d bytes long; an address has at most %d", len(s), MaxEmailBytes)
+	}
+	if !utf8.ValidString(s) {
+		return Email{}, fmt.Errorf("email is not valid UTF-8")
+	}
+	for i, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return Email{}, fmt.Errorf("email contains a control character (%U at byte %d)", r, i)
+		}
+	}
+	if s[0] == '<' || s[len(s)-1] == '>' {
+		return Email{}, fmt.Errorf("email must be a bare address like user@example.com, without angle brackets")
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil {
+		return Email{}, fmt.Errorf("email is not an email address like user@example.com (%s)", strings.TrimPrefix(err.Error(), "mail: "))
+	}
+	if addr.Name != "" {
+		return Email{}, fmt.Errorf("email must be a bare address like user@example.com, without a display name")
+	}
+	at := strings.LastIndexByte(addr.Address, '@')
+	if at <= 0 {
+		return Email{}, fmt.Errorf("email is not an email address like user@example.com")
+	}
+	local, domain := addr.Address[:at], addr.Address[at+1:]
+	if !strings.HasSuffix(s, "@"+domain) {
+		return Email{}, fmt.Errorf("email has spaces or comments around its domain")
+	}
+	if strings.HasPrefix(domain, "[") {
+		return Email{}, fmt.Errorf("email domain must be a name, not an address literal like %s", domain)
+	}
+	if len(local) > 64 {
+		return Email{}, fmt.Errorf("email local part is %d bytes long; at most 64", len(local))
+	}
+	ascii, err := toASCII(domain)
+	if err != nil {
+		return Email{}, fmt.Errorf("email domain %q is not a valid domain name (%v)", domain, err)
+	}
+	if !strings.Contains(ascii, ".") {
+		return Email{}, fmt.Errorf("email domain %q has no dot: expected a domain like example.com", domain)
+	}
+	return Email{Local: local, Domain: ascii}, nil
+}

@@ -1,0 +1,75 @@
+// Package icloud validates iCloud Mail credentials (provider "icloud"):
+// settings.username (the iCloud address) and settings.password (an Apple
+// app-specific password), checked by IMAP and SMTP login against the
+// configured iCloud hosts (providers.icloud; Apple's by default) through
+// package imap. A refused login says how to create an app-specific
+// password.
+package icloud
+
+import (
+	"context"
+	"strings"
+
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/imap"
+)
+
+// Validator validates provider "icloud" settings.
+type Validator struct {
+	hosts config.MailHosts
+	mail  *imap.Validator
+}
+
+// New returns a Validator against hosts, connecting as mail does.
+func New(hosts config.MailHosts, mail *imap.Validator) *Validator {
+	return &Validator{hosts: hosts, mail: mail}
+}
+
+// Validate implements provider.Validator.
+func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+	user, err := str(req.Settings, "username")
+	if err != nil {
+		return provider.Result{}, err
+	}
+	pass, err := str(req.Settings, "password")
+	if err != nil {
+		return provider.Result{}, err
+	}
+	email := strings.ToLower(strings.TrimSpace(user))
+	if at := strings.LastIndexByte(email, '@'); at <= 0 || at == len(email)-1 || strings.ContainsAny(email, " \t<>,;") {
+		return provider.Result{}, provider.Errorf(provider.ClassBadRequest, "settings.username %q is not an email address; give the iCloud address (…@icloud.com, @me.com or @mac.com)", user)
+	}
+	a := imap.Account{
+		IMAPHost: v.hosts.IMAPHost, IMAPPort: v.hosts.IMAPPort, IMAPUsername: user, IMAPPassword: pass,
+		SMTPHost: v.hosts.SMTPHost, SMTPPort: v.hosts.SMTPPort, SMTPUsername: user, SMTPPassword: pass,
+		Hint: imap.HintICloud,
+	}
+	if err := v.mail.Check(ctx, a); err != nil {
+		return provider.Result{}, err
+	}
+	return provider.Result{
+		Email: email,
+		Settings: map[string]any{
+			"username":  user,
+			"imap_host": a.IMAPHost, "imap_port": a.IMAPPort,
+			"smtp_host": a.SMTPHost, "smtp_port": a.SMTPPort,
+		},
+		Secrets: map[string]string{"password": pass},
+	}, nil
+}
+
+func str(s map[string]any, key string) (string, error) {
+	v, ok := s[key]
+	if !ok || v == nil {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s is required", key)
+	}
+	t, ok := v.(string)
+	if !ok {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s must be a string", key)
+	}
+	if strings.TrimSpace(t) == "" {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s is required", key)
+	}
+	return t, nil
+}

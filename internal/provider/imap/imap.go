@@ -1,0 +1,369 @@
+// Package imap validates IMAP and SMTP credentials (provider "imap") by
+// logging in to the real servers: IMAP LOGIN (or AUTHENTICATE PLAIN when
+// the server disables LOGIN) followed by a LIST that proves the folders
+// are readable, and SMTP AUTH (PLAIN, else LOGIN). Both checks run
+// concurrently under one deadline (network.timeout and the request's
+// context). Package icloud reuses it through Check.
+//
+// Settings (POST /v3/connect/custom, provider "imap"):
+//
+//	imap_username, imap_password   required strings
+//	imap_host, imap_port           IMAP server; port a number or numeric string
+//	smtp_host, smtp_port           SMTP submission server
+//	smtp_username, smtp_password   optional; default to the IMAP ones
+//	email                          optional; the account's address when
+//	                               imap_username is not one
+//
+// A missing host is asked of the ServerFinder (provider detection) with the
+// account's address; a missing port next to a given host is the standard
+// one (993 for IMAP, 587 for SMTP). What cannot be found is a bad request
+// naming the setting.
+//
+// Connection security follows the port: IMAP 993 and SMTP 465 are
+// implicit TLS; IMAP 143 and SMTP 587 and 25 use STARTTLS; on any other
+// port grantd tries implicit TLS and, when the server answers in
+// plaintext, STARTTLS. A server that offers no TLS at all is refused
+// (ClassTLS) unless network.allow_insecure permits plaintext (loopback test
+// servers).
+//
+// The grant's email is settings.email when given, else imap_username,
+// which must then be an email address; it is lower-cased. The returned
+// settings are the non-secret ones (hosts, ports, usernames); the secrets
+// are imap_password and, only when it differs, smtp_password.
+package imap
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/netx"
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/oauthx"
+)
+
+// Standard ports.
+const (
+	IMAPSPort      = 993
+	IMAPPort       = 143
+	SMTPSPort      = 465
+	SubmissionPort = 587
+	SMTPPort       = 25
+)
+
+// Options configure a Validator.
+type Options struct {
+	// Network supplies timeout (default 15s), allow_insecure and ca_file.
+	Network config.Network
+	// TLS is the client TLS configuration; nil means
+	// netx.TLSConfig(Network) (the system roots plus network.ca_file).
+	TLS *tls.Config
+	// Finder finds the mail servers of an address when hosts are missing;
+	// nil means hosts are required.
+	Finder provider.ServerFinder
+	// Dial opens TCP connections; nil means a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Validator validates provider "imap" settings. It is safe for concurrent
+// use.
+type Validator struct {
+	opts    Options
+	tls     *tls.Config
+	tlsErr  error
+	timeout time.Duration
+}
+
+// New returns a Validator.
+func New(o Options) *Validator {
+	v := &Validator{opts: o, tls: o.TLS, timeout: o.Network.Timeout}
+	if v.tls == nil {
+		v.tls, v.tlsErr = netx.TLSConfig(o.Network)
+	}
+	if v.timeout <= 0 {
+		v.timeout = 15 * time.Second
+	}
+	return v
+}
+
+// Account is one mailbox's IMAP and SMTP servers and credentials.
+type Account struct {
+	IMAPHost, IMAPUsername, IMAPPassword string
+	IMAPPort                             int
+	SMTPHost, SMTPUsername, SMTPPassword string
+	SMTPPort                             int
+	// Hint is appended to the message of a rejected login (for example
+	// how to make an app-specific password); empty means the hint of a
+	// known host, if any.
+	Hint string
+}
+
+// Validate implements provider.Validator.
+func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+	s := req.Settings
+	user, err := requiredString(s, "imap_username")
+	if err != nil {
+		return provider.Result{}, err
+	}
+	pass, err := requiredString(s, "imap_password")
+	if err != nil {
+		return provider.Result{}, err
+	}
+	a := Account{IMAPUsername: user, IMAPPassword: pass}
+	if a.SMTPUsername, err = optionalString(s, "smtp_username"); err != nil {
+		return provider.Result{}, err
+	}
+	if a.SMTPPassword, err = optionalString(s, "smtp_password"); err != nil {
+		return provider.Result{}, err
+	}
+	if a.SMTPUsername == "" {
+		a.SMTPUsername = a.IMAPUsername
+	}
+	if a.SMTPPassword == "" {
+		a.SMTPPassword = a.IMAPPassword
+	}
+	explicitEmail, err := optionalString(s, "email")
+	if err != nil {
+		return provider.Result{}, err
+	}
+	email, err := accountEmail(explicitEmail, user)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	if a.IMAPHost, err = host(s, "imap_host"); err != nil {
+		return provider.Result{}, err
+	}
+	if a.SMTPHost, err = host(s, "smtp_host"); err != nil {
+		return provider.Result{}, err
+	}
+	if a.IMAPPort, err = port(s, "imap_port"); err != nil {
+		return provider.Result{}, err
+	}
+	if a.SMTPPort, err = port(s, "smtp_port"); err != nil {
+		return provider.Result{}, err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
+	if err := v.fillServers(ctx, email, &a); err != nil {
+		return provider.Result{}, oauthx.Redact(err, a.IMAPPassword, a.SMTPPassword)
+	}
+	if err := v.Check(ctx, a); err != nil {
+		return provider.Result{}, err
+	}
+	res := provider.Result{
+		Email: email,
+		Settings: map[string]any{
+			"imap_host": a.IMAPHost, "imap_port": a.IMAPPort, "imap_username": a.IMAPUsername,
+			"smtp_host": a.SMTPHost, "smtp_port": a.SMTPPort, "smtp_username": a.SMTPUsername,
+		},
+		Secrets: map[string]string{"imap_password": a.IMAPPassword},
+	}
+	if explicitEmail != "" {
+		res.Settings["email"] = email
+	}
+	if a.SMTPPassword != a.IMAPPassword {
+		res.Secrets["smtp_password"] = a.SMTPPassword
+	}
+	return res, nil
+}
+
+// accountEmail is the grant's email: settings.email when given, else the
+// IMAP username when it is an address.
+func accountEmail(explicit, username string) (string, error) {
+	if explicit != "" {
+		if !isAddress(explicit) {
+			return "", provider.Errorf(provider.ClassBadRequest, "settings.email %q is not an email address", explicit)
+		}
+		return strings.ToLower(strings.TrimSpace(explicit)), nil
+	}
+	if !isAddress(username) {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.imap_username %q is not an email address; add settings.email with the account's address", username)
+	}
+	return strings.ToLower(strings.TrimSpace(username)), nil
+}
+
+func isAddress(s string) bool {
+	s = strings.TrimSpace(s)
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n<>,;\"")
+}
+
+// fillServers completes missing hosts (from the finder) and ports.
+func (v *Validator) fillServers(ctx context.Context, email string, a *Account) error {
+	if a.IMAPHost == "" || a.SMTPHost == "" {
+		var missing []string
+		if a.IMAPHost == "" {
+			missing = append(missing, "imap_host")
+		}
+		if a.SMTPHost == "" {
+			missing = append(missing, "smtp_host")
+		}
+		domain := email[strings.LastIndexByte(email, '@')+1:]
+		if v.opts.Finder == nil {
+			return provider.Errorf(provider.ClassBadRequest, "settings.%s is required: grantd cannot detect the mail servers of %s here; give %s and the ports", strings.Join(missing, " and settings."), domain, strings.Join(missing, " and "))
+		}
+		ms, err := v.opts.Finder.FindMailServers(ctx, email)
+		if err != nil {
+			if c := provider.ClassOf(err); c != "" && c != provider.ClassBadRequest {
+				return err
+			}
+			var reason string
+			var pe *provider.Error
+			if errors.As(err, &pe) {
+				reason = ": " + pe.Message
+			}
+			return &provider.Error{Class: provider.ClassBadRequest, Err: err, Message: fmt.Sprintf(
+				"settings.%s is missing and could not be found for %s%s; give %s and the ports", strings.Join(missing, " and settings."), domain, reason, strings.Join(missing, " and "))}
+		}
+		if a.IMAPHost == "" && ms.IMAPHost != "" {
+			a.IMAPHost = ms.IMAPHost
+			if a.IMAPPort == 0 {
+				a.IMAPPort = ms.IMAPPort
+			}
+		}
+		if a.SMTPHost == "" && ms.SMTPHost != "" {
+			a.SMTPHost = ms.SMTPHost
+			if a.SMTPPort == 0 {
+				a.SMTPPort = ms.SMTPPort
+			}
+		}
+		for _, f := range []struct{ name, val string }{{"imap_host", a.IMAPHost}, {"smtp_host", a.SMTPHost}} {
+			if f.val == "" {
+				return provider.Errorf(provider.ClassBadRequest, "settings.%s is missing and the %s server of %s could not be found; give settings.%s and its port", f.name, strings.ToUpper(f.name[:4]), domain, f.name)
+			}
+		}
+	}
+	if a.IMAPPort == 0 {
+		a.IMAPPort = IMAPSPort
+	}
+	if a.SMTPPort == 0 {
+		a.SMTPPort = SubmissionPort
+	}
+	return nil
+}
+
+// Check logs in to the account's IMAP server (and lists its folders) and
+// SMTP server, concurrently, and returns a classified *provider.Error when
+// either refuses. Secrets never appear in the error.
+func (v *Validator) Check(ctx context.Context, a Account) error {
+	if v.tlsErr != nil {
+		return v.tlsErr
+	}
+	ctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	type outcome struct {
+		err error
+	}
+	results := make(chan outcome, 2)
+	go func() { results <- outcome{v.checkIMAP(cctx, a)} }()
+	go func() { results <- outcome{v.checkSMTP(cctx, a)} }()
+	var first error
+	for range 2 {
+		r := <-results
+		if r.err != nil && first == nil {
+			first = r.err
+			stop() // the other check's answer no longer matters
+		}
+	}
+	return oauthx.Redact(first, a.IMAPPassword, a.SMTPPassword)
+}
+
+func requiredString(s map[string]any, key string) (string, error) {
+	v, ok := s[key]
+	if !ok || v == nil {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s is required", key)
+	}
+	str, ok := v.(string)
+	if !ok {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s must be a string", key)
+	}
+	if strings.TrimSpace(str) == "" {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s is required", key)
+	}
+	return str, nil
+}
+
+func optionalString(s map[string]any, key string) (string, error) {
+	v, ok := s[key]
+	if !ok || v == nil {
+		return "", nil
+	}
+	str, ok := v.(string)
+	if !ok {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s must be a string", key)
+	}
+	return str, nil
+}
+
+func host(s map[string]any, key string) (string, error) {
+	h, err := optionalString(s, key)
+	if err != nil {
+		return "", err
+	}
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return "", nil
+	}
+	if strings.ContainsAny(h, "/ \t\r\n@") || strings.Contains(h, "://") {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s must be a host name or IP address, like imap.example.com (no scheme, path or port)", key)
+	}
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s must not contain a port; give the port in settings.%s_port", key, key[:4])
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), nil
+}
+
+// port reads a port given as a JSON number (json.Number or float64), an
+// integer or a numeric string; absent is 0.
+func port(s map[string]any, key string) (int, error) {
+	v, ok := s[key]
+	if !ok || v == nil {
+		return 0, nil
+	}
+	bad := provider.Errorf(provider.ClassBadRequest, "settings.%s must be a port number from 1 to 65535 (a number or a numeric string)", key)
+	var n int64
+	switch t := v.(type) {
+	case json.Number:
+		i, err := strconv.ParseInt(t.String(), 10, 64)
+		if err != nil {
+			return 0, bad
+		}
+		n = i
+	case float64:
+		if t != math.Trunc(t) {
+			return 0, bad
+		}
+		n = int64(t)
+	case int:
+		n = int64(t)
+	case int64:
+		n = t
+	case string:
+		t = strings.TrimSpace(t)
+		if t == "" {
+			return 0, nil
+		}
+		i, err := strconv.ParseInt(t, 10, 64)
+		if err != nil {
+			return 0, bad
+		}
+		n = i
+	default:
+		return 0, bad
+	}
+	if n < 1 || n > 65535 {
+		return 0, bad
+	}
+	return int(n), nil
+}
