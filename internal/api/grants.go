@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/store"
@@ -27,6 +28,27 @@ type grantJSON struct {
 	AccountID      string         `json:"account_id,omitempty"`
 	WorkspaceID    string         `json:"workspace_id,omitempty"`
 	Blocked        bool           `json:"blocked"`
+	// Grantd is grantd's extension: the refresh state (SDKs ignore it).
+	Grantd grantdJSON `json:"grantd"`
+}
+
+// grantdJSON is the refresh state of a grant, in Unix seconds (0: never
+// or not applicable).
+type grantdJSON struct {
+	LastRefreshAt      int64  `json:"last_refresh_at"`
+	NextRefreshAt      int64  `json:"next_refresh_at"`
+	TokenExpiresAt     int64  `json:"token_expires_at"`
+	LastFailureAt      int64  `json:"last_failure_at"`
+	LastFailureClass   string `json:"last_failure_class"`
+	LastFailureMessage string `json:"last_failure_message"`
+	RefreshFailures    int    `json:"refresh_failures"`
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }
 
 func grantView(g store.Grant) grantJSON {
@@ -43,6 +65,11 @@ func grantView(g store.Grant) grantJSON {
 		Scope: scope, Settings: settings, State: g.State, UserAgent: g.UserAgent, IP: g.IP,
 		CreatedAt: g.CreatedAt.Unix(), UpdatedAt: g.UpdatedAt.Unix(), ProviderUserID: g.ProviderUserID,
 		CredentialID: g.CredentialID, AccountID: g.AccountID, WorkspaceID: g.WorkspaceID, Blocked: g.Blocked,
+		Grantd: grantdJSON{
+			LastRefreshAt: unix(g.LastRefreshAt), NextRefreshAt: unix(g.NextRefreshAt), TokenExpiresAt: unix(g.AccessTokenExpiresAt),
+			LastFailureAt: unix(g.LastFailureAt), LastFailureClass: g.LastFailureClass, LastFailureMessage: g.LastFailureMessage,
+			RefreshFailures: g.RefreshFailures,
+		},
 	}
 }
 

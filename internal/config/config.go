@@ -23,6 +23,32 @@ type Config struct {
 	Vault     Vault     `yaml:"vault"`
 	Network   Network   `yaml:"network"`
 	Providers Providers `yaml:"providers"`
+	Refresh   Refresh   `yaml:"refresh"`
+}
+
+// Refresh configures the background refresh of OAuth grants and the
+// access-token endpoint (internal/refresh).
+type Refresh struct {
+	// Enabled starts the scheduler with the server.
+	Enabled bool `yaml:"enabled"`
+	// Workers is the number of grants refreshed at once by this node.
+	Workers int `yaml:"workers"`
+	// ProviderConcurrency caps this node's refreshes in flight per provider.
+	ProviderConcurrency int `yaml:"provider_concurrency"`
+	// Interval is how often the store is polled for due grants.
+	Interval time.Duration `yaml:"interval"`
+	// Lease is how long a claimed grant is reserved for one node.
+	Lease time.Duration `yaml:"lease"`
+	// Margin is how long before its access token expires a grant is refreshed.
+	Margin time.Duration `yaml:"margin"`
+	// KeepAlive is the longest time between two refreshes of a grant.
+	KeepAlive time.Duration `yaml:"keepalive"`
+	// MinBackoff and MaxBackoff bound the retry delay after transient failures.
+	MinBackoff time.Duration `yaml:"min_backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// AccessTokenMargin: the access-token endpoint refreshes first when the
+	// stored token expires within this.
+	AccessTokenMargin time.Duration `yaml:"access_token_margin"`
 }
 
 // Log configures log/slog output.
@@ -159,6 +185,18 @@ func Default() Config {
 				APIURL:   "https://api.zoom.us/v2",
 			},
 			ICloud: MailHosts{IMAPHost: "imap.mail.me.com", IMAPPort: 993, SMTPHost: "smtp.mail.me.com", SMTPPort: 587},
+		},
+		Refresh: Refresh{
+			Enabled:             true,
+			Workers:             8,
+			ProviderConcurrency: 4,
+			Interval:            5 * time.Second,
+			Lease:               2 * time.Minute,
+			Margin:              5 * time.Minute,
+			KeepAlive:           24 * time.Hour,
+			MinBackoff:          10 * time.Second,
+			MaxBackoff:          15 * time.Minute,
+			AccessTokenMargin:   2 * time.Minute,
 		},
 	}
 }

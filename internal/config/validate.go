@@ -61,6 +61,16 @@ func (c Config) Validate() error {
 		}
 	}
 
+	if c.Refresh.Workers < 1 {
+		bad("refresh.workers", "must be at least 1, got %d", c.Refresh.Workers)
+	}
+	if c.Refresh.ProviderConcurrency < 1 {
+		bad("refresh.provider_concurrency", "must be at least 1, got %d", c.Refresh.ProviderConcurrency)
+	}
+	if c.Refresh.MinBackoff > c.Refresh.MaxBackoff {
+		bad("refresh.min_backoff", "must not exceed refresh.max_backoff (%v)", c.Refresh.MaxBackoff)
+	}
+
 	cv := reflect.ValueOf(c)
 	for _, f := range getSchema().fields {
 		v := cv.FieldByIndex(f.index)

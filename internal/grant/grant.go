@@ -235,6 +235,7 @@ func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID
 	g.AccessTokenExpiresAt = res.AccessTokenExpiresAt
 	g.LastRefreshAt = now
 	g.LastFailureAt, g.LastFailureClass, g.LastFailureMessage = time.Time{}, "", ""
+	g.RefreshFailures = 0
 	g.NextRefreshAt = time.Time{}
 	if !res.AccessTokenExpiresAt.IsZero() {
 		g.NextRefreshAt = nextRefresh(now, res.AccessTokenExpiresAt)
@@ -284,6 +285,18 @@ func (s *Service) Secrets(g store.Grant) (map[string]string, error) {
 		return nil, fmt.Errorf("decode secrets of grant %s: %w", g.ID, err)
 	}
 	return m, nil
+}
+
+// SealSecrets encrypts a grant's secrets under the grant's AAD (the
+// refresher stores rotated tokens with it).
+func (s *Service) SealSecrets(g store.Grant, secrets map[string]string) ([]byte, error) {
+	return s.sealSecrets(g, secrets)
+}
+
+// Event builds an outbox event for g (payload of nylas-v3-api.md §8 plus
+// extra), for changes made outside this service (the refresher).
+func (s *Service) Event(typ string, g store.Grant, extra map[string]any) (store.Event, error) {
+	return s.event(typ, g, extra)
 }
 
 // event builds an outbox event for g with the payload of nylas-v3-api.md §8.

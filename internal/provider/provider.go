@@ -64,6 +64,28 @@ type Validator interface {
 	Validate(ctx context.Context, req Request) (Result, error)
 }
 
+// Token is the answer to a refresh: a new access token and, when the
+// provider rotated it, a new refresh token.
+type Token struct {
+	AccessToken string
+	// RefreshToken is the rotated refresh token, or "" when the provider
+	// kept the redeemed one valid and sent no new one (or sent it back).
+	RefreshToken string
+	// Expiry is when AccessToken expires; zero when the provider did not say.
+	Expiry time.Time
+	// Scope is what the provider granted (the requested scope when it does
+	// not report one).
+	Scope []string
+}
+
+// Refresher redeems a stored refresh token for a fresh access token, with
+// no identity call (the background refresher and the access-token
+// endpoint). Errors are classified *Error values, as with Validator:
+// ClassUnavailable is transient, every other class is permanent.
+type Refresher interface {
+	Refresh(ctx context.Context, client Client, refreshToken string, scope []string) (Token, error)
+}
+
 // Class says what kind of failure an Error is; the API maps it to a status.
 type Class string
 

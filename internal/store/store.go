@@ -124,6 +124,14 @@ type Grant struct {
 	LastFailureAt        time.Time
 	LastFailureClass     string
 	LastFailureMessage   string
+
+	// Refresh lease (internal/refresh). LeaseOwner holds the grant until
+	// LeaseUntil; ClaimDueGrants and ClaimGrant set both without changing
+	// Version. RefreshFailures counts consecutive transient refresh
+	// failures (for backoff); a successful refresh resets it.
+	LeaseOwner      string
+	LeaseUntil      time.Time // zero when not leased
+	RefreshFailures int
 }
 
 // Code is a one-time code (v2 native authentication and similar flows).
@@ -234,6 +242,28 @@ type Store interface {
 	// the events the closure returns.
 	UpdateGrant(ctx context.Context, appID, id string, update func(old Grant) (Grant, []Event, error)) (Grant, error)
 	DeleteGrant(ctx context.Context, appID, id string, events ...Event) error
+
+	// Refresh scheduling. A grant is due when it is valid, NextRefreshAt is
+	// set and not after now, and it is not leased (LeaseUntil is zero or
+	// before now). Claims set LeaseOwner and LeaseUntil = now+lease and
+	// change neither Version nor UpdatedAt.
+	//
+	// ClaimDueGrants leases up to limit due grants to owner, earliest
+	// NextRefreshAt first, and returns them as leased. Concurrent callers
+	// (on any node sharing the database) never receive the same grant
+	// while its lease runs.
+	ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]Grant, error)
+	// ClaimGrant leases one grant to owner, whatever its status and
+	// NextRefreshAt, unless another owner's lease runs past now. It returns
+	// the grant (leased or not) and whether owner holds the lease;
+	// ErrNotFound when the grant does not exist.
+	ClaimGrant(ctx context.Context, appID, id, owner string, lease time.Duration, now time.Time) (Grant, bool, error)
+	// ReleaseGrant clears the lease when owner holds it (a no-op
+	// otherwise); Version is unchanged.
+	ReleaseGrant(ctx context.Context, appID, id, owner string) error
+	// CountDueGrants counts the valid grants whose NextRefreshAt is set and
+	// not after now, leased or not.
+	CountDueGrants(ctx context.Context, now time.Time) (int, error)
 
 	// One-time codes.
 	CreateCode(ctx context.Context, c Code) error

@@ -110,3 +110,12 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	}
 	return s.Result(tok, id), nil
 }
+
+var _ provider.Refresher = (*Validator)(nil)
+
+// Refresh redeems a stored Google refresh token (Google does not rotate
+// it).
+func (v *Validator) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
+	return oauthx.Refresh(ctx, "Google", v.hc, client, refreshToken, scope,
+		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, nil)
+}

@@ -54,13 +54,9 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	if err != nil {
 		return provider.Result{}, err
 	}
-	tenant := req.Client.Tenant
-	if tenant == "" {
-		tenant = DefaultTenant
-	}
-	if !tenantRE.MatchString(tenant) {
-		return provider.Result{}, provider.Errorf(provider.ClassBadRequest,
-			"the credential's tenant %q is not a Microsoft tenant id, domain, common, organizations or consumers", tenant)
+	tenant, err := clientTenant(req.Client)
+	if err != nil {
+		return provider.Result{}, err
 	}
 	s.ScopeHint = "User.Read (and offline_access)"
 	var params url.Values
@@ -111,4 +107,36 @@ func RefreshScope(requested []string) string {
 		out = append(out, "offline_access")
 	}
 	return strings.Join(out, " ")
+}
+
+// clientTenant returns the client's tenant (DefaultTenant when empty),
+// which must look like a tenant.
+func clientTenant(c provider.Client) (string, error) {
+	tenant := c.Tenant
+	if tenant == "" {
+		tenant = DefaultTenant
+	}
+	if !tenantRE.MatchString(tenant) {
+		return "", provider.Errorf(provider.ClassBadRequest,
+			"the credential's tenant %q is not a Microsoft tenant id, domain, common, organizations or consumers", tenant)
+	}
+	return tenant, nil
+}
+
+var _ provider.Refresher = (*Validator)(nil)
+
+// Refresh redeems a stored Microsoft refresh token for scope (plus
+// offline_access). Microsoft rotates refresh tokens: store the returned
+// one; the redeemed one stays valid for a while only.
+func (v *Validator) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
+	tenant, err := clientTenant(client)
+	if err != nil {
+		return provider.Token{}, err
+	}
+	var params url.Values
+	if sc := RefreshScope(scope); sc != "" {
+		params = url.Values{"scope": {sc}}
+	}
+	return oauthx.Refresh(ctx, "Microsoft", v.hc, client, refreshToken, scope,
+		oauthx.TokenEndpoint{URL: v.TokenURL(tenant), AuthStyle: oauth2.AuthStyleInParams}, params)
 }

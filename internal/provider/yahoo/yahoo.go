@@ -56,3 +56,11 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	}
 	return s.Result(tok, oauthx.Identity{Email: ui.Email, Name: ui.Name, ProviderUserID: ui.Sub}), nil
 }
+
+var _ provider.Refresher = (*Validator)(nil)
+
+// Refresh redeems a stored Yahoo refresh token.
+func (v *Validator) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
+	return oauthx.Refresh(ctx, "Yahoo", v.hc, client, refreshToken, scope,
+		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, nil)
+}

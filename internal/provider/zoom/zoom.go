@@ -63,3 +63,12 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	}
 	return s.Result(tok, oauthx.Identity{Email: me.Email, Name: name, ProviderUserID: me.ID}), nil
 }
+
+var _ provider.Refresher = (*Validator)(nil)
+
+// Refresh redeems a stored Zoom refresh token. Zoom rotates it on every
+// use: the returned Token.RefreshToken is the only one valid from now on.
+func (v *Validator) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
+	return oauthx.Refresh(ctx, "Zoom", v.hc, client, refreshToken, scope,
+		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, nil)
+}

@@ -45,6 +45,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Webhooks", testWebhooks},
 		{"RewrapSecrets", testRewrapSecrets},
 		{"RewrapSecretsConcurrentChange", testRewrapSecretsConcurrentChange},
+		{"ClaimDueGrants", testClaimDueGrants},
+		{"ClaimDueGrantsConcurrent", testClaimDueGrantsConcurrent},
+		{"ClaimGrant", testClaimGrant},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -506,6 +509,9 @@ func fullGrant(appID string) store.Grant {
 		LastFailureAt:        t0.Add(-2 * time.Minute),
 		LastFailureClass:     "transient",
 		LastFailureMessage:   "HTTP 503 from token endpoint",
+		LeaseOwner:           "node-1",
+		LeaseUntil:           t0.Add(time.Minute + 7*time.Nanosecond),
+		RefreshFailures:      3,
 	}
 }
 
@@ -513,6 +519,7 @@ func normGrant(g store.Grant) store.Grant {
 	g.CreatedAt, g.UpdatedAt = us(g.CreatedAt), us(g.UpdatedAt)
 	g.AccessTokenExpiresAt, g.NextRefreshAt = us(g.AccessTokenExpiresAt), us(g.NextRefreshAt)
 	g.LastRefreshAt, g.LastFailureAt = us(g.LastRefreshAt), us(g.LastFailureAt)
+	g.LeaseUntil = us(g.LeaseUntil)
 	return g
 }
 

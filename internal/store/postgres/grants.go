@@ -16,7 +16,7 @@ import (
 
 const grantColumns = `id, app_id, created_at, provider, email, name, status, scope, settings, secrets, state, user_agent, ip,
 	provider_user_id, credential_id, account_id, workspace_id, blocked, version, updated_at, access_token_expires_at,
-	next_refresh_at, last_refresh_at, last_failure_at, last_failure_class, last_failure_message`
+	next_refresh_at, last_refresh_at, last_failure_at, last_failure_class, last_failure_message, lease_owner, lease_until, refresh_failures`
 
 // grantWriteColumns are the columns written by grantArgs, in order; the
 // first three (id, app_id, created_at) never change after the insert.
@@ -40,19 +40,21 @@ func grantSQL() (insert, update string) {
 
 func scanGrant(row pgx.Row) (store.Grant, error) {
 	var (
-		g                                            store.Grant
-		scope, settings                              []byte
-		created, updated, expires, next, last, lastF pgtype.Timestamptz
+		g                                                   store.Grant
+		scope, settings                                     []byte
+		created, updated, expires, next, last, lastF, lease pgtype.Timestamptz
 	)
 	err := row.Scan(&g.ID, &g.AppID, &created, &g.Provider, &g.Email, &g.Name, &g.Status, &scope, &settings, &g.Secrets,
 		&g.State, &g.UserAgent, &g.IP, &g.ProviderUserID, &g.CredentialID, &g.AccountID, &g.WorkspaceID, &g.Blocked,
-		&g.Version, &updated, &expires, &next, &last, &lastF, &g.LastFailureClass, &g.LastFailureMessage)
+		&g.Version, &updated, &expires, &next, &last, &lastF, &g.LastFailureClass, &g.LastFailureMessage,
+		&g.LeaseOwner, &lease, &g.RefreshFailures)
 	if err != nil {
 		return g, err
 	}
 	g.CreatedAt, g.UpdatedAt = fromTS(created), fromTS(updated)
 	g.AccessTokenExpiresAt, g.NextRefreshAt = fromTS(expires), fromTS(next)
 	g.LastRefreshAt, g.LastFailureAt = fromTS(last), fromTS(lastF)
+	g.LeaseUntil = fromTS(lease)
 	g.Secrets = nilIfEmpty(g.Secrets)
 	if g.Scope, err = sqlutil.DecodeStrings(scope); err != nil {
 		return g, err
@@ -75,7 +77,7 @@ func grantArgs(g store.Grant) ([]any, error) {
 		g.State, g.UserAgent, g.IP, g.ProviderUserID, g.CredentialID, g.AccountID, g.WorkspaceID, g.Blocked,
 		g.Version, ts(g.UpdatedAt), ts(g.AccessTokenExpiresAt), ts(g.NextRefreshAt),
 		ts(g.LastRefreshAt), ts(g.LastFailureAt), g.LastFailureClass, g.LastFailureMessage,
-		sqlutil.EmailKey(g.Email)}, nil
+		g.LeaseOwner, ts(g.LeaseUntil), g.RefreshFailures, sqlutil.EmailKey(g.Email)}, nil
 }
 
 func (s *Store) CreateGrant(ctx context.Context, g store.Grant, events ...store.Event) error {

@@ -119,6 +119,7 @@ func normGrant(g store.Grant) store.Grant {
 	g.NextRefreshAt = Time(g.NextRefreshAt)
 	g.LastRefreshAt = Time(g.LastRefreshAt)
 	g.LastFailureAt = Time(g.LastFailureAt)
+	g.LeaseUntil = Time(g.LeaseUntil)
 	return g
 }
 

@@ -1,0 +1,322 @@
+package refresh_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/grantd/grantd/internal/apitest"
+	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/sandbox"
+	"github.com/grantd/grantd/internal/server"
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/tenant"
+	"github.com/grantd/grantd/internal/vault"
+)
+
+// cluster is one sandbox and one or more grantd nodes sharing a store.
+type cluster struct {
+	t       testing.TB
+	sb      *sandbox.Sandbox
+	cfg     config.Config
+	nodes   []*node
+	appID   string
+	key     string // default API key
+	readKey string // API key with credentials:read
+	logs    *apitest.SyncBuffer
+}
+
+type node struct {
+	srv    *server.Server
+	http   *httptest.Server
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// fastRefresh is a refresh configuration for tests: seconds-long tokens.
+func fastRefresh(c *config.Config) {
+	c.Refresh.Interval = 50 * time.Millisecond
+	c.Refresh.Lease = 2 * time.Second
+	c.Refresh.Margin = time.Second
+	c.Refresh.MinBackoff = 50 * time.Millisecond
+	c.Refresh.MaxBackoff = 400 * time.Millisecond
+	c.Refresh.AccessTokenMargin = 300 * time.Millisecond
+	c.Refresh.Workers = 4
+}
+
+// newCluster starts a sandbox and n nodes on SQLite (databaseURL "") or on
+// PostgreSQL. Schedulers are not started: see run.
+func newCluster(t testing.TB, n int, databaseURL string, configure func(*config.Config)) *cluster {
+	t.Helper()
+	sb, err := sandbox.Start(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.DatabaseURL = databaseURL
+	cfg.Listen = "127.0.0.1:0"
+	sp := sb.Providers()
+	cfg.Providers.Google, cfg.Providers.Microsoft, cfg.Providers.Yahoo, cfg.Providers.Zoom = sp.Google, sp.Microsoft, sp.Yahoo, sp.Zoom
+	cfg.Network.Timeout = 3 * time.Second
+	kr, err := vault.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Vault.Keyring = kr.MarshalInline()
+	fastRefresh(&cfg)
+	if configure != nil {
+		configure(&cfg)
+	}
+	c := &cluster{t: t, sb: sb, cfg: cfg, logs: &apitest.SyncBuffer{}}
+	for range n {
+		c.addNode()
+	}
+	app, key, err := c.nodes[0].srv.Tenants.CreateApplication(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, readKey, err := c.nodes[0].srv.Tenants.CreateAPIKey(context.Background(), app.ID, "reader", []string{tenant.ScopeReadCredentials})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.appID, c.key, c.readKey = app.ID, key, readKey
+	return c
+}
+
+func (c *cluster) addNode() *node {
+	c.t.Helper()
+	log := slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := server.New(context.Background(), c.cfg, log)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	n := &node{srv: srv, http: httptest.NewServer(srv.API)}
+	c.t.Cleanup(func() {
+		n.stop()
+		n.http.Close()
+		srv.Close()
+	})
+	c.nodes = append(c.nodes, n)
+	return n
+}
+
+// run starts every node's scheduler.
+func (c *cluster) run() {
+	for _, n := range c.nodes {
+		n.start()
+	}
+}
+
+func (n *node) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel, n.done = cancel, make(chan struct{})
+	go func() {
+		defer close(n.done)
+		n.srv.Refresher.Run(ctx)
+	}()
+}
+
+func (n *node) stop() {
+	if n.cancel != nil {
+		n.cancel()
+		<-n.done
+		n.cancel = nil
+	}
+}
+
+func (c *cluster) stop() {
+	for _, n := range c.nodes {
+		n.stop()
+	}
+}
+
+func (c *cluster) st() store.Store { return c.nodes[0].srv.Store }
+
+type response struct {
+	Status int
+	Raw    []byte
+	Body   map[string]any
+}
+
+func (r response) data() map[string]any { m, _ := r.Body["data"].(map[string]any); return m }
+
+func (r response) errType() string {
+	m, _ := r.Body["error"].(map[string]any)
+	s, _ := m["type"].(string)
+	return s
+}
+
+// do sends a request to node i (safe from any goroutine; errors are
+// returned in Status 0).
+func (c *cluster) do(i int, method, path, key string, body any) response {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	n := c.nodes[i%len(c.nodes)]
+	req, err := http.NewRequest(method, n.http.URL+path, rd)
+	if err != nil {
+		return response{Raw: []byte(err.Error())}
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := n.http.Client().Do(req)
+	if err != nil {
+		return response{Raw: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := response{Status: resp.StatusCode, Raw: raw}
+	_ = json.Unmarshal(raw, &out.Body)
+	return out
+}
+
+// connector creates the connector of prov with a sandbox client.
+func (c *cluster) connector(prov string) string {
+	c.t.Helper()
+	clientID, secret := "client-"+prov, "secret-"+prov
+	c.sb.AddClient(prov, clientID, secret)
+	r := c.do(0, "POST", "/v3/connectors", c.key, map[string]any{
+		"name": prov, "provider": prov, "settings": map[string]any{"client_id": clientID, "client_secret": secret},
+	})
+	if r.Status != http.StatusCreated {
+		c.t.Fatalf("create %s connector: %d %s", prov, r.Status, r.Raw)
+	}
+	return clientID
+}
+
+// grants creates n grants of prov and returns their ids and emails.
+func (c *cluster) grants(prov, clientID string, n int) (ids, emails []string) {
+	c.t.Helper()
+	for i := range n {
+		email := fmt.Sprintf("user%d.%s@example.com", i, prov)
+		c.sb.AddUser(prov, sandbox.User{Email: email})
+		rt, err := c.sb.MintRefreshToken(prov, clientID, email, apitest.DefaultScopes[prov])
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		r := c.do(0, "POST", "/v3/connect/custom", c.key, map[string]any{
+			"provider": prov, "settings": map[string]any{"refresh_token": rt},
+		})
+		if r.Status != http.StatusCreated {
+			c.t.Fatalf("create grant: %d %s", r.Status, r.Raw)
+		}
+		ids = append(ids, r.data()["id"].(string))
+		emails = append(emails, email)
+	}
+	return ids, emails
+}
+
+func (c *cluster) grant(id string) store.Grant {
+	c.t.Helper()
+	g, err := c.st().GetGrant(context.Background(), c.appID, id)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return g
+}
+
+func (c *cluster) secrets(g store.Grant) map[string]string {
+	c.t.Helper()
+	s, err := c.nodes[0].srv.Grants.Secrets(g)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return s
+}
+
+// events returns the outbox events of type typ for grant id.
+func (c *cluster) events(typ, id string) []store.Event {
+	c.t.Helper()
+	evs, err := c.st().ListEvents(context.Background(), 0, 0)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var out []store.Event
+	for _, e := range evs {
+		if e.Type == typ && e.GrantID == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pgSchema creates a throwaway schema in GRANTD_TEST_DATABASE_URL and
+// returns a URL using it; it skips t when the variable is unset.
+func pgSchema(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("GRANTD_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("GRANTD_TEST_DATABASE_URL is not set; skipping the multi-node PostgreSQL test (example: postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	schema := "grantd_test_" + hex.EncodeToString(b)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// failIfLogged fails t when the logs contain s.
+func (c *cluster) failIfLogged(s string) {
+	c.t.Helper()
+	if strings.Contains(c.logs.String(), s) {
+		c.t.Errorf("log contains %q", s)
+	}
+}

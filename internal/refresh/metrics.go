@@ -1,0 +1,37 @@
+package refresh
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	refreshes *prometheus.CounterVec
+	due       prometheus.Gauge
+	lateness  prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "grantd_refresh_total",
+			Help: "Grant refresh attempts, by provider and outcome (success, transient, permanent, superseded, busy, skipped).",
+		}, []string{"provider", "outcome"}),
+		due: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "grantd_refresh_due_grants",
+			Help: "Valid grants whose planned refresh time has passed (due but not yet refreshed), updated periodically.",
+		}),
+		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "grantd_refresh_lateness_seconds",
+			Help:    "Delay between a grant's planned refresh time and the moment a worker claimed it.",
+			Buckets: []float64{.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
+	}
+}
+
+// Register adds the refresher's metrics to reg.
+func (r *Refresher) Register(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{r.m.refreshes, r.m.due, r.m.lateness} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,590 @@
+// Package refresh keeps OAuth grants alive: a scheduler refreshes every
+// grant's access token a margin before it expires (and at least every
+// KeepAlive, so that providers do not revoke idle grants), and AccessToken
+// hands out a fresh provider access token on demand.
+//
+// # Leases
+//
+// Work is shared through the store: a worker claims due grants with a
+// lease (store.ClaimDueGrants; PostgreSQL FOR UPDATE SKIP LOCKED), the
+// on-demand path claims one grant (store.ClaimGrant). Only the lease
+// holder redeems a grant's refresh token, so nodes sharing a database do
+// not race each other's rotations. Inside one process every refresh of a
+// grant also goes through one in-flight call per grant (singleflight), so
+// the scheduler and concurrent access-token requests share one redemption.
+// The provider call runs under a deadline of half the lease, so a holder
+// normally commits long before its lease can be taken over.
+//
+// # Storing a refresh (compare-and-swap)
+//
+// A refresh reads the grant (version v, refresh token T1), redeems T1 and
+// gets T2 (rotated) or nothing new. The result is written with
+// store.UpdateGrant, whose closure runs under the row lock:
+//
+//   - version still v: write T2, the access token and the schedule.
+//   - version moved but the stored refresh token is still T1 (someone
+//     changed other fields, or our lease lapsed and nobody has committed
+//     since): write T2 on top of the current record, keeping the other
+//     changes. T1 may already be dead (strict rotation): T2 must not be
+//     lost.
+//   - stored refresh token is now T3 ≠ T1: someone stored a newer token
+//     after we read (a re-authentication, or another node's refresh after
+//     our lease lapsed). The stored T3 is valid and wins; our T2 (a
+//     sibling of T3 at a grace-rotation provider, or a token of the old
+//     chain after a re-authentication) is dropped on purpose.
+//   - the grant was deleted: nothing to keep.
+//   - the grant was marked invalid while we were refreshing, by a refresh
+//     of the same T1 that failed because ours had just rotated it (only
+//     possible when our lease lapsed): our T2 is the live token, so the
+//     grant is made valid again with it and grant.updated is emitted.
+//
+// Commits run on a context detached from the caller's cancellation: once
+// the provider answered, a shutdown or a client hanging up does not stop
+// the rotated token from being stored.
+//
+// # Failures
+//
+// A permanent failure (every provider.Class but ClassUnavailable, and a
+// missing connector or credential) re-reads the grant under the row lock
+// first: if the stored refresh token is no longer the one that was
+// refused, another node won the race and nothing happens; if another
+// node's lease is running, it may be mid-rotation and the grant is retried
+// shortly; otherwise the grant becomes invalid at once, with
+// LastFailureClass and LastFailureMessage, NextRefreshAt cleared and one
+// grant.expired event in the same transaction (a grant that is already
+// invalid gets no second event). Transient failures (ClassUnavailable,
+// store or vault errors, anything unclassified) never invalidate: the
+// grant is retried with exponential backoff and jitter up to MaxBackoff,
+// and RefreshFailures counts the consecutive failures.
+//
+// # What cannot be saved
+//
+// With strict rotation (Zoom), a process killed after the provider issued
+// T2 and before the commit loses T2, and T1 is dead: the next refresh gets
+// invalid_grant and the grant becomes invalid (and says so with
+// grant.expired). No client can avoid this without the provider's help;
+// grantd makes the window as short as it can (one row update). With grace
+// rotation (Microsoft) T1 keeps working for the grace period, so the next
+// refresh recovers; without rotation (Google, Yahoo) nothing is at risk.
+//
+// Password grants (IMAP, iCloud, EWS) have no NextRefreshAt and are not
+// scheduled; their periodic re-check is not implemented yet (TODO: a
+// provider.Checker capability called from refreshGrant for grants without
+// a refresh token).
+package refresh
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// Config tunes the refresher; zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	// Owner names this refresher in leases; empty means host-pid-random.
+	Owner string
+	// Workers is the number of grants refreshed at once.
+	Workers int
+	// ProviderConcurrency caps the refreshes in flight per provider.
+	ProviderConcurrency int
+	// Interval is how often the store is polled for due grants when the
+	// last poll found none (with ±25% jitter).
+	Interval time.Duration
+	// Lease is how long a claimed grant stays reserved.
+	Lease time.Duration
+	// Margin: grants are refreshed this long before their access token
+	// expires (at most a fifth of the token's life, so short tokens are
+	// refreshed at 80% of their life), minus up to Margin/2 of jitter.
+	Margin time.Duration
+	// KeepAlive bounds the time between two refreshes of a grant, whatever
+	// its token's life, so that providers do not revoke it for inactivity.
+	KeepAlive time.Duration
+	// MinBackoff and MaxBackoff bound the retry delay after transient
+	// failures: MinBackoff·2^(n-1), capped, with jitter.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// AccessTokenMargin: AccessToken refreshes first when the stored access
+	// token expires within this.
+	AccessTokenMargin time.Duration
+	// DueGaugeInterval is how often the due-grants gauge is recomputed.
+	DueGaugeInterval time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Workers:             8,
+		ProviderConcurrency: 4,
+		Interval:            5 * time.Second,
+		Lease:               2 * time.Minute,
+		Margin:              5 * time.Minute,
+		KeepAlive:           24 * time.Hour,
+		MinBackoff:          10 * time.Second,
+		MaxBackoff:          15 * time.Minute,
+		AccessTokenMargin:   2 * time.Minute,
+		DueGaugeInterval:    15 * time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Owner == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = crand.Read(b)
+		c.Owner = host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b)
+	}
+	set := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	if c.Workers <= 0 {
+		c.Workers = d.Workers
+	}
+	if c.ProviderConcurrency <= 0 {
+		c.ProviderConcurrency = d.ProviderConcurrency
+	}
+	set(&c.Interval, d.Interval)
+	set(&c.Lease, d.Lease)
+	set(&c.Margin, d.Margin)
+	set(&c.KeepAlive, d.KeepAlive)
+	set(&c.MinBackoff, d.MinBackoff)
+	set(&c.MaxBackoff, d.MaxBackoff)
+	set(&c.AccessTokenMargin, d.AccessTokenMargin)
+	set(&c.DueGaugeInterval, d.DueGaugeInterval)
+	return c
+}
+
+// Grants is what the refresher needs from the grant service.
+type Grants interface {
+	Secrets(g store.Grant) (map[string]string, error)
+	SealSecrets(g store.Grant, secrets map[string]string) ([]byte, error)
+	Event(typ string, g store.Grant, extra map[string]any) (store.Event, error)
+}
+
+// Options assemble a Refresher.
+type Options struct {
+	Config    Config
+	Store     store.Store
+	Grants    Grants
+	Clients   grant.ClientResolver
+	Providers map[string]provider.Refresher // by provider name
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Refresher refreshes grants. Its methods are safe for concurrent use.
+type Refresher struct {
+	cfg       Config
+	st        store.Store
+	grants    Grants
+	clients   grant.ClientResolver
+	providers map[string]provider.Refresher
+	log       *slog.Logger
+	clock     func() time.Time
+	m         *metrics
+
+	mu       sync.Mutex
+	inflight map[string]*call         // by grant id
+	sems     map[string]chan struct{} // by provider
+}
+
+// New returns a Refresher. Call Run to start the scheduler; AccessToken
+// works without it.
+func New(o Options) *Refresher {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Refresher{
+		cfg: o.Config.withDefaults(), st: o.Store, grants: o.Grants, clients: o.Clients,
+		providers: o.Providers, log: o.Log, clock: o.Now, m: newMetrics(),
+		inflight: map[string]*call{}, sems: map[string]chan struct{}{},
+	}
+}
+
+// Owner is the name this refresher uses in leases.
+func (r *Refresher) Owner() string { return r.cfg.Owner }
+
+func (r *Refresher) now() time.Time { return r.clock().UTC().Truncate(time.Microsecond) }
+
+// jitter returns a random duration in [0, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
+}
+
+// schedule returns when a grant whose access token expires at expiry
+// (zero: unknown) should next be refreshed.
+func (r *Refresher) schedule(now, expiry time.Time) time.Time {
+	keep := now.Add(r.cfg.KeepAlive - jitter(r.cfg.KeepAlive/10))
+	if expiry.IsZero() {
+		return keep
+	}
+	life := expiry.Sub(now)
+	margin := min(r.cfg.Margin, life/5)
+	at := expiry.Add(-margin - jitter(margin/2))
+	if at.After(keep) {
+		at = keep
+	}
+	if at.Before(now) {
+		at = now
+	}
+	return at
+}
+
+// backoff returns the retry delay after n consecutive transient failures.
+func (r *Refresher) backoff(n int) time.Duration {
+	d := r.cfg.MinBackoff
+	for i := 1; i < n && d < r.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, r.cfg.MaxBackoff)
+	return d/2 + jitter(d/2+1)
+}
+
+// outcome is what one refresh attempt did.
+type outcome string
+
+const (
+	outSuccess    outcome = "success"
+	outTransient  outcome = "transient"
+	outPermanent  outcome = "permanent"
+	outSuperseded outcome = "superseded" // someone else stored a newer token
+	outBusy       outcome = "busy"       // another node holds the lease
+	outSkipped    outcome = "skipped"    // nothing to refresh
+)
+
+// result is the outcome of one refresh, shared by everyone waiting on it.
+type result struct {
+	outcome outcome
+	grant   store.Grant // the grant as stored after the attempt (when known)
+	token   provider.Token
+	err     error
+}
+
+type call struct {
+	done chan struct{}
+	res  result
+}
+
+// once runs fn for grant id unless a call is in flight, whose result is
+// then shared. fn runs on a context detached from the callers'.
+func (r *Refresher) once(id string, fn func() result) result {
+	r.mu.Lock()
+	if c, ok := r.inflight[id]; ok {
+		r.mu.Unlock()
+		<-c.done
+		return c.res
+	}
+	c := &call{done: make(chan struct{})}
+	r.inflight[id] = c
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.inflight, id)
+		r.mu.Unlock()
+		close(c.done)
+	}()
+	c.res = fn()
+	return c.res
+}
+
+func (r *Refresher) sem(prov string) chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.sems[prov]
+	if !ok {
+		s = make(chan struct{}, r.cfg.ProviderConcurrency)
+		r.sems[prov] = s
+	}
+	return s
+}
+
+// errAbort aborts an UpdateGrant closure without writing.
+var errAbort = errors.New("refresh: nothing to write")
+
+// commitContext is the context of the writes that follow a provider call:
+// detached from cancellation, bounded.
+func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}
+
+// refreshGrant refreshes g, which this refresher has leased (read at
+// g.Version), and stores the outcome. It never returns with the lease held
+// except when another owner took it over.
+func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
+	started := r.now()
+	secrets, err := r.grants.Secrets(g)
+	if err != nil {
+		return r.transient(ctx, g, "", provider.ClassUnavailable, "the grant's secrets could not be decrypted: "+err.Error(), err)
+	}
+	rt := secrets["refresh_token"]
+	p := r.providers[g.Provider]
+	if rt == "" || p == nil {
+		// Not an OAuth grant (password providers: periodic re-check not
+		// implemented yet): push the schedule out and release.
+		cctx, cancel := commitContext(ctx)
+		defer cancel()
+		ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
+			if !cur.NextRefreshAt.IsZero() {
+				cur.NextRefreshAt = r.schedule(r.now(), time.Time{})
+			}
+			r.clearLease(&cur)
+			return cur, nil, nil
+		})
+		return result{outcome: outSkipped, grant: ng, err: err}
+	}
+	res, err := r.clients.Resolve(ctx, g.AppID, g.Provider, g.CredentialID)
+	if err != nil {
+		var ce *connector.Error
+		if errors.As(err, &ce) {
+			return r.permanent(ctx, g, rt, provider.Errorf(provider.ClassBadRequest, "%s", ce.Message))
+		}
+		return r.transient(ctx, g, rt, provider.ClassUnavailable, "the grant's OAuth client could not be loaded", err)
+	}
+	scope := g.Scope
+	if len(scope) == 0 {
+		scope = res.Scope
+	}
+
+	sem := r.sem(g.Provider)
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		r.release(g)
+		return result{outcome: outTransient, grant: g, err: ctx.Err()}
+	}
+	pctx, cancel := context.WithTimeout(ctx, r.cfg.Lease/2)
+	tok, err := p.Refresh(pctx, res.Client, rt, scope)
+	cancel()
+	<-sem
+
+	if err != nil {
+		class := provider.ClassOf(err)
+		if class == "" || class == provider.ClassUnavailable {
+			msg := "refresh failed"
+			var pe *provider.Error
+			if errors.As(err, &pe) {
+				msg = pe.Message
+			}
+			return r.transient(ctx, g, rt, provider.ClassUnavailable, msg, err)
+		}
+		return r.permanent(ctx, g, rt, err)
+	}
+	return r.commit(ctx, g, secrets, rt, tok, started)
+}
+
+// commit stores a successful refresh (see the package comment).
+func (r *Refresher) commit(ctx context.Context, read store.Grant, readSecrets map[string]string, rt string, tok provider.Token, started time.Time) result {
+	cctx, cancel := commitContext(ctx)
+	defer cancel()
+	now := r.now()
+	expiry := tok.Expiry
+	if expiry.IsZero() {
+		expiry = now.Add(time.Hour) // providers that do not say: assume the usual hour
+	}
+	outc := outSuccess
+	ng, err := r.st.UpdateGrant(cctx, read.AppID, read.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
+		secrets := readSecrets
+		if cur.Version != read.Version {
+			var err error
+			if secrets, err = r.grants.Secrets(cur); err != nil {
+				return cur, nil, err
+			}
+			if secrets["refresh_token"] != rt {
+				return cur, nil, errAbort // superseded: the stored token wins
+			}
+		}
+		ns := make(map[string]string, len(secrets))
+		for k, v := range secrets {
+			ns[k] = v
+		}
+		if tok.RefreshToken != "" {
+			ns["refresh_token"] = tok.RefreshToken
+		}
+		ns["access_token"] = tok.AccessToken
+		blob, err := r.grants.SealSecrets(cur, ns)
+		if err != nil {
+			return cur, nil, err
+		}
+		cur.Secrets = blob
+		cur.AccessTokenExpiresAt = expiry
+		cur.LastRefreshAt = now
+		cur.NextRefreshAt = r.schedule(now, expiry)
+		cur.RefreshFailures = 0
+		r.clearLease(&cur)
+		var events []store.Event
+		if cur.Status != store.GrantValid {
+			// Invalidated during our flight because the token we had just
+			// rotated was refused to someone else: we hold the live token.
+			if cur.LastFailureAt.Before(started) || cur.LastFailureClass == "connector_deleted" {
+				cur.NextRefreshAt = time.Time{}
+				return cur, nil, nil // invalid for another reason: keep the token, stay invalid
+			}
+			cur.Status = store.GrantValid
+			cur.UpdatedAt = now
+			ev, err := r.grants.Event(grant.EventUpdated, cur, map[string]any{"reauthentication_flag": false})
+			if err != nil {
+				return cur, nil, err
+			}
+			events = append(events, ev)
+		}
+		return cur, events, nil
+	})
+	switch {
+	case errors.Is(err, errAbort):
+		outc = outSuperseded
+		r.release(read)
+		cur, gerr := r.st.GetGrant(cctx, read.AppID, read.ID)
+		if gerr == nil {
+			ng = cur
+		}
+		err = nil
+	case errors.Is(err, store.ErrNotFound):
+		return result{outcome: outSkipped, token: tok, err: err}
+	case err != nil:
+		// The provider answered but the store did not take the result: the
+		// token (rotated or not) is not stored. Log loudly; the lease runs
+		// out and the grant is retried.
+		r.log.Error("refresh: could not store refreshed tokens", slog.String("grant_id", read.ID), slog.String("provider", read.Provider),
+			slog.Bool("rotated", tok.RefreshToken != ""), slog.Any("err", err))
+		return result{outcome: outTransient, grant: read, token: tok, err: err}
+	}
+	return result{outcome: outc, grant: ng, token: tok}
+}
+
+// clearLease drops this refresher's lease from g (another owner's lease,
+// taken after ours lapsed, is left alone).
+func (r *Refresher) clearLease(g *store.Grant) {
+	if g.LeaseOwner == r.cfg.Owner {
+		g.LeaseOwner, g.LeaseUntil = "", time.Time{}
+	}
+}
+
+func (r *Refresher) release(g store.Grant) {
+	ctx, cancel := commitContext(context.Background())
+	defer cancel()
+	if err := r.st.ReleaseGrant(ctx, g.AppID, g.ID, r.cfg.Owner); err != nil && !errors.Is(err, store.ErrNotFound) {
+		r.log.Warn("refresh: release lease", slog.String("grant_id", g.ID), slog.Any("err", err))
+	}
+}
+
+// transient records a transient failure: backoff, never invalid.
+func (r *Refresher) transient(ctx context.Context, g store.Grant, rt string, class provider.Class, msg string, cause error) result {
+	cctx, cancel := commitContext(ctx)
+	defer cancel()
+	now := r.now()
+	r.log.Warn("refresh: transient failure", slog.String("grant_id", g.ID), slog.String("provider", g.Provider), slog.Any("err", cause))
+	ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
+		if rt != "" && cur.Version != g.Version {
+			s, err := r.grants.Secrets(cur)
+			if err == nil && s["refresh_token"] != rt {
+				r.clearLease(&cur) // someone stored a newer token meanwhile: nothing failed for it
+				return cur, nil, nil
+			}
+		}
+		cur.RefreshFailures++
+		cur.LastFailureAt, cur.LastFailureClass, cur.LastFailureMessage = now, string(class), msg
+		if cur.Status == store.GrantValid {
+			cur.NextRefreshAt = now.Add(r.backoff(cur.RefreshFailures))
+		}
+		r.clearLease(&cur)
+		return cur, nil, nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		r.log.Error("refresh: record failure", slog.String("grant_id", g.ID), slog.Any("err", err))
+	}
+	if err == nil {
+		g = ng
+	}
+	return result{outcome: outTransient, grant: g, err: cause}
+}
+
+// permanent handles a refusal: re-read under the row lock; invalidate
+// only when the refused token is still the stored one and nobody else is
+// refreshing it.
+func (r *Refresher) permanent(ctx context.Context, g store.Grant, rt string, cause error) result {
+	cctx, cancel := commitContext(ctx)
+	defer cancel()
+	now := r.now()
+	class := provider.ClassOf(cause)
+	msg := cause.Error()
+	var pe *provider.Error
+	if errors.As(cause, &pe) {
+		msg = pe.Message
+	}
+	outc := outPermanent
+	ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
+		if cur.Status != store.GrantValid {
+			outc = outSuperseded
+			return cur, nil, errAbort // already invalid: no second grant.expired
+		}
+		if cur.Version != g.Version {
+			s, err := r.grants.Secrets(cur)
+			if err != nil {
+				return cur, nil, err
+			}
+			if s["refresh_token"] != rt {
+				outc = outSuperseded // another node (or a re-authentication) stored a new token
+				return cur, nil, errAbort
+			}
+		}
+		if cur.LeaseOwner != "" && cur.LeaseOwner != r.cfg.Owner && cur.LeaseUntil.After(now) {
+			outc = outBusy // another node may be mid-rotation of this very token
+			return cur, nil, errAbort
+		}
+		cur.Status = store.GrantInvalid
+		cur.LastFailureAt, cur.LastFailureClass, cur.LastFailureMessage = now, string(class), msg
+		cur.NextRefreshAt = time.Time{}
+		cur.RefreshFailures = 0
+		r.clearLease(&cur)
+		last := cur.LastRefreshAt
+		if last.IsZero() {
+			last = cur.UpdatedAt
+		}
+		ev, err := r.grants.Event(grant.EventExpired, cur, map[string]any{"grant_updated_at": last.Unix()})
+		if err != nil {
+			return cur, nil, err
+		}
+		return cur, []store.Event{ev}, nil
+	})
+	switch {
+	case errors.Is(err, errAbort):
+		r.release(g)
+		if cur, err := r.st.GetGrant(cctx, g.AppID, g.ID); err == nil {
+			ng = cur
+		}
+		return result{outcome: outc, grant: ng, err: cause}
+	case err != nil:
+		if !errors.Is(err, store.ErrNotFound) {
+			r.log.Error("refresh: record invalid grant", slog.String("grant_id", g.ID), slog.Any("err", err))
+		}
+		return result{outcome: outTransient, grant: g, err: cause}
+	}
+	r.log.Warn("refresh: grant is invalid", slog.String("grant_id", g.ID), slog.String("provider", g.Provider),
+		slog.String("class", string(class)), slog.String("reason", msg))
+	return result{outcome: outPermanent, grant: ng, err: cause}
+}
+
+// String describes an outcome for logs.
+func (o result) String() string { return fmt.Sprintf("%s (%v)", o.outcome, o.err) }

@@ -1,0 +1,231 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// Run refreshes due grants until ctx is done, then waits for the
+// refreshes in flight (their writes are not cancelled) and returns.
+func (r *Refresher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, r.cfg.Workers)
+	wg.Go(func() { r.gaugeLoop(ctx) })
+	r.log.Info("refresher started", slog.String("owner", r.cfg.Owner), slog.Int("workers", r.cfg.Workers))
+	defer func() {
+		wg.Wait()
+		r.log.Info("refresher stopped", slog.String("owner", r.cfg.Owner))
+	}()
+	for {
+		// Wait for at least one free worker, then claim as many grants as
+		// there are free workers, so that no lease is held by a grant
+		// waiting in a queue.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		free := 1
+	fill:
+		for free < r.cfg.Workers {
+			select {
+			case slots <- struct{}{}:
+				free++
+			default:
+				break fill
+			}
+		}
+		now := r.now()
+		gs, err := r.st.ClaimDueGrants(ctx, now, r.cfg.Owner, r.cfg.Lease, free)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("refresh: claim due grants", slog.Any("err", err))
+		}
+		for range free - len(gs) {
+			<-slots
+		}
+		for _, g := range gs {
+			r.m.lateness.Observe(max(0, now.Sub(g.NextRefreshAt).Seconds()))
+			wg.Go(func() {
+				defer func() { <-slots }()
+				r.do(ctx, g)
+			})
+		}
+		if len(gs) == free && err == nil {
+			continue // probably more due: claim again as soon as a worker frees
+		}
+		t := time.NewTimer(r.cfg.Interval*3/4 + jitter(r.cfg.Interval/2))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// do refreshes one claimed grant, sharing an in-flight on-demand refresh
+// of the same grant when there is one.
+func (r *Refresher) do(ctx context.Context, g store.Grant) result {
+	res := r.once(g.ID, func() result {
+		res := r.refreshGrant(context.WithoutCancel(ctx), g)
+		r.m.refreshes.WithLabelValues(g.Provider, string(res.outcome)).Inc()
+		return res
+	})
+	if res.outcome == outBusy {
+		// Retry soon, after the other node's lease.
+		r.log.Debug("refresh: grant busy on another node", slog.String("grant_id", g.ID))
+	}
+	return res
+}
+
+func (r *Refresher) gaugeLoop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.DueGaugeInterval)
+	defer t.Stop()
+	for {
+		r.UpdateDueGauge(ctx)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// UpdateDueGauge recomputes the due-grants gauge now.
+func (r *Refresher) UpdateDueGauge(ctx context.Context) {
+	n, err := r.st.CountDueGrants(ctx, r.now())
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("refresh: count due grants", slog.Any("err", err))
+		}
+		return
+	}
+	r.m.due.Set(float64(n))
+}
+
+// AccessToken is a provider access token handed out on demand.
+type AccessToken struct {
+	AccessToken string
+	ExpiresAt   time.Time
+	Provider    string
+}
+
+// pollInterval is how often AccessToken re-reads a grant another node is
+// refreshing.
+const pollInterval = 100 * time.Millisecond
+
+// AccessToken returns a provider access token for a grant of appID that
+// is valid for at least AccessTokenMargin, refreshing the grant first when
+// needed. Concurrent calls for one grant share one refresh; across nodes,
+// the caller that cannot take the grant's lease waits for the holder's
+// result. Errors: *grant.Error (missing or invalid grant), classified
+// *provider.Error (the provider refused or is unavailable).
+func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessToken, error) {
+	g, err := r.st.GetGrant(ctx, appID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return AccessToken{}, &grant.Error{NotFound: true, Message: "grant \"" + id + "\" not found"}
+	}
+	if err != nil {
+		return AccessToken{}, err
+	}
+	if tok, ok, err := r.fresh(g); ok || err != nil {
+		return tok, err
+	}
+	if r.providers[g.Provider] == nil {
+		return AccessToken{}, &grant.Error{Message: "grant \"" + id + "\" is a " + g.Provider + " grant, which has no OAuth access token"}
+	}
+	// Lease and refresh, waiting for another node's refresh when it holds
+	// the lease; bounded by the lease (plus a little).
+	deadline := time.Now().Add(r.cfg.Lease + 5*time.Second)
+	for {
+		res := r.once(id, func() result {
+			cctx, cancel := commitContext(ctx)
+			defer cancel()
+			cur, ok, err := r.st.ClaimGrant(cctx, appID, id, r.cfg.Owner, r.cfg.Lease, r.now())
+			if err != nil {
+				return result{outcome: outTransient, err: err}
+			}
+			if !ok {
+				return result{outcome: outBusy, grant: cur}
+			}
+			if _, fresh, _ := r.fresh(cur); fresh || cur.Status != store.GrantValid {
+				r.release(cur) // refreshed meanwhile (or invalid): nothing to do
+				return result{outcome: outSkipped, grant: cur}
+			}
+			res := r.refreshGrant(context.WithoutCancel(ctx), cur)
+			r.m.refreshes.WithLabelValues(cur.Provider, string(res.outcome)).Inc()
+			return res
+		})
+		switch res.outcome {
+		case outSuccess:
+			return AccessToken{AccessToken: res.token.AccessToken, ExpiresAt: res.grant.AccessTokenExpiresAt, Provider: res.grant.Provider}, nil
+		case outTransient, outPermanent:
+			if errors.Is(res.err, store.ErrNotFound) {
+				return AccessToken{}, &grant.Error{NotFound: true, Message: "grant \"" + id + "\" not found"}
+			}
+			return AccessToken{}, res.err
+		case outSkipped, outSuperseded:
+			if res.grant.ID == "" {
+				return AccessToken{}, &grant.Error{NotFound: true, Message: "grant \"" + id + "\" not found"}
+			}
+			if tok, ok, err := r.fresh(res.grant); ok || err != nil {
+				return tok, err
+			}
+			if res.outcome == outSkipped && res.token.AccessToken != "" {
+				return AccessToken{AccessToken: res.token.AccessToken, ExpiresAt: res.token.Expiry, Provider: res.grant.Provider}, nil
+			}
+		}
+		// Busy elsewhere, or superseded by a token not fresh enough: poll.
+		if time.Now().After(deadline) {
+			return AccessToken{}, provider.Errorf(provider.ClassUnavailable, "another grantd node has been refreshing this grant for too long; try again")
+		}
+		t := time.NewTimer(pollInterval/2 + jitter(pollInterval))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return AccessToken{}, ctx.Err()
+		}
+		g, err := r.st.GetGrant(ctx, appID, id)
+		if err != nil {
+			return AccessToken{}, err
+		}
+		if tok, ok, err := r.fresh(g); ok || err != nil {
+			return tok, err
+		}
+	}
+}
+
+// fresh returns the stored access token of g when it is valid for at least
+// AccessTokenMargin; an error when the grant is invalid.
+func (r *Refresher) fresh(g store.Grant) (AccessToken, bool, error) {
+	if g.Status != store.GrantValid {
+		msg := "grant \"" + g.ID + "\" is invalid"
+		if g.LastFailureMessage != "" {
+			msg += ": " + g.LastFailureMessage
+		}
+		return AccessToken{}, false, &grant.Error{Message: msg + "; re-authenticate the account to make it valid again"}
+	}
+	if g.AccessTokenExpiresAt.IsZero() || g.AccessTokenExpiresAt.Sub(r.now()) < r.cfg.AccessTokenMargin {
+		return AccessToken{}, false, nil
+	}
+	s, err := r.grants.Secrets(g)
+	if err != nil {
+		return AccessToken{}, false, err
+	}
+	at := s["access_token"]
+	if at == "" {
+		if r.providers[g.Provider] == nil {
+			return AccessToken{}, false, &grant.Error{Message: "grant \"" + g.ID + "\" (" + g.Provider + ") has no OAuth access token"}
+		}
+		return AccessToken{}, false, nil
+	}
+	return AccessToken{AccessToken: at, ExpiresAt: g.AccessTokenExpiresAt, Provider: g.Provider}, true, nil
+}
