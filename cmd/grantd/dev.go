@@ -12,11 +12,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/sandbox"
+	"github.com/grantd/grantd/internal/sandbox/ews"
+	"github.com/grantd/grantd/internal/sandbox/mail"
 	"github.com/grantd/grantd/internal/server"
 )
 
@@ -35,11 +38,81 @@ type devOutput struct {
 }
 
 type devIdentity struct {
-	Provider     string   `json:"provider"`
-	Email        string   `json:"email"`
-	RefreshToken string   `json:"refresh_token"`
-	Scope        []string `json:"scope"`
-	ClientID     string   `json:"client_id"`
+	Provider     string         `json:"provider"`
+	Email        string         `json:"email"`
+	RefreshToken string         `json:"refresh_token,omitempty"`
+	Scope        []string       `json:"scope,omitempty"`
+	ClientID     string         `json:"client_id,omitempty"`
+	Settings     map[string]any `json:"settings,omitempty"` // password providers: the BYO settings
+}
+
+// devSandboxes are the local stand-ins for password providers.
+type devSandboxes struct {
+	mail *mail.Server
+	ews  *ews.Server
+}
+
+func (d devSandboxes) Close() {
+	if d.mail != nil {
+		d.mail.Close()
+	}
+	if d.ews != nil {
+		d.ews.Close()
+	}
+}
+
+// startPasswordSandboxes starts the IMAP/SMTP and EWS stand-ins and points
+// the configuration at them: iCloud's hosts at the mail sandbox, and the
+// sandboxes' CA certificates (written to the data directory) as trusted.
+func startPasswordSandboxes(cfg *config.Config, log *slog.Logger) (devSandboxes, error) {
+	var d devSandboxes
+	var err error
+	if d.mail, err = mail.Start(mail.Options{TLS: mail.StartTLS, Logger: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}); err != nil {
+		return d, err
+	}
+	if d.ews, err = ews.Start(ews.Options{Auth: ews.Both}); err != nil {
+		d.Close()
+		return d, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		d.Close()
+		return d, err
+	}
+	ca := filepath.Join(cfg.DataDir, "sandbox-ca.pem")
+	pem := append(d.mail.CAPEM(), d.ews.CAPEM()...)
+	if err := os.WriteFile(ca, pem, 0o600); err != nil {
+		d.Close()
+		return d, err
+	}
+	cfg.Network.CAFile = ca
+	cfg.Providers.ICloud = d.mail.MailHosts()
+	return d, nil
+}
+
+// passwordIdentities creates one user per password provider in the
+// sandboxes and returns their BYO settings.
+func (d devSandboxes) passwordIdentities() (map[string]devIdentity, error) {
+	pw := func() string { p, _ := randomSecret(); return p }
+	imapUser, imapPW := "dev.imap@example.com", pw()
+	d.mail.AddUser(imapUser, imapPW)
+	icloudUser, icloudPW, appPW := "dev.icloud@icloud.example", pw(), "abcd-efgh-ijkl-mnop"
+	d.mail.AddAccount(mail.User{Email: icloudUser, Password: icloudPW, AppPassword: appPW, Behavior: mail.AppPasswordOnly})
+	ewsUser, ewsPW := "dev.ews@example.com", pw()
+	d.ews.AddUser(ewsUser, ewsUser, ewsPW, "Dev EWS user")
+	return map[string]devIdentity{
+		provider.IMAP: {Provider: provider.IMAP, Email: imapUser, Settings: map[string]any{
+			"imap_username": imapUser, "imap_password": imapPW,
+			"imap_host": d.mail.Host(), "imap_port": d.mail.IMAPPort(),
+			"smtp_host": d.mail.Host(), "smtp_port": d.mail.SMTPPort(),
+		}},
+		provider.ICloud: {Provider: provider.ICloud, Email: icloudUser, Settings: map[string]any{
+			"username": icloudUser, "password": appPW,
+		}},
+		provider.EWS: {Provider: provider.EWS, Email: ewsUser, Settings: map[string]any{
+			"email": ewsUser, "ews_username": ewsUser, "ews_password": ewsPW,
+			"ews_host": d.ews.Host(), "ews_port": d.ews.Port(),
+		}},
+	}, nil
 }
 
 // devScopes are the scopes of the sandbox identities' refresh tokens.
@@ -75,6 +148,11 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer sb.Close()
 	cfg.Providers = mergeProviders(cfg.Providers, sb.Providers())
+	pw, err := startPasswordSandboxes(&cfg, log)
+	if err != nil {
+		return err
+	}
+	defer pw.Close()
 
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
@@ -89,6 +167,14 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	ids, err := pw.passwordIdentities()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	for p, id := range ids {
+		out.Identities[p] = id
 	}
 	out.APIURL = "http://" + ln.Addr().String()
 	out.DataDir = cfg.DataDir
@@ -197,6 +283,20 @@ Create a grant from the sandbox's Google identity (%s):
     -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
     -d '{"provider":"google","settings":{"refresh_token":"%s"}}'
 
-Stop with Ctrl-C.
 `, out.APIURL, out.APIKey, out.ApplicationID, out.SandboxURL, path, g.Email, out.APIURL, out.APIKey, g.RefreshToken)
+	for _, p := range []string{provider.IMAP, provider.EWS} {
+		id, ok := out.Identities[p]
+		if !ok {
+			continue
+		}
+		body, _ := json.Marshal(map[string]any{"provider": p, "settings": id.Settings})
+		fmt.Fprintf(w, `
+An %s grant (%s):
+
+  curl -s -X POST %s/v3/connect/custom \
+    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -d '%s'
+`, strings.ToUpper(p), id.Email, out.APIURL, out.APIKey, body)
+	}
+	fmt.Fprintln(w, "\nStop with Ctrl-C.")
 }

@@ -212,6 +212,27 @@ func TestDevPlayground(t *testing.T) {
 			t.Errorf("%s: %d %v", prov, resp.StatusCode, got)
 		}
 	}
+	for _, prov := range []string{"imap", "icloud", "ews"} {
+		id, ok := dev.Identities[prov]
+		if !ok {
+			t.Errorf("dev.json has no %s identity", prov)
+			continue
+		}
+		b, _ := json.Marshal(map[string]any{"provider": prov, "settings": id.Settings})
+		req, _ := http.NewRequest("POST", dev.APIURL+"/v3/connect/custom", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+dev.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			t.Errorf("%s: %d %v", prov, resp.StatusCode, got)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/tenant"
 )
@@ -37,6 +38,8 @@ type Config struct {
 	Auth         Authenticator
 	Connectors   *connector.Service
 	Grants       *grant.Service
+	Detector     *detect.Detector
+	AccessTokens AccessTokens // nil: the access-token extension answers 404
 	Ready        Pinger
 	Logger       *slog.Logger
 	Registry     *prometheus.Registry // nil: a private registry
@@ -108,6 +111,8 @@ func (s *Server) routes() {
 	s.handle("GET /v3/grants/{id}", s.authed(s.getGrant))
 	s.handle("PATCH /v3/grants/{id}", s.authed(s.updateGrant))
 	s.handle("DELETE /v3/grants/{id}", s.authed(s.deleteGrant))
+	s.handle("POST /v3/providers/detect", s.authed(s.detectProvider))
+	s.handle("GET /grantd/v1/grants/{id}/access-token", s.authed(s.accessToken))
 
 	// Everything else is a 404 in the error envelope.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

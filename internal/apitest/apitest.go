@@ -9,11 +9,14 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/miekg/dns"
 
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/sandbox"
@@ -51,6 +54,24 @@ func (b *SyncBuffer) String() string {
 	return b.buf.String()
 }
 
+// nxdomainServer starts a DNS server on loopback that answers NXDOMAIN to
+// every question and returns its address.
+func nxdomainServer(t testing.TB) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetRcode(q, dns.RcodeNameError)
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
 // Options tweak the environment.
 type Options struct {
 	// Configure changes the configuration before grantd is assembled.
@@ -72,6 +93,9 @@ func New(t testing.TB, opts ...Options) *Env {
 	cfg.Providers.Google, cfg.Providers.Microsoft, cfg.Providers.Yahoo, cfg.Providers.Zoom = sp.Google, sp.Microsoft, sp.Yahoo, sp.Zoom
 	cfg.Log.Level = "debug"
 	cfg.Network.Timeout = 3e9
+	// No test reaches the internet: detection asks a loopback DNS server
+	// that knows no name (tests that need answers configure their own).
+	cfg.Network.DNSServer = nxdomainServer(t)
 	kr, err := vault.NewKeyring()
 	if err != nil {
 		t.Fatal(err)

@@ -19,13 +19,18 @@ import (
 	"github.com/grantd/grantd/internal/api"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/ews"
 	"github.com/grantd/grantd/internal/provider/google"
+	"github.com/grantd/grantd/internal/provider/icloud"
+	"github.com/grantd/grantd/internal/provider/imap"
 	"github.com/grantd/grantd/internal/provider/microsoft"
 	"github.com/grantd/grantd/internal/provider/yahoo"
 	"github.com/grantd/grantd/internal/provider/zoom"
+	"github.com/grantd/grantd/internal/refresh"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/postgres"
 	"github.com/grantd/grantd/internal/store/sqlite"
@@ -96,13 +101,27 @@ func OpenVault(cfg config.Config, log *slog.Logger) (*vault.Vault, error) {
 }
 
 // Validators returns the provider validators configured by cfg.
-func Validators(cfg config.Config, hc *http.Client) map[string]provider.Validator {
+// finder (provider detection) fills in the IMAP/SMTP hosts and the EWS URL
+// the caller left out; it may be nil.
+func Validators(cfg config.Config, hc *http.Client, finder *detect.Detector) map[string]provider.Validator {
 	p := cfg.Providers
+	var (
+		mailFinder provider.ServerFinder
+		ewsFinder  provider.EWSFinder
+	)
+	if finder != nil {
+		mailFinder, ewsFinder = finder, finder
+	}
+	mail := imap.New(imap.Options{Network: cfg.Network, Finder: mailFinder})
 	return map[string]provider.Validator{
 		provider.Google:    google.New(p.Google, hc),
 		provider.Microsoft: microsoft.New(p.Microsoft, hc),
 		provider.Yahoo:     yahoo.New(p.Yahoo, hc),
 		provider.Zoom:      zoom.New(p.Zoom, hc),
+		// IMAP and SMTP use netx.TLSConfig(cfg.Network) (built by imap.New).
+		provider.IMAP:   mail,
+		provider.ICloud: icloud.New(p.ICloud, mail),
+		provider.EWS:    ews.New(cfg.Network, ewsFinder),
 	}
 }
 
@@ -115,6 +134,7 @@ type Server struct {
 	Tenants    *tenant.Service
 	Connectors *connector.Service
 	Grants     *grant.Service
+	Refresher  *refresh.Refresher
 	API        *api.Server
 }
 
@@ -131,6 +151,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
+	det := detect.New(detect.Options{
+		DNSServer: cfg.Network.DNSServer, Timeout: cfg.Network.Timeout, HTTPClient: hc,
+		AutodiscoverURL: cfg.Providers.EWS.AutodiscoverURL,
+	})
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -139,14 +163,39 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.Tenants = tenant.New(st)
 	s.Connectors = &connector.Service{Store: st, Vault: v, Now: time.Now, NewID: tenant.NewID}
 	s.Grants = &grant.Service{
-		Store: st, Vault: v, Clients: s.Connectors, Validators: Validators(cfg, hc),
+		Store: st, Vault: v, Clients: s.Connectors, Validators: Validators(cfg, hc, det),
 		Log: log, Now: time.Now, NewID: tenant.NewID,
 	}
+	s.Refresher = NewRefresher(cfg, s.Store, s.Grants, s.Connectors, log)
 	s.API = api.New(api.Config{
-		Auth: s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Ready: st, Logger: log,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version,
+		Auth: s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version, AccessTokens: s.Refresher,
 	})
+	if err := s.Refresher.Register(s.API.Registry()); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// NewRefresher returns the grant refresher configured by cfg.refresh, for
+// the providers whose validator can also refresh (the OAuth ones).
+func NewRefresher(cfg config.Config, st store.Store, grants *grant.Service, clients grant.ClientResolver, log *slog.Logger) *refresh.Refresher {
+	provs := map[string]provider.Refresher{}
+	for name, v := range grants.Validators {
+		if r, ok := v.(provider.Refresher); ok {
+			provs[name] = r
+		}
+	}
+	rc := cfg.Refresh
+	return refresh.New(refresh.Options{
+		Config: refresh.Config{
+			Workers: rc.Workers, ProviderConcurrency: rc.ProviderConcurrency, Interval: rc.Interval, Lease: rc.Lease,
+			Margin: rc.Margin, KeepAlive: rc.KeepAlive, MinBackoff: rc.MinBackoff, MaxBackoff: rc.MaxBackoff,
+			AccessTokenMargin: rc.AccessTokenMargin,
+		},
+		Store: st, Grants: grants, Clients: clients, Providers: provs, Log: log, Now: time.Now,
+	})
 }
 
 // Close closes the store.
@@ -179,6 +228,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.Config.Vault.Keyring == "" && s.Config.Vault.ReloadInterval > 0 {
 		go s.Vault.Watch(wctx, s.Config.Vault.ReloadInterval)
 	}
+	refreshDone := make(chan struct{})
+	if s.Config.Refresh.Enabled {
+		go func() {
+			defer close(refreshDone)
+			s.Refresher.Run(wctx)
+		}()
+	} else {
+		close(refreshDone)
+	}
+	// Stop the refresher (it finishes the refreshes in flight, whose
+	// results must be stored) before returning, also on errors.
+	defer func() {
+		stopWatch()
+		<-refreshDone
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.Log.Info("grantd is serving", slog.String("url", "http://"+ln.Addr().String()), slog.String("version", Version), slog.String("store", s.storeKind()))
