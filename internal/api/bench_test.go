@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +26,8 @@ import (
 //
 // The serial variants report p50/p99 latency at concurrency 1; the
 // parallel ones report throughput at saturation (client, grantd and the
-// sandbox share the machine's cores).
+// sandbox share the machine's cores). Both report cpu-µs/op: the CPU the
+// whole process (client, grantd and sandbox) used per operation.
 
 type benchEnv struct {
 	e        *apitest.Env
@@ -105,8 +107,21 @@ func between(s, start, end string) string {
 	return v
 }
 
+// cpuTime is the CPU (user+system) the process has used: the client,
+// grantd and the sandbox all run in it.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
 func serial(b *testing.B, op func(*testing.B)) {
 	lat := make([]time.Duration, 0, b.N)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
@@ -114,6 +129,7 @@ func serial(b *testing.B, op func(*testing.B)) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
+	reportCPU(b, cpu0)
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
@@ -121,7 +137,7 @@ func serial(b *testing.B, op func(*testing.B)) {
 
 func parallel(b *testing.B, op func(*testing.B)) {
 	b.SetParallelism(8)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -129,6 +145,7 @@ func parallel(b *testing.B, op func(*testing.B)) {
 		}
 	})
 	b.StopTimer()
+	reportCPU(b, cpu0)
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
 }
 

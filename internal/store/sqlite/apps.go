@@ -51,7 +51,7 @@ func (s *Store) ListApplications(ctx context.Context) ([]store.Application, erro
 
 func (s *Store) UpdateApplication(ctx context.Context, id string, update func(old store.Application) (store.Application, error)) (store.Application, error) {
 	var out store.Application
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		old, err := scanApp(tx.QueryRowContext(ctx, `SELECT `+appColumns+` FROM applications WHERE id = ?`, id))
 		if err != nil {
 			return dbErr("update application", err)

@@ -66,7 +66,7 @@ func (s *Store) ListConnectors(ctx context.Context, appID string, opts store.Lis
 
 func (s *Store) UpdateConnector(ctx context.Context, appID, provider string, update func(old store.Connector) (store.Connector, error)) (store.Connector, error) {
 	var out store.Connector
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		old, err := scanConnector(tx.QueryRowContext(ctx, `SELECT `+connectorColumns+` FROM connectors WHERE app_id = ? AND provider = ?`, appID, provider))
 		if err != nil {
 			return dbErr("update connector", err)
@@ -93,7 +93,7 @@ func (s *Store) UpdateConnector(ctx context.Context, appID, provider string, upd
 }
 
 func (s *Store) DeleteConnector(ctx context.Context, appID, provider string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM credentials WHERE app_id = ? AND provider = ?`, appID, provider); err != nil {
 			return dbErr("delete connector", err)
 		}
@@ -145,7 +145,7 @@ func (s *Store) ListCredentials(ctx context.Context, appID, provider string, opt
 
 func (s *Store) UpdateCredential(ctx context.Context, appID, id string, update func(old store.Credential) (store.Credential, error)) (store.Credential, error) {
 	var out store.Credential
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		old, err := scanCredential(tx.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE app_id = ? AND id = ?`, appID, id))
 		if err != nil {
 			return dbErr("update credential", err)

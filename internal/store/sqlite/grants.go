@@ -73,7 +73,7 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, events ...store.
 	if err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, insertGrantSQL, args...); err != nil {
 			return dbErr("create grant", err)
 		}
@@ -138,7 +138,7 @@ func (s *Store) ListGrants(ctx context.Context, appID string, f store.GrantFilte
 
 func (s *Store) UpdateGrant(ctx context.Context, appID, id string, update func(old store.Grant) (store.Grant, []store.Event, error)) (store.Grant, error) {
 	var out store.Grant
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		old, err := scanGrant(tx.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM grants WHERE app_id = ? AND id = ?`, appID, id))
 		if err != nil {
 			return dbErr("update grant", err)
@@ -165,7 +165,7 @@ func (s *Store) UpdateGrant(ctx context.Context, appID, id string, update func(o
 }
 
 func (s *Store) DeleteGrant(ctx context.Context, appID, id string, events ...store.Event) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE app_id = ? AND id = ?`, appID, id)
 		if err != nil {
 			return dbErr("delete grant", err)

@@ -96,7 +96,7 @@ func (s *Store) ListWebhooks(ctx context.Context, appID string) ([]store.Webhook
 
 func (s *Store) UpdateWebhook(ctx context.Context, appID, id string, update func(old store.Webhook) (store.Webhook, error)) (store.Webhook, error) {
 	var out store.Webhook
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		old, err := scanWebhook(tx.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = ? AND id = ?`, appID, id))
 		if err != nil {
 			return dbErr("update webhook", err)
@@ -210,7 +210,7 @@ func (s *Store) rewrapColumn(ctx context.Context, bc sqlutil.BlobColumn, batchSi
 		}
 		if len(changed) > 0 {
 			written := 0
-			err = s.tx(ctx, func(tx *sql.Tx) error {
+			err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 				written = 0
 				for _, r := range changed {
 					res, err := tx.ExecContext(ctx, write, append(append([]any{blob(r.blob)}, r.key...), r.old)...)

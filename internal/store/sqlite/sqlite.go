@@ -6,9 +6,12 @@
 // instead of failing with SQLITE_BUSY, and an update closure runs while
 // its transaction holds the database's write lock. Reads use a separate
 // pool of read-only connections, which WAL lets run alongside the writer.
+// Multi-statement write transactions go through one writer goroutine that
+// commits concurrent ones together, each in its own savepoint (group
+// commit, see groupcommit.go).
 //
-// Update closures must not call back into the Store's write methods: the
-// single write connection is held while they run.
+// Update closures must not call back into the Store's write methods: they
+// run on the writer goroutine, which waits for them.
 package sqlite
 
 import (
@@ -40,9 +43,12 @@ const busyTimeout = 5 * time.Second
 
 // Store is a store.Store backed by one SQLite database file.
 type Store struct {
-	w   *sql.DB // the single writer
-	r   *sql.DB // read-only pool
-	now func() time.Time
+	w    *sql.DB // the single writer
+	r    *sql.DB // read-only pool
+	c    *sql.DB // the checkpointer's connection
+	ckpt *checkpointer
+	gw   *groupWriter
+	now  func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -67,12 +73,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		// Statement and savepoint journals (group commit puts every write
+		// in a savepoint) in memory rather than in temporary files.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		if readOnly {
 			q.Set("_query_only", "1")
 		} else {
 			q.Add("_pragma", "journal_mode(WAL)")
 			q.Set("_txlock", "immediate")
 		}
+		// No connection checkpoints when it commits: the checkpointer
+		// does (see checkpoint.go).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		return path + "?" + q.Encode()
 	}
 
@@ -100,7 +112,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 
-	s := &Store{w: w, r: r, now: time.Now}
+	c, err := sql.Open(driverName, pragmas(false))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	c.SetMaxOpenConns(1)
+	c.SetMaxIdleConns(1)
+	ckpt := newCheckpointer(c)
+
+	s := &Store{w: w, r: r, c: c, ckpt: ckpt, gw: newGroupWriter(w, ckpt), now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -108,9 +130,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes both pools.
+// Close stops the group writer and the checkpointer and closes the pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	s.gw.close()
+	s.ckpt.close()
+	return errors.Join(s.r.Close(), s.c.Close(), s.w.Close())
 }
 
 // Ping checks both pools.
@@ -140,7 +164,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	for _, m := range ms {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
 				return err
@@ -162,21 +186,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in a write transaction. An error from fn is returned
-// unchanged (so a closure's error reaches the caller as is).
-func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
+// tx runs fn in a write transaction, committed together with the write
+// transactions submitted concurrently (see groupcommit.go). An error from
+// fn is returned unchanged (so a closure's error reaches the caller as is)
+// and nothing fn wrote is kept. fn must run its statements with the ctx it
+// is given, and may be called more than once.
+func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.gw.submit(ctx, fn)
 }
 
 // dbErr maps a driver error to the store's errors: a missing row to
