@@ -49,6 +49,9 @@ type Refresh struct {
 	// AccessTokenMargin: the access-token endpoint refreshes first when the
 	// stored token expires within this.
 	AccessTokenMargin time.Duration `yaml:"access_token_margin"`
+	// PasswordRecheck is how often the credentials of a password grant
+	// (IMAP, iCloud, EWS) are checked again with the provider.
+	PasswordRecheck time.Duration `yaml:"password_recheck"`
 }
 
 // Log configures log/slog output.
@@ -197,6 +200,7 @@ func Default() Config {
 			MinBackoff:          10 * time.Second,
 			MaxBackoff:          15 * time.Minute,
 			AccessTokenMargin:   2 * time.Minute,
+			PasswordRecheck:     6 * time.Hour,
 		},
 	}
 }

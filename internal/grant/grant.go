@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -63,6 +64,12 @@ type Service struct {
 	Log        *slog.Logger
 	Now        func() time.Time
 	NewID      func() string
+	// PasswordRecheck schedules the periodic re-check of grants whose
+	// provider has no refresh token but can re-check stored credentials
+	// (provider.Rechecker: IMAP, iCloud, EWS): NextRefreshAt is set this
+	// long (minus up to a tenth of jitter) after each authentication.
+	// Zero: such grants are not scheduled.
+	PasswordRecheck time.Duration
 }
 
 // AuthRequest is a request to authenticate an account.
@@ -239,6 +246,8 @@ func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID
 	g.NextRefreshAt = time.Time{}
 	if !res.AccessTokenExpiresAt.IsZero() {
 		g.NextRefreshAt = nextRefresh(now, res.AccessTokenExpiresAt)
+	} else if _, ok := s.Validators[prov].(provider.Rechecker); ok && s.PasswordRecheck > 0 && res.Secrets["refresh_token"] == "" {
+		g.NextRefreshAt = NextRecheck(now, s.PasswordRecheck)
 	}
 	blob, err := s.sealSecrets(*g, res.Secrets)
 	if err != nil {
@@ -255,6 +264,16 @@ func nextRefresh(now, expires time.Time) time.Time {
 		return now
 	}
 	return now.Add(life * 4 / 5).Truncate(time.Microsecond)
+}
+
+// NextRecheck is when a password grant checked at now is next re-checked:
+// after d minus up to a tenth of d of jitter, so that grants created
+// together do not all log in again together.
+func NextRecheck(now time.Time, d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return now.Add(d - rand.N(d/10+1)).Truncate(time.Microsecond)
 }
 
 func secretsAAD(g store.Grant) []byte { return []byte("grant/" + g.AppID + "/" + g.ID) }

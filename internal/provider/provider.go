@@ -86,6 +86,29 @@ type Refresher interface {
 	Refresh(ctx context.Context, client Client, refreshToken string, scope []string) (Token, error)
 }
 
+// Rechecker re-checks the stored credentials of a grant that has no
+// refresh token (the password providers: IMAP, iCloud, EWS), cheaply and
+// without storing anything: settings are the grant's stored non-secret
+// settings (as Result.Settings returned them, possibly after a JSON round
+// trip), secrets its decrypted secrets (Result.Secrets), scope its scope.
+// Errors are classified *Error values, as with Validator.
+type Rechecker interface {
+	Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error
+}
+
+// MergeSettings returns settings and secrets in one map (secrets win), the
+// shape of the settings a password grant was created with.
+func MergeSettings(settings map[string]any, secrets map[string]string) map[string]any {
+	m := make(map[string]any, len(settings)+len(secrets))
+	for k, v := range settings {
+		m[k] = v
+	}
+	for k, v := range secrets {
+		m[k] = v
+	}
+	return m
+}
+
 // Class says what kind of failure an Error is; the API maps it to a status.
 type Class string
 

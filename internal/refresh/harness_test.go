@@ -67,6 +67,22 @@ func newCluster(t testing.TB, n int, databaseURL string, configure func(*config.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
+	cfg := testConfig(t, sb, databaseURL)
+	if configure != nil {
+		configure(&cfg)
+	}
+	c := &cluster{t: t, sb: sb, cfg: cfg, logs: &apitest.SyncBuffer{}}
+	for range n {
+		c.addNode()
+	}
+	c.createApp()
+	return c
+}
+
+// testConfig is grantd against sb with a fresh data directory and keyring
+// and fastRefresh.
+func testConfig(t testing.TB, sb *sandbox.Sandbox, databaseURL string) config.Config {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.DatabaseURL = databaseURL
@@ -80,13 +96,13 @@ func newCluster(t testing.TB, n int, databaseURL string, configure func(*config.
 	}
 	cfg.Vault.Keyring = kr.MarshalInline()
 	fastRefresh(&cfg)
-	if configure != nil {
-		configure(&cfg)
-	}
-	c := &cluster{t: t, sb: sb, cfg: cfg, logs: &apitest.SyncBuffer{}}
-	for range n {
-		c.addNode()
-	}
+	return cfg
+}
+
+// createApp creates the application and its two API keys on node 0.
+func (c *cluster) createApp() {
+	t := c.t
+	t.Helper()
 	app, key, err := c.nodes[0].srv.Tenants.CreateApplication(context.Background(), "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +112,6 @@ func newCluster(t testing.TB, n int, databaseURL string, configure func(*config.
 		t.Fatal(err)
 	}
 	c.appID, c.key, c.readKey = app.ID, key, readKey
-	return c
 }
 
 func (c *cluster) addNode() *node {
@@ -179,7 +194,11 @@ func (c *cluster) do(i int, method, path, key string, body any) response {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := n.http.Client().Do(req)
+	hc := n.http.Client()
+	if hc == nil {
+		hc = http.DefaultClient // a server of another process
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return response{Raw: []byte(err.Error())}
 	}

@@ -67,21 +67,34 @@
 // rotation (Microsoft) T1 keeps working for the grace period, so the next
 // refresh recovers; without rotation (Google, Yahoo) nothing is at risk.
 //
-// Password grants (IMAP, iCloud, EWS) have no NextRefreshAt and are not
-// scheduled; their periodic re-check is not implemented yet (TODO: a
-// provider.Checker capability called from refreshGrant for grants without
-// a refresh token).
+// # Password grants
+//
+// Grants without a refresh token whose provider can re-check stored
+// credentials (provider.Rechecker: IMAP, iCloud, EWS) are scheduled every
+// PasswordRecheck (minus up to a tenth of jitter; the grant service sets
+// the first one when the grant is authenticated) and claimed like OAuth
+// grants. A re-check logs in again with the stored settings and
+// passwords; nothing new is stored but LastRefreshAt and the schedule.
+// Failures are classified as for OAuth, with a digest of the secrets in
+// place of the refresh token (so a re-authentication that stored a new
+// password during the check wins): invalid credentials, app password
+// required, basic auth or access disabled and bad requests make the grant
+// invalid with one grant.expired; ClassUnavailable, ClassTLS (a server
+// certificate problem is not the account's) and anything unclassified are
+// retried with backoff and never invalidate.
 package refresh
 
 import (
 	"context"
 	crand "crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -122,6 +135,9 @@ type Config struct {
 	AccessTokenMargin time.Duration
 	// DueGaugeInterval is how often the due-grants gauge is recomputed.
 	DueGaugeInterval time.Duration
+	// PasswordRecheck is the time between two re-checks of a password
+	// grant (minus up to a tenth of jitter).
+	PasswordRecheck time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -137,6 +153,7 @@ func DefaultConfig() Config {
 		MaxBackoff:          15 * time.Minute,
 		AccessTokenMargin:   2 * time.Minute,
 		DueGaugeInterval:    15 * time.Second,
+		PasswordRecheck:     6 * time.Hour,
 	}
 }
 
@@ -167,6 +184,7 @@ func (c Config) withDefaults() Config {
 	set(&c.MaxBackoff, d.MaxBackoff)
 	set(&c.AccessTokenMargin, d.AccessTokenMargin)
 	set(&c.DueGaugeInterval, d.DueGaugeInterval)
+	set(&c.PasswordRecheck, d.PasswordRecheck)
 	return c
 }
 
@@ -184,8 +202,10 @@ type Options struct {
 	Grants    Grants
 	Clients   grant.ClientResolver
 	Providers map[string]provider.Refresher // by provider name
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Checkers re-check password grants, by provider name.
+	Checkers map[string]provider.Rechecker
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Refresher refreshes grants. Its methods are safe for concurrent use.
@@ -195,6 +215,7 @@ type Refresher struct {
 	grants    Grants
 	clients   grant.ClientResolver
 	providers map[string]provider.Refresher
+	checkers  map[string]provider.Rechecker
 	log       *slog.Logger
 	clock     func() time.Time
 	m         *metrics
@@ -215,7 +236,7 @@ func New(o Options) *Refresher {
 	}
 	return &Refresher{
 		cfg: o.Config.withDefaults(), st: o.Store, grants: o.Grants, clients: o.Clients,
-		providers: o.Providers, log: o.Log, clock: o.Now, m: newMetrics(),
+		providers: o.Providers, checkers: o.Checkers, log: o.Log, clock: o.Now, m: newMetrics(),
 		inflight: map[string]*call{}, sems: map[string]chan struct{}{},
 	}
 }
@@ -340,9 +361,11 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 	}
 	rt := secrets["refresh_token"]
 	p := r.providers[g.Provider]
+	if c := r.checkers[g.Provider]; rt == "" && c != nil {
+		return r.recheck(ctx, g, secrets, c)
+	}
 	if rt == "" || p == nil {
-		// Not an OAuth grant (password providers: periodic re-check not
-		// implemented yet): push the schedule out and release.
+		// Nothing to refresh or check: push the schedule out and release.
 		cctx, cancel := commitContext(ctx)
 		defer cancel()
 		ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
@@ -489,6 +512,96 @@ func (r *Refresher) release(g store.Grant) {
 	}
 }
 
+// credential identifies the credential a refresh or a re-check used: the
+// refresh token of an OAuth grant, a digest of the secrets of a password
+// grant ("" when there are none).
+func credential(s map[string]string) string {
+	if rt := s["refresh_token"]; rt != "" {
+		return rt
+	}
+	if len(s) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		h.Write([]byte(s[k]))
+		h.Write([]byte{0})
+	}
+	return "secrets:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// recheckTransient reports whether a re-check failure of class c must not
+// invalidate a password grant.
+func recheckTransient(c provider.Class) bool {
+	return c == "" || c == provider.ClassUnavailable || c == provider.ClassTLS
+}
+
+// recheck logs in again with a password grant's stored credentials (g is
+// leased) and stores the outcome.
+func (r *Refresher) recheck(ctx context.Context, g store.Grant, secrets map[string]string, c provider.Rechecker) result {
+	key := credential(secrets)
+	sem := r.sem(g.Provider)
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		r.release(g)
+		return result{outcome: outTransient, grant: g, err: ctx.Err()}
+	}
+	pctx, cancel := context.WithTimeout(ctx, r.cfg.Lease/2)
+	err := c.Recheck(pctx, g.Settings, secrets, g.Scope)
+	cancel()
+	<-sem
+	if err != nil {
+		class := provider.ClassOf(err)
+		if recheckTransient(class) {
+			msg := "re-check failed"
+			var pe *provider.Error
+			if errors.As(err, &pe) {
+				msg = pe.Message
+			}
+			if class == "" {
+				class = provider.ClassUnavailable
+			}
+			return r.transient(ctx, g, key, class, msg, err)
+		}
+		return r.permanent(ctx, g, key, err)
+	}
+	cctx, cancel := commitContext(ctx)
+	defer cancel()
+	now := r.now()
+	ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
+		if cur.Status == store.GrantValid {
+			same := cur.Version == g.Version
+			if !same {
+				s, err := r.grants.Secrets(cur)
+				same = err == nil && credential(s) == key
+			}
+			if same { // else re-authenticated meanwhile: its schedule stands
+				cur.LastRefreshAt = now
+				cur.NextRefreshAt = grant.NextRecheck(now, r.cfg.PasswordRecheck)
+				cur.RefreshFailures = 0
+			}
+		}
+		r.clearLease(&cur)
+		return cur, nil, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return result{outcome: outSkipped, err: err}
+	}
+	if err != nil {
+		r.log.Error("refresh: record re-check", slog.String("grant_id", g.ID), slog.Any("err", err))
+		return result{outcome: outTransient, grant: g, err: err}
+	}
+	return result{outcome: outSuccess, grant: ng}
+}
+
 // transient records a transient failure: backoff, never invalid.
 func (r *Refresher) transient(ctx context.Context, g store.Grant, rt string, class provider.Class, msg string, cause error) result {
 	cctx, cancel := commitContext(ctx)
@@ -498,7 +611,7 @@ func (r *Refresher) transient(ctx context.Context, g store.Grant, rt string, cla
 	ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
 		if rt != "" && cur.Version != g.Version {
 			s, err := r.grants.Secrets(cur)
-			if err == nil && s["refresh_token"] != rt {
+			if err == nil && credential(s) != rt {
 				r.clearLease(&cur) // someone stored a newer token meanwhile: nothing failed for it
 				return cur, nil, nil
 			}
@@ -544,7 +657,7 @@ func (r *Refresher) permanent(ctx context.Context, g store.Grant, rt string, cau
 			if err != nil {
 				return cur, nil, err
 			}
-			if s["refresh_token"] != rt {
+			if credential(s) != rt {
 				outc = outSuperseded // another node (or a re-authentication) stored a new token
 				return cur, nil, errAbort
 			}

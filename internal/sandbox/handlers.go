@@ -132,7 +132,7 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request, p *prov, te
 	// has been consumed.
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	parseErr := r.ParseForm()
-	status, ok := s.injected(r.Context(), p, "token")
+	status, answerDelay, ok := s.injected(r.Context(), p, "token")
 	if !ok {
 		return
 	}
@@ -206,6 +206,14 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request, p *prov, te
 	}
 	p.stats.Redemptions++
 	p.mu.Unlock()
+	if !s.hold(r.Context(), answerDelay) {
+		// The client is gone: the redemption (and rotation) stands, its
+		// answer is lost.
+		p.mu.Lock()
+		p.stats.LostAnswers++
+		p.mu.Unlock()
+		return
+	}
 	s.writeTokenResponse(w, r, p, red)
 }
 
@@ -619,8 +627,8 @@ func (s *Sandbox) serveIdentity(w http.ResponseWriter, r *http.Request, p *prov,
 		methodNotAllowed(w, r, "GET")
 		return
 	}
-	status, ok := s.injected(r.Context(), p, "identity")
-	if !ok {
+	status, answerDelay, ok := s.injected(r.Context(), p, "identity")
+	if !ok || !s.hold(r.Context(), answerDelay) {
 		return
 	}
 	if status != 0 {

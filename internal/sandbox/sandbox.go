@@ -146,6 +146,12 @@ type Failure struct {
 	// Delay holds the answer back; a request whose context ends first (the
 	// client gave up) is dropped.
 	Delay time.Duration
+	// AnswerDelay holds a token endpoint's answer back after the refresh
+	// token was redeemed (and rotated), before it is written: a client that
+	// dies or gives up meanwhile never sees the new refresh token, the
+	// window in which a client can lose a rotated token. At the identity
+	// endpoint it adds to Delay.
+	AnswerDelay time.Duration
 	// Count is how many requests are affected: -1 means until
 	// ClearFailures, 0 means 1.
 	Count int
@@ -170,6 +176,9 @@ type Ledger struct {
 	// InjectedFailures counts requests answered by an injected failure
 	// status.
 	InjectedFailures int
+	// LostAnswers counts redemptions whose answer the client never
+	// received: it hung up during an injected AnswerDelay.
+	LostAnswers int
 }
 
 // Valid returns how many refresh tokens are valid for email.
@@ -231,7 +240,8 @@ type failure struct {
 	endpoint  string
 	status    int
 	delay     time.Duration
-	remaining int // -1: forever
+	answer    time.Duration // AnswerDelay
+	remaining int           // -1: forever
 }
 
 // New returns a sandbox with no listener; serve Handler() yourself.
@@ -591,7 +601,7 @@ func (s *Sandbox) InjectFailure(provider string, f Failure) {
 		n = -1
 	}
 	p.mu.Lock()
-	p.failures = append(p.failures, &failure{endpoint: f.Endpoint, status: f.Status, delay: f.Delay, remaining: n})
+	p.failures = append(p.failures, &failure{endpoint: f.Endpoint, status: f.Status, delay: f.Delay, answer: f.AnswerDelay, remaining: n})
 	p.nfail.Store(int32(len(p.failures)))
 	p.mu.Unlock()
 }
@@ -632,6 +642,15 @@ func (s *Sandbox) Ledger(provider string) Ledger {
 	return l
 }
 
+// Counters returns a provider's counters: a Ledger without ValidTokens,
+// cheap enough to poll while hundreds of thousands of tokens are live.
+func (s *Sandbox) Counters(provider string) Ledger {
+	p := s.mustProv(provider)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stats
+}
+
 // IsValidRefreshToken reports whether a refresh token would be accepted
 // now (by its own client).
 func (s *Sandbox) IsValidRefreshToken(provider, token string) bool {
@@ -652,7 +671,7 @@ func (g *refreshGrant) live(now time.Time) bool {
 
 // takeFailure consumes the first failure matching endpoint. Callers hold
 // p.mu.
-func (p *prov) takeFailure(endpoint string) (status int, delay time.Duration, ok bool) {
+func (p *prov) takeFailure(endpoint string) (status int, delay, answer time.Duration, ok bool) {
 	for i, f := range p.failures {
 		if f.endpoint != "" && f.endpoint != endpoint {
 			continue
@@ -664,9 +683,9 @@ func (p *prov) takeFailure(endpoint string) (status int, delay time.Duration, ok
 				p.nfail.Store(int32(len(p.failures)))
 			}
 		}
-		return f.status, f.delay, true
+		return f.status, f.delay, f.answer, true
 	}
-	return 0, 0, false
+	return 0, 0, 0, false
 }
 
 // sweep drops expired access tokens and refresh tokens past their grace
@@ -699,34 +718,48 @@ func (p *prov) sweep(now time.Time) {
 }
 
 // injected applies the failure queued for endpoint, if any. It returns the
-// status to answer (0: serve normally) and false when the request must be
+// status to answer (0: serve normally), the delay to apply after serving
+// and before answering (AnswerDelay), and false when the request must be
 // dropped because its context ended during the delay.
-func (s *Sandbox) injected(ctx context.Context, p *prov, endpoint string) (int, bool) {
+func (s *Sandbox) injected(ctx context.Context, p *prov, endpoint string) (int, time.Duration, bool) {
 	if p.nfail.Load() == 0 {
-		return 0, true
+		return 0, 0, true
 	}
 	p.mu.Lock()
-	status, delay, ok := p.takeFailure(endpoint)
+	status, delay, answer, ok := p.takeFailure(endpoint)
 	if ok && status != 0 {
 		p.stats.InjectedFailures++
 	}
 	p.mu.Unlock()
 	if !ok {
-		return 0, true
+		return 0, 0, true
 	}
-	if delay > 0 {
-		s.delayed.Add(1)
-		defer s.delayed.Add(-1)
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return 0, false
-		}
+	if !s.hold(ctx, delay) {
+		return 0, 0, false
 	}
-	return status, true
+	return status, answer, true
 }
+
+// hold waits d (counted in InFlight); false when ctx ended first.
+func (s *Sandbox) hold(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	s.delayed.Add(1)
+	defer s.delayed.Add(-1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Held is the number of requests currently held back by an injected
+// Delay or AnswerDelay.
+func (s *Sandbox) Held() int { return int(s.delayed.Load()) }
 
 func nameFromEmail(email string) string {
 	local, _, _ := strings.Cut(email, "@")

@@ -164,7 +164,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.Connectors = &connector.Service{Store: st, Vault: v, Now: time.Now, NewID: tenant.NewID}
 	s.Grants = &grant.Service{
 		Store: st, Vault: v, Clients: s.Connectors, Validators: Validators(cfg, hc, det),
-		Log: log, Now: time.Now, NewID: tenant.NewID,
+		Log: log, Now: time.Now, NewID: tenant.NewID, PasswordRecheck: cfg.Refresh.PasswordRecheck,
 	}
 	s.Refresher = NewRefresher(cfg, s.Store, s.Grants, s.Connectors, log)
 	s.API = api.New(api.Config{
@@ -179,12 +179,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 }
 
 // NewRefresher returns the grant refresher configured by cfg.refresh, for
-// the providers whose validator can also refresh (the OAuth ones).
+// the providers whose validator can also refresh (the OAuth ones) or
+// re-check stored credentials (the password ones).
 func NewRefresher(cfg config.Config, st store.Store, grants *grant.Service, clients grant.ClientResolver, log *slog.Logger) *refresh.Refresher {
 	provs := map[string]provider.Refresher{}
+	checkers := map[string]provider.Rechecker{}
 	for name, v := range grants.Validators {
 		if r, ok := v.(provider.Refresher); ok {
 			provs[name] = r
+		}
+		if c, ok := v.(provider.Rechecker); ok {
+			checkers[name] = c
 		}
 	}
 	rc := cfg.Refresh
@@ -192,9 +197,9 @@ func NewRefresher(cfg config.Config, st store.Store, grants *grant.Service, clie
 		Config: refresh.Config{
 			Workers: rc.Workers, ProviderConcurrency: rc.ProviderConcurrency, Interval: rc.Interval, Lease: rc.Lease,
 			Margin: rc.Margin, KeepAlive: rc.KeepAlive, MinBackoff: rc.MinBackoff, MaxBackoff: rc.MaxBackoff,
-			AccessTokenMargin: rc.AccessTokenMargin,
+			AccessTokenMargin: rc.AccessTokenMargin, PasswordRecheck: rc.PasswordRecheck,
 		},
-		Store: st, Grants: grants, Clients: clients, Providers: provs, Log: log, Now: time.Now,
+		Store: st, Grants: grants, Clients: clients, Providers: provs, Checkers: checkers, Log: log, Now: time.Now,
 	})
 }
 

@@ -382,6 +382,20 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	}, nil
 }
 
+// Recheck implements provider.Rechecker: the stored credentials go
+// through Validate again (ResolveNames and GetFolder) against the stored
+// ews_url, the endpoint the grant was validated against (no Autodiscover).
+func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
+	m := provider.MergeSettings(settings, secrets)
+	if u, _ := m["ews_url"].(string); u != "" {
+		m["ews_host"] = u
+		delete(m, "ews_port") // the URL carries it
+	}
+	delete(m, "ews_url")
+	_, err := v.Validate(ctx, provider.Request{Settings: m, Scope: scope})
+	return err
+}
+
 // pick chooses the resolution of want: the one with that address, else
 // the only one (an alias resolves to the primary SMTP address).
 func pick(rs []resolved, want string) (resolved, bool) {

@@ -59,6 +59,13 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	}, nil
 }
 
+// Recheck implements provider.Rechecker: the stored username and
+// app-specific password log in again to the configured iCloud hosts.
+func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
+	_, err := v.Validate(ctx, provider.Request{Settings: map[string]any{"username": settings["username"], "password": secrets["password"]}, Scope: scope})
+	return err
+}
+
 func str(s map[string]any, key string) (string, error) {
 	v, ok := s[key]
 	if !ok || v == nil {

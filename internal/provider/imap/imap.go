@@ -176,6 +176,14 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	return res, nil
 }
 
+// Recheck implements provider.Rechecker: the stored settings (hosts,
+// ports, usernames) and passwords go through Validate again (IMAP LOGIN
+// and LIST, SMTP AUTH); nothing is looked up.
+func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
+	_, err := v.Validate(ctx, provider.Request{Settings: provider.MergeSettings(settings, secrets), Scope: scope})
+	return err
+}
+
 // accountEmail is the grant's email: settings.email when given, else the
 // IMAP username when it is an address.
 func accountEmail(explicit, username string) (string, error) {
