@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/grantd/grantd/internal/provider"
 )
@@ -63,6 +64,42 @@ func FetchJSON(ctx context.Context, hc *http.Client, rawURL, bearer string, out 
 // Errors are classified (IdentityError for non-2xx answers, with
 // s.Unauthorized as the class of a plain 401) and redacted.
 func (s *Session) GetJSON(ctx context.Context, what, rawURL, accessToken string, out any) error {
+	err := s.getJSON(ctx, what, rawURL, accessToken, out)
+	if !s.rotated || provider.ClassOf(err) != provider.ClassUnavailable {
+		return err
+	}
+	// The provider rotated the refresh token when we redeemed it (Zoom
+	// strictly: the caller's token is now dead), so giving up on a
+	// transient identity failure would lose the user's only valid token.
+	// Try again a few times while the request's deadline allows.
+	for _, wait := range rotatedRetryWaits {
+		select {
+		case <-ctx.Done():
+			return s.rotatedLost(err)
+		case <-time.After(wait):
+		}
+		if err = s.getJSON(ctx, what, rawURL, accessToken, out); provider.ClassOf(err) != provider.ClassUnavailable {
+			return err
+		}
+	}
+	return s.rotatedLost(err)
+}
+
+// rotatedRetryWaits are the pauses before the identity retries of a
+// session whose refresh token was rotated.
+var rotatedRetryWaits = []time.Duration{200 * time.Millisecond, 800 * time.Millisecond}
+
+// rotatedLost adds to a transient failure that the caller's refresh token
+// may no longer work, so that nobody retries in vain.
+func (s *Session) rotatedLost(err error) error {
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		pe.Message += fmt.Sprintf("; note that %s rotated the refresh token while grantd checked it, so the token sent may no longer be valid: if a retry is refused, ask the user to sign in again", s.Provider)
+	}
+	return err
+}
+
+func (s *Session) getJSON(ctx context.Context, what, rawURL, accessToken string, out any) error {
 	_, err := FetchJSON(ctx, s.hc, rawURL, accessToken, out)
 	if err == nil {
 		return nil

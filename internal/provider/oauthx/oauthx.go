@@ -57,6 +57,9 @@ type Session struct {
 	refreshToken string
 	requested    []string
 	secrets      []string
+	// rotated is set by Redeem when the provider issued a new refresh
+	// token: the one the caller sent may be dead from then on.
+	rotated bool
 }
 
 // Start checks the request (settings.refresh_token, client_id and

@@ -43,6 +43,7 @@ func (s *Session) Redeem(ctx context.Context, ep TokenEndpoint, params url.Value
 	}
 	s.addSecret(tok.AccessToken)
 	s.addSecret(tok.RefreshToken)
+	s.rotated = tok.RefreshToken != "" && tok.RefreshToken != s.refreshToken
 	if idt, ok := tok.Extra("id_token").(string); ok {
 		s.addSecret(idt)
 	}

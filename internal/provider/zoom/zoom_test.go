@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/grantd/grantd/internal/config"
@@ -86,4 +87,31 @@ func TestNameFromFirstAndLast(t *testing.T) {
 	if res.Secrets["refresh_token"] != "rt2" {
 		t.Errorf("rotated token not kept")
 	}
+}
+
+// Once Zoom has rotated the token, a transient identity failure is retried:
+// giving up would leave the caller with a dead token and grantd with none.
+func TestIdentityRetriedAfterRotation(t *testing.T) {
+	e := suite.NewEnv(t)
+	rt := e.Mint(t, nil)
+	e.SB.InjectFailure(sandbox.Zoom, sandbox.Failure{Endpoint: "identity", Status: 503, Count: 2})
+	res, err := e.Validator(0).Validate(context.Background(), e.Request(rt))
+	if err != nil {
+		t.Fatalf("two identity failures after a rotation were not retried: %v", err)
+	}
+	if !e.SB.IsValidRefreshToken(sandbox.Zoom, res.Secrets["refresh_token"]) {
+		t.Error("the rotated token in the result is not valid")
+	}
+
+	// A lasting outage still ends in ClassUnavailable, saying the token
+	// sent may be dead now.
+	rt = e.Mint(t, nil)
+	e.SB.InjectFailure(sandbox.Zoom, sandbox.Failure{Endpoint: "identity", Status: 503, Count: -1})
+	defer e.SB.ClearFailures()
+	_, err = e.Validator(0).Validate(context.Background(), e.Request(rt))
+	pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
+	if !strings.Contains(pe.Message, "rotated the refresh token") {
+		t.Errorf("message does not warn about the rotation: %s", pe.Message)
+	}
+	oauthxtest.NoSecrets(t, err, rt, oauthxtest.ClientSecret)
 }

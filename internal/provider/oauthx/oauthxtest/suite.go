@@ -210,7 +210,7 @@ func (s Suite) Run(t *testing.T) {
 			return e.Request(rt), rt
 		}, class: provider.ClassUnavailable},
 		{name: "identity 503", setup: func(e *Env, rt string) (provider.Request, string) {
-			e.SB.InjectFailure(s.Provider, sandbox.Failure{Endpoint: "identity", Status: 503})
+			e.SB.InjectFailure(s.Provider, sandbox.Failure{Endpoint: "identity", Status: 503, Count: -1})
 			return e.Request(rt), rt
 		}, class: provider.ClassUnavailable, msg: "try again", pe: map[string]any{"status": 503, "endpoint": "identity"}},
 		{name: "identity 401", setup: func(e *Env, rt string) (provider.Request, string) {
