@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 )
@@ -117,71 +118,55 @@ func (s *Sandbox) adminProv(w http.ResponseWriter, name string) *prov {
 	return p
 }
 
-func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimSuffix(r.URL.Path, "/")
-	route := func(method string) bool {
-		if r.Method == method {
-			return true
-		}
-		methodNotAllowed(w, r, method)
-		return false
-	}
-	switch {
-	case path == "/admin/clients":
-		if route(http.MethodPost) {
-			s.adminAddClient(w, r)
-		}
-	case path == "/admin/users":
-		if route(http.MethodPost) {
-			s.adminAddUser(w, r)
-		}
-	case path == "/admin/tokens":
-		if route(http.MethodPost) {
-			s.adminMint(w, r)
-		}
-	case path == "/admin/tokens/revoke":
-		if route(http.MethodPost) {
-			s.adminRevoke(w, r)
-		}
-	case path == "/admin/tokens/introspect":
-		if route(http.MethodPost) {
-			s.adminIntrospect(w, r)
-		}
-	case strings.HasPrefix(path, "/admin/providers/"):
-		name := path[len("/admin/providers/"):]
-		switch r.Method {
-		case http.MethodGet:
-			if p := s.adminProv(w, name); p != nil {
-				writeJSON(w, http.StatusOK, p.settings())
-			}
-		case http.MethodPut:
-			s.adminSetProvider(w, r, name)
-		default:
-			methodNotAllowed(w, r, "GET, PUT")
-		}
-	case path == "/admin/failures":
-		switch r.Method {
-		case http.MethodPost:
-			s.adminInjectFailure(w, r)
-		case http.MethodDelete:
-			s.ClearFailures()
-			s.log.Debug("sandbox: failures cleared")
-			writeJSON(w, http.StatusOK, map[string]bool{"cleared": true})
-		default:
-			methodNotAllowed(w, r, "POST, DELETE")
-		}
-	case path == "/admin/ledger":
-		if route(http.MethodGet) {
-			s.adminLedger(w, r)
-		}
-	case path == "/admin/reset":
-		if route(http.MethodPost) {
+// newAdminMux routes the admin surface with net/http patterns. A known
+// path asked with another method is a JSON 405 naming the allowed ones;
+// anything else under /admin is a JSON 404.
+func (s *Sandbox) newAdminMux() *http.ServeMux {
+	m := http.NewServeMux()
+	routes := []struct {
+		path    string
+		methods map[string]http.HandlerFunc
+	}{
+		{"/admin/clients", map[string]http.HandlerFunc{http.MethodPost: s.adminAddClient}},
+		{"/admin/users", map[string]http.HandlerFunc{http.MethodPost: s.adminAddUser}},
+		{"/admin/tokens", map[string]http.HandlerFunc{http.MethodPost: s.adminMint}},
+		{"/admin/tokens/revoke", map[string]http.HandlerFunc{http.MethodPost: s.adminRevoke}},
+		{"/admin/tokens/introspect", map[string]http.HandlerFunc{http.MethodPost: s.adminIntrospect}},
+		{"/admin/providers/{provider}", map[string]http.HandlerFunc{
+			http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
+				if p := s.adminProv(w, r.PathValue("provider")); p != nil {
+					writeJSON(w, http.StatusOK, p.settings())
+				}
+			},
+			http.MethodPut: func(w http.ResponseWriter, r *http.Request) { s.adminSetProvider(w, r, r.PathValue("provider")) },
+		}},
+		{"/admin/failures", map[string]http.HandlerFunc{
+			http.MethodPost: s.adminInjectFailure,
+			http.MethodDelete: func(w http.ResponseWriter, r *http.Request) {
+				s.ClearFailures()
+				s.log.Debug("sandbox: failures cleared")
+				writeJSON(w, http.StatusOK, map[string]bool{"cleared": true})
+			},
+		}},
+		{"/admin/ledger", map[string]http.HandlerFunc{http.MethodGet: s.adminLedger}},
+		{"/admin/reset", map[string]http.HandlerFunc{http.MethodPost: func(w http.ResponseWriter, r *http.Request) {
 			s.Reset()
 			writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
-		}
-	default:
-		notFound(w, r)
+		}}},
 	}
+	for _, rt := range routes {
+		var allow []string
+		for method, h := range rt.methods {
+			m.HandleFunc(method+" "+rt.path, h)
+			allow = append(allow, method)
+		}
+		sort.Strings(allow)
+		allowed := strings.Join(allow, ", ")
+		m.HandleFunc(rt.path, func(w http.ResponseWriter, r *http.Request) { methodNotAllowed(w, r, allowed) })
+	}
+	m.HandleFunc("/admin/", notFound)
+	m.HandleFunc("/admin", notFound)
+	return m
 }
 
 func (s *Sandbox) adminAddClient(w http.ResponseWriter, r *http.Request) {

@@ -47,7 +47,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/zoom/v2/users/me":
 		s.serveIdentity(w, r, s.provs[Zoom], idUserinfo)
 	case path == "/admin" || strings.HasPrefix(path, "/admin/"):
-		s.serveAdmin(w, r)
+		s.admin.ServeHTTP(w, r)
 	default:
 		notFound(w, r)
 	}

@@ -188,6 +188,7 @@ func (l Ledger) Valid(email string) int { return len(l.ValidTokens[strings.ToLow
 type Sandbox struct {
 	opts   Options
 	log    *slog.Logger
+	admin  *http.ServeMux // the /admin/ surface (admin.go)
 	keys   *signingKey
 	url    string // set by Start before serving; read-only afterwards
 	provs  map[string]*prov
@@ -257,6 +258,7 @@ func New(opts Options) *Sandbox {
 		p.reset()
 		s.provs[name] = p
 	}
+	s.admin = s.newAdminMux()
 	return s
 }
 
