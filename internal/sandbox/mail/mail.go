@@ -253,9 +253,16 @@ func (s *Server) listen(addr string) (net.Listener, error) {
 func (s *Server) Close() error {
 	s.once.Do(func() {
 		close(s.closed)
-		_ = s.imap.Close()
-		_ = s.smtp.Close()
+		// The listeners are closed, and both Serve loops waited for,
+		// before the servers' own Close: a Close right after Start races
+		// Serve's start in both libraries (go-smtp registers the listener
+		// without checking for Close and would accept for ever; go-imap
+		// adds to a WaitGroup its Close is waiting on).
+		_ = s.imapLn.Close()
+		_ = s.smtpLn.Close()
 		s.wg.Wait()
+		_ = s.imap.Close() // open connections
+		_ = s.smtp.Close()
 		if s.dir != "" {
 			_ = os.RemoveAll(s.dir)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -73,5 +74,24 @@ func TestSandboxServers(t *testing.T) {
 	var se *smtp.SMTPError
 	if err := s2.Auth(sasl.NewLoginClient("a@example.com", "wrong")); !errors.As(err, &se) || se.Code != 535 {
 		t.Fatalf("AUTH LOGIN wrong password: %v", err)
+	}
+}
+
+// Close right after Start returns, whether or not the servers' Serve loops
+// have started (go-smtp's Serve used to miss a Close that came first and
+// accept for ever; a hung test run found it).
+func TestCloseRightAfterStart(t *testing.T) {
+	for i := 0; i < 300; i++ {
+		s, err := mail.Start(mail.Options{TLS: mail.Plain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { s.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Close hung (start %d)", i)
+		}
 	}
 }
