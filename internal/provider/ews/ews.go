@@ -81,6 +81,10 @@ const maxBody = 4 << 20
 
 // Validator checks EWS credentials. It is safe for concurrent use.
 type Validator struct {
+	// Dial opens TCP connections; nil means a net.Dialer bounded by the
+	// network timeout. Set it before the first Validate.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
 	network config.Network
 	tls     *tls.Config
 	tlsErr  error
@@ -236,6 +240,11 @@ func parseEndpoint(raw string, port int, portSet, allowInsecure bool, what strin
 	if !strings.Contains(ref, "://") {
 		ref = "https://" + ref
 	}
+	// Refuse credentials in the URL first, without repeating the value:
+	// it would hold a password (which may contain "/", so any "@" counts).
+	if strings.Contains(raw, "@") {
+		return endpoint{}, bad("%s must not contain credentials; use settings.ews_username and settings.ews_password", what)
+	}
 	u, err := url.Parse(ref)
 	if err != nil || u.Hostname() == "" {
 		return endpoint{}, bad("%s %q is not a host name or an https URL", what, raw)
@@ -309,8 +318,22 @@ func (v *Validator) endpoint(ctx context.Context, s settings) (endpoint, error) 
 	return parseEndpoint(found, s.port, s.portSet, v.network.AllowInsecure, "the EWS URL found by Autodiscover")
 }
 
-// Validate checks the credentials against the EWS server.
+// Validate checks the credentials against the EWS server. Its errors
+// carry the server's own words, without the password (in case the server
+// repeats it, or the Basic header it received).
 func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+	r, err := v.validate(ctx, req)
+	if err != nil {
+		user, _ := req.Settings["ews_username"].(string)
+		pw, _ := req.Settings["ews_password"].(string)
+		red := provider.NewRedactor(pw)
+		red.AddEncoded(provider.BasicAuth(user, pw), provider.BasicAuth(strings.TrimSpace(user), pw))
+		return provider.Result{}, red.Error(err)
+	}
+	return r, nil
+}
+
+func (v *Validator) validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	if v.tlsErr != nil {
 		return provider.Result{}, v.tlsErr
 	}
@@ -425,10 +448,13 @@ type session struct {
 
 func (v *Validator) newSession(ep endpoint, user, pw string) *session {
 	t := v.timeout()
-	dialer := &net.Dialer{Timeout: min(t, 10*time.Second)}
+	dial := v.Dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: min(t, 10*time.Second)}).DialContext
+	}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		DialContext:           dial,
 		TLSClientConfig:       v.tls.Clone(),
 		TLSHandshakeTimeout:   min(t, 10*time.Second),
 		ForceAttemptHTTP2:     false,

@@ -43,6 +43,27 @@ func start(t *testing.T, auth ewssb.Auth) (*ewssb.Server, *ews.Validator) {
 	return srv, ews.New(config.Network{CAFile: srv.CAFile(), Timeout: 2 * time.Second}, nil)
 }
 
+// echoRedacted checks an error from a server that repeated the password
+// and the Authorization header it got: the words are there, the secrets
+// are not.
+func echoRedacted(t *testing.T, pe *provider.Error) {
+	all := pe.Error() + fmt.Sprint(pe.ProviderError)
+	if !strings.Contains(all, "Logon of") || !strings.Contains(all, provider.Redacted) {
+		t.Errorf("want the server's words, redacted: %s", all)
+	}
+	if basic := provider.BasicAuth(aliceUser, alicePW); strings.Contains(all, basic) {
+		t.Errorf("Basic credentials in the error: %s", all)
+	}
+}
+
+// dialing returns a validator trusting srv's CA that opens connections
+// with dial.
+func dialing(srv *ewssb.Server, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *ews.Validator {
+	v := ews.New(config.Network{CAFile: srv.CAFile(), Timeout: 2 * time.Second}, nil)
+	v.Dial = dial
+	return v
+}
+
 func settings(srv *ewssb.Server, username, password string) map[string]any {
 	return map[string]any{
 		"email": aliceEmail, "ews_username": username, "ews_password": password,
@@ -290,6 +311,14 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("%s %v", pe.Message, pe.ProviderError)
 			}
 		}},
+		{"server repeating the credentials (NTLM)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+			srv.Fail(ewssb.FailEchoCredentials)
+			return nil
+		}, provider.ClassUnavailable, echoRedacted},
+		{"server repeating the credentials (Basic)", ewssb.Basic, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+			srv.Fail(ewssb.FailEchoCredentials)
+			return nil
+		}, provider.ClassUnavailable, echoRedacted},
 		{"server busy (ErrorServerBusy fault)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
 			srv.Fail(ewssb.FailServerBusy)
 			return nil
@@ -331,6 +360,31 @@ func TestFailureClasses(t *testing.T) {
 			return ews.New(config.Network{Timeout: 2 * time.Second}, nil)
 		}, provider.ClassTLS, func(t *testing.T, pe *provider.Error) {
 			if !strings.Contains(pe.Message, "network.ca_file") {
+				t.Errorf("message %s", pe.Message)
+			}
+		}},
+		{"certificate for another host", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Validator {
+			// mail.wrong.test reaches the server, whose certificate
+			// names localhost and 127.0.0.1 only.
+			s["ews_host"] = "mail.wrong.test"
+			return dialing(srv, func(ctx context.Context, network, addr string) (net.Conn, error) {
+				_, port, _ := net.SplitHostPort(addr)
+				var d net.Dialer
+				return d.DialContext(ctx, network, net.JoinHostPort(srv.Host(), port))
+			})
+		}, provider.ClassTLS, func(t *testing.T, pe *provider.Error) {
+			if !strings.Contains(pe.Message, "not valid for mail.wrong.test") {
+				t.Errorf("message %s", pe.Message)
+			}
+		}},
+		{"host name does not resolve", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Validator {
+			s["ews_host"] = "mail.nowhere.test"
+			return dialing(srv, func(ctx context.Context, network, addr string) (net.Conn, error) {
+				host, _, _ := net.SplitHostPort(addr)
+				return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+			})
+		}, provider.ClassUnavailable, func(t *testing.T, pe *provider.Error) {
+			if !strings.Contains(pe.Message, "mail.nowhere.test") || !strings.Contains(pe.Message, "could not be resolved") {
 				t.Errorf("message %s", pe.Message)
 			}
 		}},
@@ -400,6 +454,11 @@ func TestSettings(t *testing.T) {
 		{"port twice", mod(func(s map[string]any) { s["ews_host"] = srv.Host() + ":1234" }), "give the port once"},
 		{"http URL", mod(func(s map[string]any) { s["ews_host"] = "http://" + srv.Host() }), "must be an https URL"},
 		{"credentials in the URL", mod(func(s map[string]any) { s["ews_host"] = "https://a:b@" + srv.Host() }), "must not contain credentials"},
+		// The value is not repeated: it holds a password (which also
+		// makes the URL unparsable, or not https, here).
+		{"credentials in a bad URL", mod(func(s map[string]any) { s["ews_host"] = "https://alice:" + alicePW + "%zz@" + srv.Host() }), "must not contain credentials"},
+		{"credentials in an http URL", mod(func(s map[string]any) { s["ews_host"] = "ftp://alice:" + alicePW + "@" + srv.Host() }), "must not contain credentials"},
+		{"credentials with a slash, no scheme", mod(func(s map[string]any) { s["ews_host"] = "alice:old/" + alicePW + "@" + srv.Host() }), "must not contain credentials"},
 		{"no host, no Autodiscover", mod(func(s map[string]any) { delete(s, "ews_host") }), "settings.ews_host is required: Autodiscover found no EWS server for alice@contoso.test"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

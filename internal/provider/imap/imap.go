@@ -47,7 +47,6 @@ import (
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
-	"github.com/grantd/grantd/internal/provider/oauthx"
 )
 
 // Standard ports.
@@ -154,7 +153,7 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	ctx, cancel := context.WithTimeout(ctx, v.timeout)
 	defer cancel()
 	if err := v.fillServers(ctx, email, &a); err != nil {
-		return provider.Result{}, oauthx.Redact(err, a.IMAPPassword, a.SMTPPassword)
+		return provider.Result{}, a.redactor().Error(err)
 	}
 	if err := v.Check(ctx, a); err != nil {
 		return provider.Result{}, err
@@ -284,7 +283,17 @@ func (v *Validator) Check(ctx context.Context, a Account) error {
 			stop() // the other check's answer no longer matters
 		}
 	}
-	return oauthx.Redact(first, a.IMAPPassword, a.SMTPPassword)
+	return a.redactor().Error(first)
+}
+
+// redactor removes a's passwords from errors, also in the forms they are
+// sent in (an IMAP quoted string, base64 for AUTH LOGIN, the SASL PLAIN
+// response), in case a server echoes them.
+func (a Account) redactor() *provider.Redactor {
+	r := provider.NewRedactor(a.IMAPPassword, a.SMTPPassword)
+	r.AddEncoded(provider.SASLPlain("", a.IMAPUsername, a.IMAPPassword), provider.SASLPlain(a.IMAPUsername, a.IMAPUsername, a.IMAPPassword),
+		provider.SASLPlain("", a.SMTPUsername, a.SMTPPassword), provider.SASLPlain(a.SMTPUsername, a.SMTPUsername, a.SMTPPassword))
+	return r
 }
 
 func requiredString(s map[string]any, key string) (string, error) {
@@ -323,7 +332,8 @@ func host(s map[string]any, key string) (string, error) {
 	if h == "" {
 		return "", nil
 	}
-	if strings.ContainsAny(h, "/ \t\r\n@") || strings.Contains(h, "://") {
+	if len(h) > 253 || strings.ContainsFunc(h, func(r rune) bool { return r < 0x20 || r == 0x7f }) ||
+		strings.ContainsAny(h, "/ @") || strings.Contains(h, "://") {
 		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s must be a host name or IP address, like imap.example.com (no scheme, path or port)", key)
 	}
 	if _, _, err := net.SplitHostPort(h); err == nil {

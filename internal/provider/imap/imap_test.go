@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -322,6 +323,8 @@ func TestSettings(t *testing.T) {
 		{map[string]any{"imap_port": true}, "settings.imap_port must be a port number"},
 		{map[string]any{"imap_host": "imaps://x.example.com"}, "settings.imap_host must be a host name"},
 		{map[string]any{"smtp_host": "x.example.com:587"}, "settings.smtp_host must not contain a port"},
+		{map[string]any{"imap_host": "x\x00.example.com"}, "settings.imap_host must be a host name"},
+		{map[string]any{"smtp_host": strings.Repeat("a", 300) + ".com"}, "settings.smtp_host must be a host name"},
 		{map[string]any{"imap_host": nil}, "settings.imap_host is required"},
 		{map[string]any{"imap_username": "carol"}, "add settings.email"},
 		{map[string]any{"email": "nope"}, "settings.email"},
@@ -379,4 +382,23 @@ func TestServerFinder(t *testing.T) {
 	if _, pe = e.validate(t, s); pe == nil || pe.Class != provider.ClassUnavailable {
 		t.Fatalf("transient finder failure: %v", pe)
 	}
+}
+
+// A server that repeats the credentials it got in its refusal (raw, as an
+// IMAP quoted string, as SASL PLAIN) does not get them into the error.
+func TestEchoedPasswordRedacted(t *testing.T) {
+	e := startEnv(t, mail.ImplicitTLS, envOpts{})
+	// (\x00 + user + \x00 is not a multiple of 3 bytes long, so the SASL
+	// PLAIN form does not contain the password's own base64.)
+	const pw = `echo "pass\word" 7`
+	e.srv.AddAccount(mail.User{Email: "echo1@example.com", Password: pw, Behavior: mail.EchoesCredentials})
+	_, pe := e.validate(t, e.settings("echo1@example.com", pw))
+	if pe == nil || pe.Class != provider.ClassInvalidCredentials {
+		t.Fatalf("got %v", pe)
+	}
+	resp, _ := pe.ProviderError["response"].(string)
+	if !strings.Contains(resp, "refused") || !strings.Contains(resp, provider.Redacted) {
+		t.Errorf("provider_error.response %q: want the server's words, redacted", resp)
+	}
+	noSecret(t, pe, pw, `echo \"pass\\word\" 7`, base64.StdEncoding.EncodeToString([]byte("\x00echo1@example.com\x00"+pw)))
 }

@@ -16,8 +16,10 @@
 package oauthx
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -56,7 +58,7 @@ type Session struct {
 	client       provider.Client
 	refreshToken string
 	requested    []string
-	secrets      []string
+	red          provider.Redactor
 	// rotated is set by Redeem when the provider issued a new refresh
 	// token: the one the caller sent may be dead from then on.
 	rotated bool
@@ -82,6 +84,11 @@ func Start(req provider.Request, providerName string, hc *http.Client) (*Session
 	}
 	s.addSecret(rt)
 	s.addSecret(req.Client.ClientSecret)
+	// Clients authenticating in the header send these (x/oauth2
+	// URL-encodes both parts first).
+	c := req.Client
+	s.red.AddEncoded(provider.BasicAuth(c.ClientID, c.ClientSecret),
+		provider.BasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret)))
 	return s, nil
 }
 
@@ -126,7 +133,7 @@ func jsonType(v any) string {
 	switch v.(type) {
 	case bool:
 		return "a boolean"
-	case float64, int, int64:
+	case float64, int, int64, json.Number:
 		return "a number"
 	case []any:
 		return "an array"
@@ -139,14 +146,11 @@ func jsonType(v any) string {
 	}
 }
 
-func (s *Session) addSecret(v string) {
-	if len(v) >= 4 { // shorter strings would redact ordinary words
-		s.secrets = append(s.secrets, v)
-	}
-}
+func (s *Session) addSecret(v string) { s.red.Add(v) }
 
-// Redact removes every secret the session has seen from err (see Redact).
-func (s *Session) Redact(err error) error { return Redact(err, s.secrets...) }
+// Redact removes every secret the session has seen from err (see
+// provider.Redactor).
+func (s *Session) Redact(err error) error { return s.red.Error(err) }
 
 // Identity is who the provider says the token belongs to.
 type Identity struct {

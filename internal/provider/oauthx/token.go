@@ -25,12 +25,14 @@ type TokenEndpoint struct {
 // token) join the session's secrets; on failure the error is a classified,
 // redacted *provider.Error.
 func (s *Session) Redeem(ctx context.Context, ep TokenEndpoint, params url.Values) (*oauth2.Token, error) {
-	hc := s.hc
+	c := *s.hc
+	// A token endpoint does not redirect; following a 307/308 would send
+	// the refresh token and the client secret wherever it points.
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if len(params) > 0 {
-		c := *hc
-		c.Transport = &formParams{base: hc.Transport, params: params}
-		hc = &c
+		c.Transport = &formParams{base: c.Transport, params: params}
 	}
+	hc := &c
 	conf := &oauth2.Config{
 		ClientID:     s.client.ClientID,
 		ClientSecret: s.client.ClientSecret,

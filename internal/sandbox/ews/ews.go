@@ -120,6 +120,10 @@ const (
 	FailServerBusy
 	// FailUnavailable: every request gets 503 Service Unavailable.
 	FailUnavailable
+	// FailEchoCredentials: authenticated requests get a 500 SOAP fault
+	// that repeats the user's password and the Authorization header it
+	// received (a careless server, for tests of redaction).
+	FailEchoCredentials
 )
 
 // Stats are counters since Start.
@@ -374,6 +378,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusForbidden)
 		io.WriteString(w, "<html><body><h1>403 - Forbidden: Access is denied.</h1></body></html>")
+		return
+	}
+	if failure == FailEchoCredentials {
+		writeFault(w, "a:ErrorInternalServerError", fmt.Sprintf("Logon of %s with password %s failed (Authorization: %s)", u.Username, u.Password, r.Header.Get("Authorization")), "")
 		return
 	}
 	if failure == FailServerBusy {

@@ -105,6 +105,10 @@ const (
 	// Unavailable is a transient outage: IMAP "BAD [UNAVAILABLE]" (what
 	// iCloud sends) and SMTP "454 4.7.0".
 	Unavailable
+	// EchoesCredentials is a careless server: every login is refused with
+	// a text that repeats the credentials it received, raw, as an IMAP
+	// quoted string and as base64 SASL PLAIN (tests of redaction).
+	EchoesCredentials
 )
 
 // Server responses for the behaviours (exported so that tests can look for

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"io"
 	"strings"
@@ -14,6 +15,13 @@ import (
 
 func same(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// echo is what a server that repeats the credentials it got says.
+func echo(username, password string) string {
+	quoted := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(password)
+	plain := base64.StdEncoding.EncodeToString([]byte("\x00" + username + "\x00" + password))
+	return "login " + username + " " + password + " refused (LOGIN \"" + quoted + "\"; AUTH PLAIN " + plain + ")"
 }
 
 func imapNo(code imap.ResponseCode, text string) *imap.Error {
@@ -43,6 +51,8 @@ func (s *Server) imapLogin(username, password string) (User, error) {
 		return u, imapNo("", BasicAuthIMAPText)
 	case Unavailable:
 		return u, &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeUnavailable, Text: UnavailableText}
+	case EchoesCredentials:
+		return u, imapNo(imap.ResponseCodeAuthenticationFailed, echo(username, password))
 	}
 	if !same(password, u.Password) {
 		return u, imapAuthFailed
@@ -150,6 +160,8 @@ func (s *Server) smtpAuth(username, password string) error {
 		return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 139}, Message: BasicAuthSMTPText}
 	case Unavailable:
 		return &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: UnavailableSMTPText}
+	case EchoesCredentials:
+		return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: echo(username, password)}
 	}
 	want := u.Password
 	if u.SMTPPassword != "" {
