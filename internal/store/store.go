@@ -29,6 +29,10 @@ import (
 var (
 	ErrNotFound      = errors.New("store: not found")
 	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrInvalid: a value the backend cannot hold (a NUL character in
+	// PostgreSQL text, a time out of its range, a key too long for an
+	// index). Callers should have refused it before.
+	ErrInvalid = errors.New("store: value cannot be stored")
 	// ErrConflict is returned by update closures (and passed through by
 	// the store) when a compare-and-swap precondition fails.
 	ErrConflict = errors.New("store: conflict")
@@ -191,6 +195,8 @@ type GrantFilter struct {
 	Provider    string
 	AccountIDs  []string
 	WorkspaceID string
+	// CredentialID selects the grants made with that credential.
+	CredentialID string
 }
 
 // SecretRewrapper re-encrypts one ciphertext. It returns the new ciphertext

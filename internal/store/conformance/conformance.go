@@ -815,6 +815,9 @@ func testListGrantsFilters(t *testing.T, s store.Store) {
 		g := grant(app, sp.email)
 		g.ID = fmt.Sprintf("g%d-%s", i, app)
 		g.Status, g.IP, g.Provider, g.AccountID, g.WorkspaceID = sp.status, sp.ip, sp.provider, sp.account, sp.workspace
+		if sp.provider == "microsoft" {
+			g.CredentialID = fmt.Sprintf("cred-%d", i%2)
+		}
 		g.CreatedAt = t0.Add(time.Duration(i) * time.Hour)
 		g.UpdatedAt = g.CreatedAt
 		must(t, "CreateGrant", s.CreateGrant(ctx, g))
@@ -844,6 +847,8 @@ func testListGrantsFilters(t *testing.T, s store.Store) {
 		{"AccountIDs two", store.GrantFilter{ListOptions: asc, AccountIDs: []string{"acct-2", "acct-3", "nope"}}, []int{1, 2}},
 		{"AccountIDs empty", store.GrantFilter{ListOptions: asc, AccountIDs: []string{}}, []int{0, 1, 2, 3}},
 		{"WorkspaceID", store.GrantFilter{ListOptions: asc, WorkspaceID: "ws-1"}, []int{0, 1}},
+		{"CredentialID", store.GrantFilter{ListOptions: asc, CredentialID: "cred-1"}, []int{1}},
+		{"CredentialID none", store.GrantFilter{ListOptions: asc, CredentialID: "cred-9"}, nil},
 		{"combined", store.GrantFilter{ListOptions: asc, Status: store.GrantValid, Provider: "microsoft", IP: "10.0.0.1", WorkspaceID: "ws-2", AccountIDs: []string{"acct-3"}, Since: t0}, []int{2}},
 		{"combined none", store.GrantFilter{ListOptions: asc, Status: store.GrantInvalid, Provider: "google"}, nil},
 		{"filter with paging", store.GrantFilter{ListOptions: store.ListOptions{Limit: 1, Offset: 1}, Status: store.GrantValid}, []int{2}},

@@ -138,6 +138,9 @@ func (s *Store) ListGrants(ctx context.Context, appID string, f store.GrantFilte
 	if f.WorkspaceID != "" {
 		add("workspace_id = $%d", f.WorkspaceID)
 	}
+	if f.CredentialID != "" {
+		add("credential_id = $%d", f.CredentialID)
+	}
 	if len(f.AccountIDs) > 0 {
 		add("account_id = ANY($%d)", f.AccountIDs)
 	}

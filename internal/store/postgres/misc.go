@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -137,18 +136,9 @@ func (s *Store) DeleteWebhook(ctx context.Context, appID, id string) error {
 // are written in one transaction, each UPDATE conditional on the blob
 // still holding the value that was read.
 func (s *Store) RewrapSecrets(ctx context.Context, batchSize int, rewrap store.SecretRewrapper) (int, error) {
-	if batchSize <= 0 {
-		batchSize = 100
-	}
-	total := 0
-	for _, bc := range sqlutil.BlobColumns {
-		n, err := s.rewrapColumn(ctx, bc, batchSize, rewrap)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("rewrap %s.%s: %w", bc.Table, bc.Column, err)
-		}
-	}
-	return total, nil
+	return sqlutil.RewrapSecrets(batchSize, func(bc sqlutil.BlobColumn, batchSize int) (int, error) {
+		return s.rewrapColumn(ctx, bc, batchSize, rewrap)
+	})
 }
 
 func (s *Store) rewrapColumn(ctx context.Context, bc sqlutil.BlobColumn, batchSize int, rewrap store.SecretRewrapper) (int, error) {
@@ -166,13 +156,7 @@ func (s *Store) rewrapColumn(ctx context.Context, bc sqlutil.BlobColumn, batchSi
 		keys, bc.Column, bc.Table, keys, strings.Join(params, ", "), bc.Column, keys, n+1)
 	write := fmt.Sprintf(`UPDATE %s SET %s = $1 WHERE %s AND %s = $%d`, bc.Table, bc.Column, strings.Join(match, " AND "), bc.Column, n+2)
 
-	type row struct {
-		key       []any
-		old, blob []byte
-	}
-	total := 0
-	var after []any
-	for {
+	read := func(after []any) ([]sqlutil.BlobRow, error) {
 		var rows pgx.Rows
 		var err error
 		if after == nil {
@@ -180,61 +164,26 @@ func (s *Store) rewrapColumn(ctx context.Context, bc sqlutil.BlobColumn, batchSi
 		} else {
 			rows, err = s.pool.Query(ctx, next, append(after, batchSize)...)
 		}
-		batch, err := collect(rows, err, "read", func(sc pgx.Row) (row, error) {
-			r := row{key: make([]any, len(bc.Keys))}
-			dest := make([]any, len(bc.Keys)+1)
-			keyStrs := make([]string, len(bc.Keys))
-			for i := range keyStrs {
-				dest[i] = &keyStrs[i]
-			}
-			dest[len(bc.Keys)] = &r.old
-			if err := sc.Scan(dest...); err != nil {
-				return r, err
-			}
-			for i, k := range keyStrs {
-				r.key[i] = k
-			}
-			return r, nil
+		return collect(rows, err, "read", func(sc pgx.Row) (sqlutil.BlobRow, error) {
+			dest, row := sqlutil.ScanBlobRow(len(bc.Keys))
+			err := sc.Scan(dest...)
+			return row(), err
 		})
-		if err != nil {
-			return total, err
-		}
-		if len(batch) == 0 {
-			return total, nil
-		}
-		after = batch[len(batch)-1].key
-
-		var changed []row
-		for _, r := range batch {
-			out, ok, err := rewrap(r.old)
-			if err != nil {
-				return total, err
-			}
-			if ok && !bytes.Equal(out, r.old) {
-				r.blob = out
-				changed = append(changed, r)
-			}
-		}
-		if len(changed) > 0 {
-			written := 0
-			err = s.tx(ctx, func(tx pgx.Tx) error {
-				written = 0
-				for _, r := range changed {
-					tag, err := tx.Exec(ctx, write, append(append([]any{blob(r.blob)}, r.key...), r.old)...)
-					if err != nil {
-						return dbErr("write", err)
-					}
-					written += int(tag.RowsAffected())
-				}
-				return nil
-			})
-			if err != nil {
-				return total, err
-			}
-			total += written
-		}
-		if len(batch) < batchSize {
-			return total, nil
-		}
 	}
+	save := func(changed []sqlutil.BlobRow) (int, error) {
+		written := 0
+		err := s.tx(ctx, func(tx pgx.Tx) error {
+			written = 0
+			for _, r := range changed {
+				tag, err := tx.Exec(ctx, write, append(append([]any{blob(r.New)}, r.Key...), r.Old)...)
+				if err != nil {
+					return dbErr("write", err)
+				}
+				written += int(tag.RowsAffected())
+			}
+			return nil
+		})
+		return written, err
+	}
+	return sqlutil.RewrapColumn(batchSize, rewrap, read, save)
 }

@@ -54,6 +54,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: cannot connect to %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
 	s := &Store{pool: pool, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
@@ -74,7 +78,10 @@ func (s *Store) Close() error {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	// A query of grantd's own schema, not just a connection: a dropped
+	// schema or a wrong search_path is not ready either.
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM schema_migrations LIMIT 1) m`).Scan(&n); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil
@@ -155,6 +162,11 @@ func dbErr(op string, err error) error {
 			return fmt.Errorf("%s: %w", op, store.ErrAlreadyExists)
 		case "23503": // foreign_key_violation
 			return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+		case "22021", "22P05", "22008", "22003", "54000":
+			// character_not_in_repertoire, untranslatable_character
+			// (NUL), datetime_field_overflow, numeric_value_out_of_range,
+			// program_limit_exceeded (an index row too large)
+			return fmt.Errorf("%s: %w", op, store.ErrInvalid)
 		}
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)

@@ -138,3 +138,33 @@ func BenchmarkPostgres(b *testing.B) {
 		return open(b, testSchema(b))
 	})
 }
+
+// Ping answers for grantd's schema, not only for the connection: a
+// dropped schema is not ready.
+func TestPingNeedsTheSchema(t *testing.T) {
+	dsn := testSchema(t)
+	s, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	u, _ := url.Parse(dsn)
+	conn, err := pgx.Connect(t.Context(), baseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	if _, err := conn.Exec(t.Context(), "DROP SCHEMA "+u.Query().Get("search_path")+" CASCADE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err == nil {
+		t.Fatal("Ping succeeded without the schema")
+	}
+	// (the cleanup's DROP SCHEMA now reports an error: recreate it)
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+u.Query().Get("search_path")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -124,6 +124,9 @@ func (s *Store) ListGrants(ctx context.Context, appID string, f store.GrantFilte
 	if f.WorkspaceID != "" {
 		add("workspace_id = ?", f.WorkspaceID)
 	}
+	if f.CredentialID != "" {
+		add("credential_id = ?", f.CredentialID)
+	}
 	if len(f.AccountIDs) > 0 {
 		ids, err := encodeJSON(f.AccountIDs)
 		if err != nil {

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -135,18 +134,9 @@ func (s *Store) DeleteWebhook(ctx context.Context, appID, id string) error {
 // are written in one transaction, each UPDATE conditional on the blob
 // still holding the value that was read.
 func (s *Store) RewrapSecrets(ctx context.Context, batchSize int, rewrap store.SecretRewrapper) (int, error) {
-	if batchSize <= 0 {
-		batchSize = 100
-	}
-	total := 0
-	for _, bc := range sqlutil.BlobColumns {
-		n, err := s.rewrapColumn(ctx, bc, batchSize, rewrap)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("rewrap %s.%s: %w", bc.Table, bc.Column, err)
-		}
-	}
-	return total, nil
+	return sqlutil.RewrapSecrets(batchSize, func(bc sqlutil.BlobColumn, batchSize int) (int, error) {
+		return s.rewrapColumn(ctx, bc, batchSize, rewrap)
+	})
 }
 
 func (s *Store) rewrapColumn(ctx context.Context, bc sqlutil.BlobColumn, batchSize int, rewrap store.SecretRewrapper) (int, error) {
@@ -159,13 +149,7 @@ func (s *Store) rewrapColumn(ctx context.Context, bc sqlutil.BlobColumn, batchSi
 		keys, bc.Column, bc.Table, keys, params, bc.Column, keys)
 	write := fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s AND %s = ?`, bc.Table, bc.Column, match, bc.Column)
 
-	type row struct {
-		key       []any
-		old, blob []byte
-	}
-	total := 0
-	var after []any
-	for {
+	read := func(after []any) ([]sqlutil.BlobRow, error) {
 		var rows *sql.Rows
 		var err error
 		if after == nil {
@@ -173,65 +157,30 @@ func (s *Store) rewrapColumn(ctx context.Context, bc sqlutil.BlobColumn, batchSi
 		} else {
 			rows, err = s.r.QueryContext(ctx, next, append(after, batchSize)...)
 		}
-		batch, err := collect(rows, err, "read", func(sc scanner) (row, error) {
-			r := row{key: make([]any, len(bc.Keys))}
-			dest := make([]any, len(bc.Keys)+1)
-			keyStrs := make([]string, len(bc.Keys))
-			for i := range keyStrs {
-				dest[i] = &keyStrs[i]
-			}
-			dest[len(bc.Keys)] = &r.old
-			if err := sc.Scan(dest...); err != nil {
-				return r, err
-			}
-			for i, k := range keyStrs {
-				r.key[i] = k
-			}
-			return r, nil
+		return collect(rows, err, "read", func(sc scanner) (sqlutil.BlobRow, error) {
+			dest, row := sqlutil.ScanBlobRow(len(bc.Keys))
+			err := sc.Scan(dest...)
+			return row(), err
 		})
-		if err != nil {
-			return total, err
-		}
-		if len(batch) == 0 {
-			return total, nil
-		}
-		after = batch[len(batch)-1].key
-
-		var changed []row
-		for _, r := range batch {
-			out, ok, err := rewrap(r.old)
-			if err != nil {
-				return total, err
-			}
-			if ok && !bytes.Equal(out, r.old) {
-				r.blob = out
-				changed = append(changed, r)
-			}
-		}
-		if len(changed) > 0 {
-			written := 0
-			err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-				written = 0
-				for _, r := range changed {
-					res, err := tx.ExecContext(ctx, write, append(append([]any{blob(r.blob)}, r.key...), r.old)...)
-					if err != nil {
-						return dbErr("write", err)
-					}
-					n, err := res.RowsAffected()
-					if err != nil {
-						return dbErr("write", err)
-					}
-					written += int(n)
-				}
-				return nil
-			})
-			if err != nil {
-				return total, err
-			}
-			total += written
-		}
-		if len(batch) < batchSize {
-			return total, nil
-		}
 	}
+	save := func(changed []sqlutil.BlobRow) (int, error) {
+		written := 0
+		err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			written = 0
+			for _, r := range changed {
+				res, err := tx.ExecContext(ctx, write, append(append([]any{blob(r.New)}, r.Key...), r.Old)...)
+				if err != nil {
+					return dbErr("write", err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return dbErr("write", err)
+				}
+				written += int(n)
+			}
+			return nil
+		})
+		return written, err
+	}
+	return sqlutil.RewrapColumn(batchSize, rewrap, read, save)
 }

@@ -1,10 +1,12 @@
 // Package sqlutil holds the pure helpers shared by the SQL backends
 // (internal/store/sqlite and internal/store/postgres): field encoding,
 // normalisation of records before they are written, and validation of list
-// options. It performs no I/O.
+// options, and the walk of RewrapSecrets. It performs no I/O itself: the
+// backends pass their own reads and writes in as closures.
 package sqlutil
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -243,4 +245,91 @@ var BlobColumns = []BlobColumn{
 	{Table: "grants", Keys: []string{"id"}, Column: "secrets"},
 	{Table: "codes", Keys: []string{"hash"}, Column: "data"},
 	{Table: "webhooks", Keys: []string{"id"}, Column: "secret"},
+}
+
+// BlobRow is one non-empty value of a BlobColumn, read for rewrapping.
+type BlobRow struct {
+	Key []any  // the primary key (strings), in key order
+	Old []byte // the value read
+	New []byte // the rewrapped value (set by RewrapColumn)
+}
+
+// ScanBlobRow returns the scan destinations of a row (keys…, blob) of a
+// table with nkeys key columns, and a function building the BlobRow once
+// the row has been scanned.
+func ScanBlobRow(nkeys int) ([]any, func() BlobRow) {
+	keys := make([]string, nkeys)
+	var blob []byte
+	dest := make([]any, nkeys+1)
+	for i := range keys {
+		dest[i] = &keys[i]
+	}
+	dest[nkeys] = &blob
+	return dest, func() BlobRow {
+		r := BlobRow{Key: make([]any, nkeys), Old: blob}
+		for i, k := range keys {
+			r.Key[i] = k
+		}
+		return r
+	}
+}
+
+// RewrapSecrets runs rewrapColumn on every column of BlobColumns
+// (batchSize defaulting to 100) and returns the rows written.
+func RewrapSecrets(batchSize int, rewrapColumn func(bc BlobColumn, batchSize int) (int, error)) (int, error) {
+	if batchSize <= 0 {
+		batchSize = 100
+	}
+	total := 0
+	for _, bc := range BlobColumns {
+		n, err := rewrapColumn(bc, batchSize)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("rewrap %s.%s: %w", bc.Table, bc.Column, err)
+		}
+	}
+	return total, nil
+}
+
+// RewrapColumn walks one blob column in primary key order, batchSize rows
+// at a time: read returns up to batchSize rows after the key after (from
+// the first row when after is nil); the rows whose value rewrap changes go
+// to write, which must store each New only where the value is still Old,
+// and returns how many rows it changed. RewrapColumn returns the rows
+// written.
+func RewrapColumn(batchSize int, rewrap store.SecretRewrapper,
+	read func(after []any) ([]BlobRow, error), write func(changed []BlobRow) (int, error)) (int, error) {
+	total := 0
+	var after []any
+	for {
+		batch, err := read(after)
+		if err != nil {
+			return total, err
+		}
+		if len(batch) == 0 {
+			return total, nil
+		}
+		after = batch[len(batch)-1].Key
+		var changed []BlobRow
+		for _, r := range batch {
+			out, ok, err := rewrap(r.Old)
+			if err != nil {
+				return total, err
+			}
+			if ok && !bytes.Equal(out, r.Old) {
+				r.New = out
+				changed = append(changed, r)
+			}
+		}
+		if len(changed) > 0 {
+			n, err := write(changed)
+			if err != nil {
+				return total, err
+			}
+			total += n
+		}
+		if len(batch) < batchSize {
+			return total, nil
+		}
+	}
 }
