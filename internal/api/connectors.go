@@ -2,8 +2,10 @@ package api
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/store"
 )
 
@@ -118,10 +120,13 @@ func (s *Server) deleteConnector(w http.ResponseWriter, r *http.Request) {
 		s.respondError(w, r, err)
 		return
 	}
-	// Without its connector a grant can no longer be refreshed.
-	if err := s.cfg.Grants.InvalidateProvider(r.Context(), appID, prov, "connector_deleted", "the "+prov+" connector was deleted"); err != nil {
-		s.respondError(w, r, err)
-		return
+	// Without its connector an OAuth grant can no longer be refreshed
+	// (password grants do not need one).
+	if slices.Contains(connector.OAuthProviders, prov) {
+		if err := s.cfg.Grants.InvalidateProvider(r.Context(), appID, prov, grant.CauseConnectorDeleted, "the "+prov+" connector was deleted"); err != nil {
+			s.respondError(w, r, err)
+			return
+		}
 	}
 	respondDeleted(w, r)
 }
@@ -206,7 +211,14 @@ func (s *Server) updateCredential(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request) {
-	if err := s.cfg.Connectors.DeleteCredential(r.Context(), principal(r).App.ID, r.PathValue("provider"), r.PathValue("id")); err != nil {
+	appID, prov, id := principal(r).App.ID, r.PathValue("provider"), r.PathValue("id")
+	if err := s.cfg.Connectors.DeleteCredential(r.Context(), appID, prov, id); err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	// The grants made with it hold refresh tokens of its OAuth client,
+	// which is gone: they can no longer be refreshed.
+	if err := s.cfg.Grants.InvalidateCredential(r.Context(), appID, id, grant.CauseCredentialDeleted, "the "+prov+" credential "+id+" was deleted"); err != nil {
 		s.respondError(w, r, err)
 		return
 	}

@@ -83,6 +83,23 @@ func TestEWSConnectCustom(t *testing.T) {
 	}
 }
 
+// An EWS connector's scopes are the default of EWS grants.
+func TestEWSConnectorDefaultScope(t *testing.T) {
+	e, srv, key := ewsEnv(t, ewssb.NTLM)
+	if r := e.Do("POST", "/v3/connectors", key, map[string]any{"provider": "ews", "name": "exchange", "scopes": "ews.calendar"}); r.Status != 201 {
+		t.Fatalf("create connector: %d %s", r.Status, r.Raw)
+	}
+	r := e.Do("POST", "/v3/connect/custom", key, map[string]any{"provider": "ews", "settings": ewsSettings(srv, `CONTOSO\alice`, "alice-pw-1")})
+	if r.Status != 201 || fmt.Sprint(r.Data()["scope"]) != "[ews.calendar]" {
+		t.Errorf("connector default: %d %s", r.Status, r.Raw)
+	}
+	// A requested scope still wins.
+	r = e.Do("POST", "/v3/connect/custom", key, map[string]any{"provider": "ews", "scope": []string{"ews.contacts"}, "settings": ewsSettings(srv, `CONTOSO\bob`, "bob-pw-1")})
+	if r.Status != 201 || fmt.Sprint(r.Data()["scope"]) != "[ews.contacts]" {
+		t.Errorf("requested scope: %d %s", r.Status, r.Raw)
+	}
+}
+
 func TestEWSReauthenticationAndPatch(t *testing.T) {
 	e, srv, key := ewsEnv(t, ewssb.Both)
 	r1 := e.Do("POST", "/v3/connect/custom", key, map[string]any{"provider": "ews", "settings": ewsSettings(srv, `CONTOSO\alice`, "alice-pw-1")})

@@ -125,6 +125,11 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) {
 		s.respondError(w, r, err)
 		return
 	}
+	if !f.Before.IsZero() {
+		// created_at is kept to the microsecond and shown in seconds:
+		// before=T includes every grant whose created_at reads T.
+		f.Before = f.Before.Add(time.Second - time.Microsecond)
+	}
 	switch st := q.Get("grant_status"); st {
 	case "", store.GrantValid, store.GrantInvalid:
 		f.Status = st

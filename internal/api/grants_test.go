@@ -201,7 +201,7 @@ func TestConnectCustomErrors(t *testing.T) {
 func TestCredentialOverride(t *testing.T) {
 	e := apitest.New(t)
 	_, key := e.App("acme")
-	e.OAuthConnector(key, "microsoft")
+	clientID := e.OAuthConnector(key, "microsoft")
 	e.Sandbox.AddClient("microsoft", "other-app", "other-secret")
 	c := e.Do("POST", "/v3/connectors/microsoft/creds", key, map[string]any{
 		"name": "other", "credential_type": "connector",
@@ -222,9 +222,48 @@ func TestCredentialOverride(t *testing.T) {
 	if r.Status != 201 || r.Data()["credential_id"] != credID {
 		t.Fatalf("with credential: %d %s", r.Status, r.Raw)
 	}
+	grantID := r.Data()["id"].(string)
 	r = e.Do("POST", "/v3/connect/custom", key, map[string]any{"provider": "microsoft", "settings": map[string]any{"refresh_token": rt, "credential_id": "nope"}})
 	if r.Status != 400 || !strings.Contains(r.ErrMessage(), "nope") {
 		t.Fatalf("unknown credential: %d %s", r.Status, r.Raw)
+	}
+	// A new token for the grant (PATCH settings with only the token) is
+	// redeemed with the grant's credential, which it keeps.
+	rt2 := e.RefreshToken("microsoft", "other-app", "dan@example.com")
+	r = e.Do("PATCH", "/v3/grants/"+grantID, key, map[string]any{"settings": map[string]any{"refresh_token": rt2}})
+	if r.Status != 200 || r.Data()["credential_id"] != credID {
+		t.Fatalf("PATCH token of a credential grant: %d %s", r.Status, r.Raw)
+	}
+	// Naming a credential in the PATCH still chooses it.
+	r = e.Do("PATCH", "/v3/grants/"+grantID, key, map[string]any{"settings": map[string]any{"refresh_token": rt2, "credential_id": "nope"}})
+	if r.Status != 400 || !strings.Contains(r.ErrMessage(), "nope") {
+		t.Fatalf("PATCH with an unknown credential: %d %s", r.Status, r.Raw)
+	}
+	// Deleting the credential makes its grants invalid at once, with one
+	// grant.expired each; grants of the connector's own client stay valid.
+	own := e.Do("POST", "/v3/connect/custom", key, map[string]any{"provider": "microsoft", "settings": map[string]any{
+		"refresh_token": e.RefreshToken("microsoft", clientID, "erin@example.com")}})
+	if own.Status != 201 {
+		t.Fatalf("grant with the connector's client: %d %s", own.Status, own.Raw)
+	}
+	if d := e.Do("DELETE", "/v3/connectors/microsoft/creds/"+credID, key, nil); d.Status != 200 {
+		t.Fatalf("delete credential: %d %s", d.Status, d.Raw)
+	}
+	if g := e.Do("GET", "/v3/grants/"+grantID, key, nil); g.Data()["grant_status"] != "invalid" || g.Data()["grantd"].(map[string]any)["last_failure_class"] != "credential_deleted" {
+		t.Errorf("grant of the deleted credential: %s", g.Raw)
+	}
+	if g := e.Do("GET", "/v3/grants/"+own.Data()["id"].(string), key, nil); g.Data()["grant_status"] != "valid" {
+		t.Errorf("grant of the connector's client: %s", g.Raw)
+	}
+	evs, _ := e.Server.Store.ListEvents(t.Context(), 0, 0)
+	expired := 0
+	for _, ev := range evs {
+		if ev.Type == "grant.expired" && ev.GrantID == grantID {
+			expired++
+		}
+	}
+	if expired != 1 {
+		t.Errorf("%d grant.expired for the credential's grant, want 1", expired)
 	}
 }
 
@@ -276,11 +315,42 @@ func TestGrantsListAndPatch(t *testing.T) {
 			t.Errorf("%s: %d items, want %d", q, len(p.List()), want)
 		}
 	}
+	// since and before are inclusive, in the seconds created_at shows.
+	first := e.Do("GET", "/v3/grants/"+ids[0], key, nil).Data()["created_at"].(float64)
+	for q, in := range map[string]bool{
+		fmt.Sprintf("since=%.0f&before=%.0f", first, first): true,
+		fmt.Sprintf("before=%.0f", first):                   true,
+		fmt.Sprintf("since=%.0f", first):                    true,
+		fmt.Sprintf("before=%.0f", first-1):                 false,
+		fmt.Sprintf("since=%.0f", first+1):                  false,
+	} {
+		p := e.Do("GET", "/v3/grants?limit=200&"+q, key, nil)
+		found := slices.ContainsFunc(p.List(), func(g map[string]any) bool { return g["id"] == ids[0] })
+		if found != in {
+			t.Errorf("%s: grant created at %.0f listed = %v, want %v", q, first, found, in)
+		}
+	}
 
-	// PATCH scope only.
+	// PATCH scope only: a new list, grant.updated, but updated_at (the
+	// last authentication) stays.
+	app := appOf(t, e, key)
+	before, _ := e.Server.Store.GetGrant(t.Context(), app, ids[0])
+	evs0, _ := e.Server.Store.ListEvents(t.Context(), 0, 1000)
 	p := e.Do("PATCH", "/v3/grants/"+ids[0], key, map[string]any{"scope": []string{"email", "mail-r"}})
 	if p.Status != 200 || fmt.Sprint(p.Data()["scope"]) != "[email mail-r]" {
 		t.Fatalf("patch scope: %d %s", p.Status, p.Raw)
+	}
+	after, _ := e.Server.Store.GetGrant(t.Context(), app, ids[0])
+	evs1, _ := e.Server.Store.ListEvents(t.Context(), 0, 1000)
+	if !after.UpdatedAt.Equal(before.UpdatedAt) || len(evs1) != len(evs0)+1 || evs1[len(evs1)-1].Type != "grant.updated" {
+		t.Errorf("scope PATCH: updated_at %v -> %v, %d new events", before.UpdatedAt, after.UpdatedAt, len(evs1)-len(evs0))
+	}
+	// An empty PATCH changes nothing and emits nothing.
+	if p := e.Do("PATCH", "/v3/grants/"+ids[0], key, map[string]any{}); p.Status != 200 || p.Data()["id"] != ids[0] {
+		t.Fatalf("empty patch: %d %s", p.Status, p.Raw)
+	}
+	if evs2, _ := e.Server.Store.ListEvents(t.Context(), 0, 1000); len(evs2) != len(evs1) {
+		t.Errorf("empty PATCH emitted %d events", len(evs2)-len(evs1))
 	}
 	// PATCH settings is validated before it is accepted.
 	p = e.Do("PATCH", "/v3/grants/"+ids[0], key, map[string]any{"settings": map[string]any{"refresh_token": "bogus"}})
@@ -498,5 +568,29 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if strings.Contains(string(dbBytes), c) {
 			t.Errorf("canary %.12s… in the database files", c)
 		}
+	}
+}
+
+// Bulk authentication (Google service accounts, Microsoft admin consent)
+// is not supported yet: it is refused with a message that says so.
+func TestBulkAuthenticationNotSupported(t *testing.T) {
+	e := apitest.New(t)
+	_, key := e.App("acme")
+	clientID := e.OAuthConnector(key, "microsoft")
+	r := e.Do("POST", "/v3/connectors/microsoft/creds", key, map[string]any{"name": "admin", "credential_type": "adminconsent",
+		"credential_data": map[string]any{"client_id": "c", "client_secret": "s", "tenant": "t"}})
+	if r.Status != 201 {
+		t.Fatalf("create cred: %d %s", r.Status, r.Raw)
+	}
+	adminID := r.Data()["id"].(string)
+
+	r = e.Do("POST", "/v3/connect/custom", key, map[string]any{"provider": "microsoft", "settings": map[string]any{"email_address": "eve@example.com", "credential_id": adminID}})
+	if r.Status != 400 || !strings.Contains(r.ErrMessage(), "bulk authentication") || !strings.Contains(r.ErrMessage(), "not supported") {
+		t.Errorf("bulk variant: %d %s", r.Status, r.Raw)
+	}
+	rt := e.RefreshToken("microsoft", clientID, "eve@example.com")
+	r = e.Do("POST", "/v3/connect/custom", key, map[string]any{"provider": "microsoft", "settings": map[string]any{"refresh_token": rt, "credential_id": adminID}})
+	if r.Status != 400 || !strings.Contains(r.ErrMessage(), "adminconsent credential") || !strings.Contains(r.ErrMessage(), `"connector" credential`) {
+		t.Errorf("refresh token with an adminconsent credential: %d %s", r.Status, r.Raw)
 	}
 }

@@ -244,3 +244,23 @@ func TestMailPasswordsNeverLeak(t *testing.T) {
 		}
 	}
 }
+
+// IMAP grants need no connector: deleting an optional imap connector
+// leaves them valid.
+func TestDeletingIMAPConnectorKeepsGrants(t *testing.T) {
+	e, srv, key := mailEnv(t, 3*time.Second)
+	if r := e.Do("POST", "/v3/connectors", key, map[string]any{"provider": "imap"}); r.Status != http.StatusCreated {
+		t.Fatalf("create connector: %d %s", r.Status, r.Raw)
+	}
+	srv.AddUser("ada@example.com", "pw-1")
+	r := e.Do("POST", "/v3/connect/custom", key, imapBody(srv, "ada@example.com", "pw-1"))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create grant: %d %s", r.Status, r.Raw)
+	}
+	if d := e.Do("DELETE", "/v3/connectors/imap", key, nil); d.Status != http.StatusOK {
+		t.Fatalf("delete connector: %d %s", d.Status, d.Raw)
+	}
+	if g := e.Do("GET", "/v3/grants/"+r.Data()["id"].(string), key, nil); g.Data()["grant_status"] != "valid" {
+		t.Errorf("after deleting the imap connector: %s", g.Raw)
+	}
+}

@@ -117,6 +117,9 @@ func (s *Service) Create(ctx context.Context, appID string, in Input) (store.Con
 	if in.Name != nil && strings.TrimSpace(*in.Name) != "" {
 		c.Name = strings.TrimSpace(*in.Name)
 	}
+	if err := checkName(c.Name); err != nil {
+		return store.Connector{}, err
+	}
 	c.Scope = in.Scope
 	if err := s.applySettings(&c, in.Settings); err != nil {
 		return store.Connector{}, err
@@ -129,7 +132,7 @@ func (s *Service) Create(ctx context.Context, appID string, in Input) (store.Con
 	}
 	err := s.Store.CreateConnector(ctx, c)
 	if errors.Is(err, store.ErrAlreadyExists) {
-		return store.Connector{}, &Error{Kind: Conflict, Message: fmt.Sprintf("the application already has a %s connector; change it with PATCH /v3/connectors/%s", in.Provider, in.Provider)}
+		return store.Connector{}, &Error{Kind: Conflict, Message: fmt.Sprintf("the application already has a connector for %s; change it with PATCH /v3/connectors/%s", in.Provider, in.Provider)}
 	}
 	return c, err
 }
@@ -153,6 +156,9 @@ func (s *Service) Update(ctx context.Context, appID, prov string, in Input) (sto
 	c, err := s.Store.UpdateConnector(ctx, appID, prov, func(c store.Connector) (store.Connector, error) {
 		if in.Name != nil && strings.TrimSpace(*in.Name) != "" {
 			c.Name = strings.TrimSpace(*in.Name)
+			if err := checkName(c.Name); err != nil {
+				return c, err
+			}
 		}
 		if in.Scope != nil {
 			c.Scope = in.Scope
@@ -244,14 +250,29 @@ func (s *Service) applySettings(c *store.Connector, settings map[string]any) err
 	return nil
 }
 
+// MaxNameLength bounds connector and credential names (in bytes).
+const MaxNameLength = 256
+
+func checkName(name string) error {
+	if len(name) > MaxNameLength {
+		return invalid("name is %d bytes long; at most %d are allowed", len(name), MaxNameLength)
+	}
+	return nil
+}
+
 func checkComplete(c store.Connector, secrets map[string]string) error {
 	if !slices.Contains(OAuthProviders, c.Provider) {
 		return nil
 	}
-	if id, _ := c.Settings["client_id"].(string); id == "" {
+	if v, ok := c.Settings["client_id"]; ok && v != nil {
+		if _, isString := v.(string); !isString {
+			return invalid("settings.client_id must be a string (the OAuth client id of your %s app)", c.Provider)
+		}
+	}
+	if id, _ := c.Settings["client_id"].(string); strings.TrimSpace(id) == "" {
 		return invalid("settings.client_id is required for a %s connector (the OAuth client id of your %s app)", c.Provider, c.Provider)
 	}
-	if secrets["client_secret"] == "" {
+	if strings.TrimSpace(secrets["client_secret"]) == "" {
 		return invalid("settings.client_secret is required for a %s connector (the OAuth client secret of your %s app)", c.Provider, c.Provider)
 	}
 	return nil

@@ -48,6 +48,9 @@ func (s *Service) CreateCredential(ctx context.Context, appID, prov string, in C
 	if in.Name == nil || strings.TrimSpace(*in.Name) == "" {
 		return store.Credential{}, invalid("name is required")
 	}
+	if err := checkName(strings.TrimSpace(*in.Name)); err != nil {
+		return store.Credential{}, err
+	}
 	if in.Type == "" {
 		return store.Credential{}, invalid("credential_type is required; one of: %s", strings.Join(CredentialTypes, ", "))
 	}
@@ -111,6 +114,9 @@ func (s *Service) UpdateCredential(ctx context.Context, appID, prov, id string, 
 				return c, invalid("name cannot be empty")
 			}
 			c.Name = strings.TrimSpace(*in.Name)
+			if err := checkName(c.Name); err != nil {
+				return c, err
+			}
 		}
 		if in.Data != nil {
 			// A partial update keeps the fields not sent.
@@ -201,10 +207,39 @@ type Resolved struct {
 	Scope        []string // the connector's default scopes
 }
 
-// Resolve returns the client for an OAuth grant of prov: the credential
-// credentialID when given, else the connector's active credential, else the
-// connector's own client_id and client_secret.
+// DefaultScope returns the scope list of appID's connector for prov, nil
+// when the application has no such connector.
+func (s *Service) DefaultScope(ctx context.Context, appID, prov string) ([]string, error) {
+	c, err := s.Store.GetConnector(ctx, appID, prov)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(c.Scope) == 0 {
+		return nil, nil
+	}
+	return c.Scope, nil
+}
+
+// Resolve returns the client for a new OAuth grant of prov: the
+// credential credentialID when given, else the connector's active
+// credential, else the connector's own client_id and client_secret.
 func (s *Service) Resolve(ctx context.Context, appID, prov, credentialID string) (Resolved, error) {
+	return s.resolve(ctx, appID, prov, credentialID, true)
+}
+
+// ResolveGrant returns the client of an existing grant whose stored
+// credential is credentialID: that credential, or the connector's own
+// client when it is "" (not the active credential, which may have been
+// set since: the grant's refresh token belongs to the client that made
+// it).
+func (s *Service) ResolveGrant(ctx context.Context, appID, prov, credentialID string) (Resolved, error) {
+	return s.resolve(ctx, appID, prov, credentialID, false)
+}
+
+func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string, useActive bool) (Resolved, error) {
 	c, err := s.Store.GetConnector(ctx, appID, prov)
 	if errors.Is(err, store.ErrNotFound) {
 		return Resolved{}, invalid("the application has no %s connector: create one first with POST /v3/connectors {\"provider\":%q,\"settings\":{\"client_id\":…,\"client_secret\":…}}", prov, prov)
@@ -221,7 +256,7 @@ func (s *Service) Resolve(ctx context.Context, appID, prov, credentialID string)
 	r.Client.ClientSecret = secrets["client_secret"]
 	r.Client.Tenant, _ = c.Settings["tenant"].(string)
 	id := credentialID
-	if id == "" {
+	if id == "" && useActive {
 		id = c.ActiveCredentialID
 	}
 	if id == "" {
@@ -235,7 +270,8 @@ func (s *Service) Resolve(ctx context.Context, appID, prov, credentialID string)
 		return Resolved{}, err
 	}
 	if cred.Type != TypeConnector {
-		return Resolved{}, invalid("credential %q is a %s credential; a refresh-token grant needs a %q credential", id, cred.Type, TypeConnector)
+		return Resolved{}, invalid("credential %q is a %s credential, which is for bulk authentication (settings.email_address without a refresh token), and grantd does not support bulk authentication yet; "+
+			"a refresh-token grant takes a %q credential, or none (the connector's own client)", id, cred.Type, TypeConnector)
 	}
 	data, err := s.openData(cred)
 	if err != nil {

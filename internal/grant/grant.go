@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -32,7 +33,18 @@ type Sealer interface {
 // ClientResolver finds the OAuth client for a provider of an application
 // (internal/connector implements it).
 type ClientResolver interface {
+	// Resolve returns the client for a new authentication: the
+	// credential credentialID, else the connector's active credential,
+	// else the connector's own client.
 	Resolve(ctx context.Context, appID, prov, credentialID string) (connector.Resolved, error)
+	// ResolveGrant returns the client of an existing grant: its stored
+	// credential, or the connector's own client when it has none (never
+	// the active credential: the grant's refresh token was issued to the
+	// client that made it).
+	ResolveGrant(ctx context.Context, appID, prov, credentialID string) (connector.Resolved, error)
+	// DefaultScope is the scope list of the application's connector for
+	// prov; nil when there is no such connector.
+	DefaultScope(ctx context.Context, appID, prov string) ([]string, error)
 }
 
 // Event types written to the outbox.
@@ -100,8 +112,10 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microseco
 func oauthProvider(p string) bool { return slices.Contains(connector.OAuthProviders, p) }
 
 // validate checks credentials with the provider, resolving the OAuth
-// client first where the provider needs one.
-func (s *Service) validate(ctx context.Context, appID, prov string, settings map[string]any, scope []string) (provider.Result, string, []string, error) {
+// client first where the provider needs one: settings.credential_id when
+// given, else the client of the grant being updated (grant non-nil), else
+// the default for a new authentication.
+func (s *Service) validate(ctx context.Context, appID, prov string, settings map[string]any, scope []string, grant *store.Grant) (provider.Result, string, []string, error) {
 	v, ok := s.Validators[prov]
 	if !ok {
 		if prov == "" {
@@ -115,11 +129,19 @@ func (s *Service) validate(ctx context.Context, appID, prov string, settings map
 	req := provider.Request{Settings: settings, Scope: scope}
 	var credID string
 	if oauthProvider(prov) {
+		if _, bulk := settings["email_address"]; bulk && settings["refresh_token"] == nil {
+			return provider.Result{}, "", nil, invalid("bulk authentication (settings.email_address with a service-account or admin-consent credential) is not supported yet; send the user's OAuth refresh token in settings.refresh_token")
+		}
 		cid, err := stringSetting(settings, "credential_id")
 		if err != nil {
 			return provider.Result{}, "", nil, err
 		}
-		res, err := s.Clients.Resolve(ctx, appID, prov, cid)
+		var res connector.Resolved
+		if _, named := settings["credential_id"]; !named && grant != nil {
+			res, err = s.Clients.ResolveGrant(ctx, appID, prov, grant.CredentialID)
+		} else {
+			res, err = s.Clients.Resolve(ctx, appID, prov, cid)
+		}
 		if err != nil {
 			return provider.Result{}, "", nil, err
 		}
@@ -127,6 +149,14 @@ func (s *Service) validate(ctx context.Context, appID, prov string, settings map
 		if req.Scope == nil {
 			req.Scope = res.Scope
 		}
+	} else if req.Scope == nil {
+		// Password providers need no connector, but one may set the
+		// default scopes (EWS).
+		sc, err := s.Clients.DefaultScope(ctx, appID, prov)
+		if err != nil {
+			return provider.Result{}, "", nil, err
+		}
+		req.Scope = sc
 	}
 	r, err := v.Validate(ctx, req)
 	if err != nil {
@@ -159,7 +189,7 @@ func stringSetting(settings map[string]any, key string) (string, error) {
 // for the same email (same id, new secrets, valid again). Nothing is stored
 // unless the provider accepted the credentials.
 func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Grant, bool, error) {
-	res, credID, scope, err := s.validate(ctx, req.AppID, req.Provider, req.Settings, req.Scope)
+	res, credID, scope, err := s.validate(ctx, req.AppID, req.Provider, req.Settings, req.Scope, nil)
 	if err != nil {
 		return store.Grant{}, false, err
 	}
@@ -249,13 +279,45 @@ func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID
 	} else if _, ok := s.Validators[prov].(provider.Rechecker); ok && s.PasswordRecheck > 0 && res.Secrets["refresh_token"] == "" {
 		g.NextRefreshAt = NextRecheck(now, s.PasswordRecheck)
 	}
-	blob, err := s.sealSecrets(*g, res.Secrets)
+	secrets := res.Secrets
+	if secrets["refresh_token"] != "" {
+		// The token set keeps the scope it was granted with: refreshes ask
+		// for it, whatever PATCH later does to the grant's stored list.
+		secrets = maps.Clone(secrets)
+		secrets[SecretScope] = strings.Join(scope, " ")
+	}
+	blob, err := s.sealSecrets(*g, secrets)
 	if err != nil {
 		return err
 	}
 	g.Secrets = blob
 	return nil
 }
+
+// keepGrantedScope records, in an OAuth grant's sealed token set that does
+// not have it yet (grants stored before it was kept there), the scope list
+// the grant has before a PATCH replaces it: refreshes must go on asking
+// for what the token was granted.
+func (s *Service) keepGrantedScope(g *store.Grant) error {
+	secrets, err := s.Secrets(*g)
+	if err != nil {
+		return err
+	}
+	if secrets["refresh_token"] == "" || secrets[SecretScope] != "" {
+		return nil
+	}
+	secrets[SecretScope] = strings.Join(g.Scope, " ")
+	blob, err := s.sealSecrets(*g, secrets)
+	if err != nil {
+		return err
+	}
+	g.Secrets = blob
+	return nil
+}
+
+// SecretScope is the key, among a grant's sealed secrets, of the
+// space-separated scope its refresh token was granted (OAuth grants).
+const SecretScope = "scope"
 
 // nextRefresh schedules a refresh at 80% of an access token's life.
 func nextRefresh(now, expires time.Time) time.Time {
@@ -362,10 +424,10 @@ type Patch struct {
 	Scope    []string
 }
 
-// Update applies p to a grant.
+// Update applies p to a grant; an empty patch changes nothing.
 func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.Grant, error) {
 	old, err := s.Get(ctx, appID, id)
-	if err != nil {
+	if err != nil || (p.Settings == nil && p.Scope == nil) {
 		return old, err
 	}
 	var (
@@ -378,7 +440,9 @@ func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.
 		if sc == nil {
 			sc = old.Scope
 		}
-		if res, credID, scope, err = s.validate(ctx, appID, old.Provider, p.Settings, sc); err != nil {
+		// Unless the settings name a credential, the grant keeps its
+		// OAuth client: its new token was issued to that client.
+		if res, credID, scope, err = s.validate(ctx, appID, old.Provider, p.Settings, sc, &old); err != nil {
 			return store.Grant{}, err
 		}
 		if !strings.EqualFold(res.Email, old.Email) {
@@ -393,9 +457,16 @@ func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.
 			}
 		}
 		if p.Scope != nil {
+			if p.Settings == nil {
+				if err := s.keepGrantedScope(&g); err != nil {
+					return g, nil, err
+				}
+			}
 			g.Scope = p.Scope
 		}
-		g.UpdatedAt = now
+		// updated_at is the last successful (re-)authentication: apply
+		// sets it when settings were validated, a new scope list alone
+		// does not move it.
 		ev, err := s.event(EventUpdated, g, map[string]any{"reauthentication_flag": p.Settings != nil})
 		return g, []store.Event{ev}, err
 	})
@@ -423,18 +494,44 @@ func (s *Service) Delete(ctx context.Context, appID, id string) error {
 	return err
 }
 
+// Causes recorded (as last_failure_class) on grants invalidated by an
+// administrator's deletion rather than by the provider; a refresh that
+// lands afterwards does not make them valid again.
+const (
+	CauseConnectorDeleted  = "connector_deleted"
+	CauseCredentialDeleted = "credential_deleted"
+)
+
 // InvalidateProvider marks every valid grant of prov in appID invalid (for
 // example when its connector is deleted) and emits grant.expired for each.
 func (s *Service) InvalidateProvider(ctx context.Context, appID, prov, class, message string) error {
+	return s.invalidate(ctx, appID, store.GrantFilter{Provider: prov}, class, message)
+}
+
+// InvalidateCredential marks every valid grant of appID made with the
+// credential credID invalid (when it is deleted: their refresh tokens
+// belong to its OAuth client) and emits grant.expired for each.
+func (s *Service) InvalidateCredential(ctx context.Context, appID, credID, class, message string) error {
+	return s.invalidate(ctx, appID, store.GrantFilter{CredentialID: credID}, class, message)
+}
+
+// invalidate marks the valid grants f selects invalid with class and
+// message, one grant.expired each.
+func (s *Service) invalidate(ctx context.Context, appID string, f store.GrantFilter, class, message string) error {
 	const page = 200
+	f.ListOptions = store.ListOptions{Limit: page, Asc: true}
+	f.Status = store.GrantValid
 	for {
-		gs, err := s.Store.ListGrants(ctx, appID, store.GrantFilter{ListOptions: store.ListOptions{Limit: page, Asc: true}, Provider: prov, Status: store.GrantValid})
+		gs, err := s.Store.ListGrants(ctx, appID, f)
 		if err != nil {
 			return err
 		}
 		for _, old := range gs {
 			_, err := s.Store.UpdateGrant(ctx, appID, old.ID, func(g store.Grant) (store.Grant, []store.Event, error) {
-				if g.Status != store.GrantValid {
+				// Re-checked under the row lock: it may have changed since
+				// the list (a PATCH to another credential, say).
+				if g.Status != store.GrantValid || (f.Provider != "" && g.Provider != f.Provider) ||
+					(f.CredentialID != "" && g.CredentialID != f.CredentialID) {
 					return g, nil, nil
 				}
 				now := s.now()

@@ -81,7 +81,8 @@ type Token struct {
 // Refresher redeems a stored refresh token for a fresh access token, with
 // no identity call (the background refresher and the access-token
 // endpoint). Errors are classified *Error values, as with Validator:
-// ClassUnavailable is transient, every other class is permanent.
+// ClassUnavailable and ClassInvalidClient are transient for the grant, every
+// other class is permanent.
 type Refresher interface {
 	Refresh(ctx context.Context, client Client, refreshToken string, scope []string) (Token, error)
 }
@@ -120,6 +121,12 @@ const (
 	// ClassInvalidCredentials: the provider rejected the credentials
 	// (invalid_grant, revoked or expired token, wrong password). 400.
 	ClassInvalidCredentials Class = "invalid_credentials"
+	// ClassInvalidClient: the provider rejected the OAuth client (the
+	// connector's or the credential's client_id and client_secret), not
+	// the user's token. 400 when authenticating; the background refresher
+	// keeps the grant valid and retries, since the token may well be good
+	// once the client is fixed.
+	ClassInvalidClient Class = "invalid_client"
 	// ClassAppPasswordRequired: the provider wants an app-specific password. 400.
 	ClassAppPasswordRequired Class = "app_password_required"
 	// ClassBasicAuthDisabled: password login is disabled by the provider. 400.

@@ -332,6 +332,20 @@ func pgSchema(t testing.TB) string {
 	return u.String()
 }
 
+// waitHealthy waits until every grant of ids is valid with no pending
+// refresh failure.
+func (c *cluster) waitHealthy(what string, ids []string) {
+	c.t.Helper()
+	waitFor(c.t, 5*time.Second, what, func() bool {
+		for _, id := range ids {
+			if g := c.grant(id); g.RefreshFailures != 0 || g.Status != store.GrantValid {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // failIfLogged fails t when the logs contain s.
 func (c *cluster) failIfLogged(s string) {
 	c.t.Helper()

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +20,9 @@ import (
 // in-process mail and EWS stand-ins, re-checked every recheck.
 type passwordEnv struct {
 	*cluster
-	mail *mail.Server
-	ews  *ews.Server
+	mail  *mail.Server
+	mail2 *mail.Server // another IMAP/SMTP server, to move grants to
+	ews   *ews.Server
 }
 
 func newPasswordEnv(t *testing.T, recheck time.Duration) *passwordEnv {
@@ -29,6 +32,11 @@ func newPasswordEnv(t *testing.T, recheck time.Duration) *passwordEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ms.Close() })
+	ms2, err := mail.Start(mail.Options{TLS: mail.StartTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ms2.Close() })
 	es, err := ews.Start(ews.Options{Auth: ews.NTLM})
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +44,7 @@ func newPasswordEnv(t *testing.T, recheck time.Duration) *passwordEnv {
 	t.Cleanup(es.Close)
 	// One CA file trusting both stand-ins.
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, append(ms.CAPEM(), es.CAPEM()...), 0o600); err != nil {
+	if err := os.WriteFile(ca, slices.Concat(ms.CAPEM(), ms2.CAPEM(), es.CAPEM()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c := newCluster(t, 1, "", func(cfg *config.Config) {
@@ -44,7 +52,7 @@ func newPasswordEnv(t *testing.T, recheck time.Duration) *passwordEnv {
 		cfg.Providers.ICloud = ms.MailHosts()
 		cfg.Refresh.PasswordRecheck = recheck
 	})
-	return &passwordEnv{cluster: c, mail: ms, ews: es}
+	return &passwordEnv{cluster: c, mail: ms, mail2: ms2, ews: es}
 }
 
 // body is the POST /v3/connect/custom body for a password grant.
@@ -234,5 +242,90 @@ func TestPasswordRecheckOutage(t *testing.T) {
 		if n := len(e.events("grant.expired", id)); n != 0 {
 			t.Errorf("%s: %d grant.expired events", prov, n)
 		}
+	}
+}
+
+// TestRecheckEchoedPasswordsStaySecret: servers that repeat the
+// credentials in their refusals during a re-check (the refusal becomes
+// last_failure_message, a log line and a database row) do not get a
+// password into the grant, the logs or the database files.
+func TestRecheckEchoedPasswordsStaySecret(t *testing.T) {
+	t.Parallel()
+	e := newPasswordEnv(t, 100*time.Millisecond)
+	ids := e.create()
+	e.mail.AddAccount(mail.User{Email: "ada.imap@example.com", Password: "first-imap-pw", Behavior: mail.EchoesCredentials})
+	e.mail.AddAccount(mail.User{Email: "ada.icloud@example.com", AppPassword: "first-icloud-pw", Behavior: mail.EchoesCredentials})
+	e.ews.Fail(ews.FailEchoCredentials)
+	e.run()
+	waitFor(t, 10*time.Second, "a failed re-check of every grant", func() bool {
+		for _, id := range ids {
+			if e.grant(id).LastFailureMessage == "" {
+				return false
+			}
+		}
+		return true
+	})
+	e.stop()
+	var all strings.Builder
+	for prov, id := range ids {
+		r := e.do(0, "GET", "/v3/grants/"+id, e.key, nil)
+		all.Write(r.Raw)
+		// EWS keeps the server's words in the message (IMAP ones only
+		// in provider_error, which a re-check does not store).
+		if g := e.grant(id); prov == "ews" && !strings.Contains(g.LastFailureMessage, "[REDACTED]") {
+			t.Errorf("%s: the server's refusal was not kept (redacted): %q", prov, g.LastFailureMessage)
+		}
+	}
+	all.WriteString(e.logs.String())
+	for _, n := range e.nodes {
+		n.srv.Close()
+	}
+	files, _ := filepath.Glob(filepath.Join(e.cfg.DataDir, "*"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			all.Write(b)
+		}
+	}
+	for _, prov := range passwordProviders {
+		if pw := "first-" + prov + "-pw"; strings.Contains(all.String(), pw) {
+			t.Errorf("the %s password is in a response, the log or the database", prov)
+		}
+	}
+}
+
+// TestRecheckOfOldServerAfterPatch: a re-check in flight against the
+// server a grant was on does not invalidate the grant once a PATCH has
+// moved it to another server (same password), even when the old server
+// refuses.
+func TestRecheckOfOldServerAfterPatch(t *testing.T) {
+	t.Parallel()
+	e := newPasswordEnv(t, 100*time.Millisecond)
+	b := e.mail2
+	const email, pw = "ada.imap@example.com", "first-imap-pw"
+	e.setPassword("imap", email, pw)
+	r := e.do(0, "POST", "/v3/connect/custom", e.key, e.body("imap", email, pw))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.Status, r.Raw)
+	}
+	id := r.data()["id"].(string)
+	e.mail.SetGreetingDelay(300 * time.Millisecond) // the next re-check hangs on server A
+	e.run()
+	waitFor(t, 5*time.Second, "a re-check in flight", func() bool { return e.grant(id).LeaseOwner != "" })
+	e.mail.AddUser(email, "changed-on-A") // A now refuses the grant's password
+	b.AddUser(email, pw)
+	move := e.body("imap", email, pw)
+	s := move["settings"].(map[string]any)
+	s["imap_host"], s["imap_port"], s["smtp_host"], s["smtp_port"] = b.Host(), b.IMAPPort(), b.Host(), b.SMTPPort()
+	if r := e.do(0, "PATCH", "/v3/grants/"+id, e.key, map[string]any{"settings": s}); r.Status != http.StatusOK {
+		t.Fatalf("PATCH to server B: %d %s", r.Status, r.Raw)
+	}
+	time.Sleep(time.Second) // the old re-check lands
+	e.mail.SetGreetingDelay(0)
+	e.stop()
+	if g := e.grant(id); g.Status != store.GrantValid {
+		t.Fatalf("grant %s after the old server's refusal: %s %s", g.Status, g.LastFailureClass, g.LastFailureMessage)
+	}
+	if n := len(e.events("grant.expired", id)); n != 0 {
+		t.Errorf("%d grant.expired", n)
 	}
 }

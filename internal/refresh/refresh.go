@@ -44,16 +44,18 @@
 //
 // # Failures
 //
-// A permanent failure (every provider.Class but ClassUnavailable, and a
-// missing connector or credential) re-reads the grant under the row lock
+// A permanent failure (every provider.Class but ClassUnavailable and
+// ClassInvalidClient, and a missing connector or credential) re-reads the grant under the row lock
 // first: if the stored refresh token is no longer the one that was
 // refused, another node won the race and nothing happens; if another
 // node's lease is running, it may be mid-rotation and the grant is retried
 // shortly; otherwise the grant becomes invalid at once, with
 // LastFailureClass and LastFailureMessage, NextRefreshAt cleared and one
 // grant.expired event in the same transaction (a grant that is already
-// invalid gets no second event). Transient failures (ClassUnavailable,
-// store or vault errors, anything unclassified) never invalidate: the
+// invalid gets no second event). Transient failures (ClassUnavailable;
+// ClassInvalidClient, a refused OAuth client, which says nothing about
+// the grant's token and is fixed on the connector or credential; store or
+// vault errors; anything unclassified) never invalidate: the
 // grant is retried with exponential backoff and jitter up to MaxBackoff,
 // and RefreshFailures counts the consecutive failures.
 //
@@ -89,6 +91,7 @@ import (
 	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,6 +99,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -377,7 +381,7 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 		})
 		return result{outcome: outSkipped, grant: ng, err: err}
 	}
-	res, err := r.clients.Resolve(ctx, g.AppID, g.Provider, g.CredentialID)
+	res, err := r.clients.ResolveGrant(ctx, g.AppID, g.Provider, g.CredentialID)
 	if err != nil {
 		var ce *connector.Error
 		if errors.As(err, &ce) {
@@ -385,7 +389,13 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 		}
 		return r.transient(ctx, g, rt, provider.ClassUnavailable, "the grant's OAuth client could not be loaded", err)
 	}
+	// The scope the token was granted, not the grant's stored list, which
+	// PATCH may have changed (asking Microsoft for a scope the user never
+	// consented to would fail the refresh).
 	scope := g.Scope
+	if sc := secrets[grant.SecretScope]; sc != "" {
+		scope = strings.Fields(sc)
+	}
 	if len(scope) == 0 {
 		scope = res.Scope
 	}
@@ -404,13 +414,19 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 
 	if err != nil {
 		class := provider.ClassOf(err)
-		if class == "" || class == provider.ClassUnavailable {
+		if class == "" || class == provider.ClassUnavailable || class == provider.ClassInvalidClient {
+			// A refused OAuth client says nothing about the grant's token:
+			// the connector (or credential) is wrong or being changed, and
+			// the grant refreshes again once it is fixed.
 			msg := "refresh failed"
 			var pe *provider.Error
 			if errors.As(err, &pe) {
 				msg = pe.Message
 			}
-			return r.transient(ctx, g, rt, provider.ClassUnavailable, msg, err)
+			if class == "" {
+				class = provider.ClassUnavailable
+			}
+			return r.transient(ctx, g, rt, class, msg, err)
 		}
 		return r.permanent(ctx, g, rt, err)
 	}
@@ -446,6 +462,9 @@ func (r *Refresher) commit(ctx context.Context, read store.Grant, readSecrets ma
 			ns["refresh_token"] = tok.RefreshToken
 		}
 		ns["access_token"] = tok.AccessToken
+		if len(tok.Scope) > 0 {
+			ns[grant.SecretScope] = strings.Join(tok.Scope, " ")
+		}
 		blob, err := r.grants.SealSecrets(cur, ns)
 		if err != nil {
 			return cur, nil, err
@@ -460,7 +479,7 @@ func (r *Refresher) commit(ctx context.Context, read store.Grant, readSecrets ma
 		if cur.Status != store.GrantValid {
 			// Invalidated during our flight because the token we had just
 			// rotated was refused to someone else: we hold the live token.
-			if cur.LastFailureAt.Before(started) || cur.LastFailureClass == "connector_deleted" {
+			if cur.LastFailureAt.Before(started) || cur.LastFailureClass == grant.CauseConnectorDeleted || cur.LastFailureClass == grant.CauseCredentialDeleted {
 				cur.NextRefreshAt = time.Time{}
 				return cur, nil, nil // invalid for another reason: keep the token, stay invalid
 			}
@@ -512,10 +531,12 @@ func (r *Refresher) release(g store.Grant) {
 	}
 }
 
-// credential identifies the credential a refresh or a re-check used: the
-// refresh token of an OAuth grant, a digest of the secrets of a password
-// grant ("" when there are none).
-func credential(s map[string]string) string {
+// credential identifies the credentials a refresh or a re-check used: the
+// refresh token of an OAuth grant; for a grant without one (a password
+// grant) a digest of its secrets and of its settings (hosts, ports,
+// usernames), so that a grant moved to another server meanwhile is not
+// judged by a check of the old one. "" when there is nothing.
+func credential(g store.Grant, s map[string]string) string {
 	if rt := s["refresh_token"]; rt != "" {
 		return rt
 	}
@@ -534,7 +555,19 @@ func credential(s map[string]string) string {
 		h.Write([]byte(s[k]))
 		h.Write([]byte{0})
 	}
+	settings, _ := json.Marshal(g.Settings) // map keys sorted: deterministic
+	h.Write(settings)
 	return "secrets:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// sameCredential reports whether cur still holds the credentials key
+// identifies.
+func (r *Refresher) sameCredential(cur store.Grant, key string) (bool, error) {
+	s, err := r.grants.Secrets(cur)
+	if err != nil {
+		return false, err
+	}
+	return credential(cur, s) == key, nil
 }
 
 // recheckTransient reports whether a re-check failure of class c must not
@@ -546,7 +579,7 @@ func recheckTransient(c provider.Class) bool {
 // recheck logs in again with a password grant's stored credentials (g is
 // leased) and stores the outcome.
 func (r *Refresher) recheck(ctx context.Context, g store.Grant, secrets map[string]string, c provider.Rechecker) result {
-	key := credential(secrets)
+	key := credential(g, secrets)
 	sem := r.sem(g.Provider)
 	select {
 	case sem <- struct{}{}:
@@ -580,8 +613,7 @@ func (r *Refresher) recheck(ctx context.Context, g store.Grant, secrets map[stri
 		if cur.Status == store.GrantValid {
 			same := cur.Version == g.Version
 			if !same {
-				s, err := r.grants.Secrets(cur)
-				same = err == nil && credential(s) == key
+				same, _ = r.sameCredential(cur, key)
 			}
 			if same { // else re-authenticated meanwhile: its schedule stands
 				cur.LastRefreshAt = now
@@ -610,17 +642,18 @@ func (r *Refresher) transient(ctx context.Context, g store.Grant, rt string, cla
 	r.log.Warn("refresh: transient failure", slog.String("grant_id", g.ID), slog.String("provider", g.Provider), slog.Any("err", cause))
 	ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
 		if rt != "" && cur.Version != g.Version {
-			s, err := r.grants.Secrets(cur)
-			if err == nil && credential(s) != rt {
-				r.clearLease(&cur) // someone stored a newer token meanwhile: nothing failed for it
+			if same, err := r.sameCredential(cur, rt); err == nil && !same {
+				r.clearLease(&cur) // someone stored new credentials meanwhile: nothing failed for them
 				return cur, nil, nil
 			}
 		}
+		if cur.Status != store.GrantValid {
+			r.clearLease(&cur) // invalid meanwhile: its recorded cause stands
+			return cur, nil, nil
+		}
 		cur.RefreshFailures++
 		cur.LastFailureAt, cur.LastFailureClass, cur.LastFailureMessage = now, string(class), msg
-		if cur.Status == store.GrantValid {
-			cur.NextRefreshAt = now.Add(r.backoff(cur.RefreshFailures))
-		}
+		cur.NextRefreshAt = now.Add(r.backoff(cur.RefreshFailures))
 		r.clearLease(&cur)
 		return cur, nil, nil
 	})
@@ -653,12 +686,12 @@ func (r *Refresher) permanent(ctx context.Context, g store.Grant, rt string, cau
 			return cur, nil, errAbort // already invalid: no second grant.expired
 		}
 		if cur.Version != g.Version {
-			s, err := r.grants.Secrets(cur)
+			same, err := r.sameCredential(cur, rt)
 			if err != nil {
 				return cur, nil, err
 			}
-			if credential(s) != rt {
-				outc = outSuperseded // another node (or a re-authentication) stored a new token
+			if !same {
+				outc = outSuperseded // another node (or a re-authentication, or a PATCH) stored new credentials
 				return cur, nil, errAbort
 			}
 		}

@@ -1,16 +1,20 @@
 package refresh_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/grantd/grantd/internal/apitest"
 	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/sandbox"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -223,14 +227,7 @@ func TestOutage(t *testing.T) {
 		t.Errorf("%d failed attempts for %d grants in 2.5 s: backoff not observed", injected, len(ids))
 	}
 	c.sb.ClearFailures()
-	waitFor(t, 5*time.Second, "recovery", func() bool {
-		for _, id := range ids {
-			if g := c.grant(id); g.RefreshFailures != 0 || g.Status != store.GrantValid {
-				return false
-			}
-		}
-		return true
-	})
+	c.waitHealthy("recovery", ids)
 	c.stop()
 	for _, id := range ids {
 		if !c.sb.IsValidRefreshToken("microsoft", c.secrets(c.grant(id))["refresh_token"]) {
@@ -324,5 +321,138 @@ func TestMultiNode(t *testing.T) {
 				t.Errorf("only %d redemptions: the grants were not refreshed during the test", l.Redemptions)
 			}
 		})
+	}
+}
+
+// TestActiveCredentialSetLater: a grant made with the connector's own
+// client keeps refreshing with it after the connector gets an active
+// credential (another OAuth client, for new grants): its refresh token
+// was issued to the connector's client.
+func TestActiveCredentialSetLater(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, "", func(cfg *config.Config) { cfg.Refresh.AccessTokenMargin = 5 * time.Minute })
+	c.sb.SetAccessTokenTTL("microsoft", 2*time.Minute) // within the margin: access-token refreshes
+	ids, _ := c.grants("microsoft", c.connector("microsoft"), 1)
+	c.sb.AddClient("microsoft", "other-app", "other-secret")
+	r := c.do(0, "POST", "/v3/connectors/microsoft/creds", c.key, map[string]any{"name": "other", "credential_type": "connector",
+		"credential_data": map[string]any{"client_id": "other-app", "client_secret": "other-secret"}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create credential: %d %s", r.Status, r.Raw)
+	}
+	if r := c.do(0, "PATCH", "/v3/connectors/microsoft", c.key, map[string]any{"active_credential_id": r.data()["id"]}); r.Status != http.StatusOK {
+		t.Fatalf("set active credential: %d %s", r.Status, r.Raw)
+	}
+	before := c.sb.Ledger("microsoft").Redemptions
+	if r := c.do(0, "GET", "/grantd/v1/grants/"+ids[0]+"/access-token", c.readKey, nil); r.Status != http.StatusOK {
+		t.Fatalf("access-token: %d %s", r.Status, r.Raw)
+	}
+	if g := c.grant(ids[0]); g.Status != store.GrantValid || c.sb.Ledger("microsoft").Redemptions != before+1 {
+		t.Fatalf("grant %s after the refresh (%s)", g.Status, g.LastFailureMessage)
+	}
+	// A new token for it (PATCH settings) is redeemed with the same client.
+	rt, err := c.sb.MintRefreshToken("microsoft", "client-microsoft", "user0.microsoft@example.com", apitest.DefaultScopes["microsoft"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = c.do(0, "PATCH", "/v3/grants/"+ids[0], c.key, map[string]any{"settings": map[string]any{"refresh_token": rt}})
+	if cred, _ := r.data()["credential_id"].(string); r.Status != http.StatusOK || cred != "" {
+		t.Fatalf("PATCH settings: %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestTransientFailureOfInvalidatedGrant: a refresh that fails
+// transiently after its grant was invalidated (here: its connector was
+// deleted while the provider was slow to answer 503) leaves the recorded
+// cause alone.
+func TestTransientFailureOfInvalidatedGrant(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, "", func(cfg *config.Config) { cfg.Refresh.Lease = 4 * time.Second })
+	c.sb.SetAccessTokenTTL("google", time.Second)
+	ids, _ := c.grants("google", c.connector("google"), 1)
+	c.sb.InjectFailure("google", sandbox.Failure{Endpoint: "token", Status: 503, Delay: time.Second, Count: -1})
+	c.run()
+	waitFor(t, 5*time.Second, "a refresh in flight", func() bool { return c.grant(ids[0]).LeaseOwner != "" })
+	if r := c.do(0, "DELETE", "/v3/connectors/google", c.key, nil); r.Status != http.StatusOK {
+		t.Fatalf("delete connector: %d %s", r.Status, r.Raw)
+	}
+	time.Sleep(1500 * time.Millisecond) // the 503 arrives
+	c.stop()
+	if g := c.grant(ids[0]); g.Status != store.GrantInvalid || g.LastFailureClass != "connector_deleted" || g.RefreshFailures != 0 {
+		t.Fatalf("after the late 503: %s %q (%d failures)", g.Status, g.LastFailureClass, g.RefreshFailures)
+	}
+	if n := len(c.events("grant.expired", ids[0])); n != 1 {
+		t.Errorf("%d grant.expired, want 1", n)
+	}
+}
+
+// TestClientRefusedKeepsGrants: a wrong client secret on the connector
+// (a typo, a rotation half done) makes refreshes fail but invalidates no
+// grant; once the secret is right again they refresh.
+func TestClientRefusedKeepsGrants(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, "", nil)
+	c.sb.SetAccessTokenTTL("google", time.Second)
+	ids, _ := c.grants("google", c.connector("google"), 2)
+	if r := c.do(0, "PATCH", "/v3/connectors/google", c.key, map[string]any{"settings": map[string]any{"client_secret": "typo"}}); r.Status != http.StatusOK {
+		t.Fatalf("PATCH connector: %d %s", r.Status, r.Raw)
+	}
+	c.run()
+	waitFor(t, 5*time.Second, "refusals of the client", func() bool {
+		for _, id := range ids {
+			if g := c.grant(id); g.RefreshFailures < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, id := range ids {
+		if g := c.grant(id); g.Status != store.GrantValid || g.LastFailureClass != "invalid_client" {
+			t.Fatalf("with a wrong client secret: %s %q %s", g.Status, g.LastFailureClass, g.LastFailureMessage)
+		}
+	}
+	if r := c.do(0, "PATCH", "/v3/connectors/google", c.key, map[string]any{"settings": map[string]any{"client_secret": "secret-google"}}); r.Status != http.StatusOK {
+		t.Fatalf("PATCH connector back: %d %s", r.Status, r.Raw)
+	}
+	c.waitHealthy("refreshes with the fixed client", ids)
+	c.stop()
+	for _, id := range ids {
+		if n := len(c.events("grant.expired", id)); n != 0 {
+			t.Errorf("%s: %d grant.expired", id, n)
+		}
+	}
+}
+
+// TestScopePatchDoesNotBreakRefresh: PATCH scope changes the grant's
+// stored list only; refreshes keep asking for the scope the token was
+// granted (Microsoft refuses a scope the user never consented to).
+func TestScopePatchDoesNotBreakRefresh(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, "", func(cfg *config.Config) { cfg.Refresh.AccessTokenMargin = 5 * time.Minute })
+	c.sb.SetAccessTokenTTL("microsoft", 2*time.Minute) // within the margin: access-token refreshes
+	ids, _ := c.grants("microsoft", c.connector("microsoft"), 2)
+	// The second grant is as stored before token sets kept their scope.
+	_, err := c.st().UpdateGrant(context.Background(), c.appID, ids[1], func(g store.Grant) (store.Grant, []store.Event, error) {
+		s := c.secrets(g)
+		delete(s, grant.SecretScope)
+		blob, err := c.nodes[0].srv.Grants.SealSecrets(g, s)
+		g.Secrets = blob
+		return g, nil, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := append(slices.Clone(apitest.DefaultScopes["microsoft"]), "Calendars.ReadWrite")
+	for _, id := range ids {
+		if r := c.do(0, "PATCH", "/v3/grants/"+id, c.key, map[string]any{"scope": scope}); r.Status != http.StatusOK {
+			t.Fatalf("PATCH scope: %d %s", r.Status, r.Raw)
+		}
+		for range 2 {
+			if r := c.do(0, "GET", "/grantd/v1/grants/"+id+"/access-token", c.readKey, nil); r.Status != http.StatusOK {
+				t.Fatalf("access-token after the scope PATCH: %d %s", r.Status, r.Raw)
+			}
+		}
+		if g := c.grant(id); g.Status != store.GrantValid || !slices.Equal(g.Scope, scope) {
+			t.Fatalf("grant %s, scope %v", g.Status, g.Scope)
+		}
 	}
 }

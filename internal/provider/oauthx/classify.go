@@ -114,7 +114,7 @@ func (s *Session) TokenResponseError(pe map[string]any) *provider.Error {
 		f.message = fmt.Sprintf("%s rejected the requested scopes (%s): the refresh token was not granted them. Request only scopes the user consented to, or ask the user to sign in again and consent to them", s.Provider, words)
 	case code == "invalid_client" || code == "unauthorized_client" || anyCode(aad, aadInvalidClient) ||
 		strings.Contains(strings.ToLower(reason), "client") || (status == http.StatusUnauthorized && code == ""):
-		f.class = provider.ClassInvalidCredentials
+		f.class = provider.ClassInvalidClient
 		f.message = fmt.Sprintf("%s rejected the OAuth client credentials (%s): check the client_id and client_secret of the connector or of the credential used; this also happens when the refresh token was issued to a different OAuth client", s.Provider, words)
 	case code == "invalid_grant" || anyCode(aad, aadInvalidGrant) || isZoomInvalidToken(reason, desc):
 		f.class = provider.ClassInvalidCredentials
@@ -328,7 +328,7 @@ func truncate(s string, n int) string {
 	if len(r) <= n {
 		return s
 	}
-	return string(r[:n]) + "…"
+	return string(r[:n]) + provider.Ellipsis
 }
 
 // providerWords renders the provider's error for a message: "HTTP 400

@@ -2,7 +2,10 @@ package oauthx_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -85,11 +88,11 @@ func TestTokenErrorClassification(t *testing.T) {
 			class: provider.ClassInvalidCredentials, msg: "sign in again"},
 		{name: "microsoft bad secret", status: 401, ctype: js,
 			body:  `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[7000215]}`,
-			class: provider.ClassInvalidCredentials, msg: "client_id and client_secret",
+			class: provider.ClassInvalidClient, msg: "client_id and client_secret",
 			pe: map[string]any{"error": "invalid_client", "status": 401}},
 		{name: "google unauthorized_client", status: 400, ctype: js,
 			body:  `{"error":"unauthorized_client","error_description":"Unauthorized"}`,
-			class: provider.ClassInvalidCredentials, msg: "client credentials"},
+			class: provider.ClassInvalidClient, msg: "client credentials"},
 		{name: "invalid_scope", status: 400, ctype: js,
 			body:  `{"error":"invalid_scope","error_description":"Some requested scopes were invalid."}`,
 			class: provider.ClassMissingScope, msg: "scopes"},
@@ -102,12 +105,12 @@ func TestTokenErrorClassification(t *testing.T) {
 			pe: map[string]any{"reason": "Invalid Token!", "error": "invalid_request"}},
 		{name: "zoom invalid client", status: 401, ctype: js,
 			body:  `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}`,
-			class: provider.ClassInvalidCredentials, msg: "client_id and client_secret"},
+			class: provider.ClassInvalidClient, msg: "client_id and client_secret"},
 		{name: "other 4xx keeps provider words", status: 400, ctype: js,
 			body:  `{"error":"invalid_request","error_description":"Missing required parameter: foo"}`,
 			class: provider.ClassInvalidCredentials, msg: "Missing required parameter: foo"},
 		{name: "401 without body", status: 401,
-			class: provider.ClassInvalidCredentials, msg: "client_id and client_secret"},
+			class: provider.ClassInvalidClient, msg: "client_id and client_secret"},
 		{name: "form-encoded error", status: 400, ctype: "application/x-www-form-urlencoded",
 			body:  "error=invalid_grant&error_description=bad+token",
 			class: provider.ClassInvalidCredentials, msg: "invalid_grant",
@@ -418,5 +421,84 @@ func TestResultKeepsOriginalTokenAndRequestedScope(t *testing.T) {
 	}
 	if res.Settings == nil || len(res.Settings) != 0 {
 		t.Errorf("settings = %v", res.Settings)
+	}
+}
+
+// A token endpoint that echoes what it was sent (in its error text, cut
+// at the provider's or grantd's length limits, or as the Basic header it
+// received) must not get a secret into the error.
+func TestEchoedSecretsRedacted(t *testing.T) {
+	long := "M.C5_BAY." + strings.Repeat("Xy0-!*", 120) // an Entra-sized refresh token
+	var style oauth2.AuthStyle
+	for _, tc := range []struct {
+		name  string
+		style oauth2.AuthStyle
+		echo  func(r *http.Request) string
+	}{
+		{"long token in the description", oauth2.AuthStyleInParams, func(r *http.Request) string {
+			return "The refresh token " + r.PostFormValue("refresh_token") + " is invalid."
+		}},
+		{"token across the 200-character cut", oauth2.AuthStyleInParams, func(r *http.Request) string {
+			return strings.Repeat("x", 190) + " " + r.PostFormValue("refresh_token")
+		}},
+		{"Basic header", oauth2.AuthStyleInHeader, func(r *http.Request) string {
+			return "bad client; you sent Authorization: " + r.Header.Get("Authorization")
+		}},
+		{"JSON-escaped client secret", oauth2.AuthStyleInParams, func(r *http.Request) string {
+			return "client_secret " + r.PostFormValue("client_secret") + " unknown"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			style = tc.style
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(400)
+				_ = json.NewEncoder(w).Encode(map[string]any{"error": "invalid_grant", "error_description": tc.echo(r)})
+			}))
+			defer srv.Close()
+			secret := `cs-"SECRET"\client<&>`
+			s, err := oauthx.Start(provider.Request{
+				Settings: map[string]any{"refresh_token": long},
+				Client:   provider.Client{ClientID: "client-1", ClientSecret: secret},
+			}, "Acme", srv.Client())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Redeem(context.Background(), oauthx.TokenEndpoint{URL: srv.URL, AuthStyle: style}, nil)
+			pe := oauthxtest.Class(t, err, provider.ClassInvalidCredentials)
+			all := err.Error() + " " + fmt.Sprint(pe.ProviderError)
+			for _, leak := range []string{long[:12], "SECRET", base64.StdEncoding.EncodeToString([]byte("client-1:" + url.QueryEscape(secret)))[:12]} {
+				if strings.Contains(all, leak) {
+					t.Errorf("%q in the error: %s", leak, all)
+				}
+			}
+			if !strings.Contains(all, oauthx.Redacted) {
+				t.Errorf("nothing was redacted: %s", all)
+			}
+		})
+	}
+}
+
+// A token endpoint that redirects does not get the refresh token and the
+// client secret sent on to wherever it points.
+func TestTokenRedirectNotFollowed(t *testing.T) {
+	var reached atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"access_token":"x","token_type":"Bearer","expires_in":3600}`)
+	}))
+	defer elsewhere.Close()
+	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		srv, _ := tokenServer(t, 0, "", "")
+		srv.Config.Handler = http.RedirectHandler(elsewhere.URL+"/token", code)
+		_, err := session(t, srv.Client()).Redeem(context.Background(), oauthx.TokenEndpoint{URL: srv.URL, AuthStyle: oauth2.AuthStyleInParams}, nil)
+		pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
+		if !strings.Contains(pe.Message, "unexpected answer") {
+			t.Errorf("%d: message %q", code, pe.Message)
+		}
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
 	}
 }

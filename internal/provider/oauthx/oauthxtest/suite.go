@@ -190,13 +190,13 @@ func (s Suite) Run(t *testing.T) {
 			req := e.Request(rt)
 			req.Client.ClientSecret = "cs-WRONG-secret"
 			return req, rt
-		}, class: provider.ClassInvalidCredentials, msg: "client_id and client_secret",
+		}, class: provider.ClassInvalidClient, msg: "client_id and client_secret",
 			pe: map[string]any{"error": "invalid_client", "status": 401}},
 		{name: "unknown client", setup: func(e *Env, rt string) (provider.Request, string) {
 			req := e.Request(rt)
 			req.Client.ClientID = "nobody"
 			return req, rt
-		}, class: provider.ClassInvalidCredentials, msg: "client credentials"},
+		}, class: provider.ClassInvalidClient, msg: "client credentials"},
 		{name: "token 503", setup: func(e *Env, rt string) (provider.Request, string) {
 			e.SB.InjectFailure(s.Provider, sandbox.Failure{Endpoint: "token", Status: 503})
 			return e.Request(rt), rt
