@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -40,7 +41,61 @@ func decodeBody(body []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: "request body has data after the JSON object"}
 	}
-	return nil
+	return checkValues(body)
+}
+
+// checkValues refuses what decoding let through but no store can keep
+// faithfully: numbers beyond float64 (1e400 would be stored as text and
+// fail every later read) and strings or keys holding a NUL character.
+// body is known to be valid JSON.
+func checkValues(body []byte) error {
+	if !bytes.Contains(body, []byte(`\u0000`)) && !hasHugeNumber(body) {
+		return nil // the common case, without a second decode
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return payloadError(err)
+		}
+		switch t := tok.(type) {
+		case json.Number:
+			if _, err := strconv.ParseFloat(string(t), 64); err != nil {
+				return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload,
+					Message: fmt.Sprintf("the number %s in the request body is out of range", truncate(string(t), 40))}
+			}
+		case string:
+			if strings.ContainsRune(t, 0) {
+				return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload,
+					Message: "a string in the request body contains a NUL character (\\u0000)"}
+			}
+		}
+	}
+}
+
+// hasHugeNumber reports whether body may hold a number outside float64's
+// range: one with an exponent (a digit followed by e or E), or a run of
+// 300 digits or more. It may say yes for text inside strings; the token
+// walk then decides.
+func hasHugeNumber(body []byte) bool {
+	run := 0
+	for i, c := range body {
+		if c >= '0' && c <= '9' {
+			if run++; run >= 300 {
+				return true
+			}
+			continue
+		}
+		if (c == 'e' || c == 'E') && i > 0 && body[i-1] >= '0' && body[i-1] <= '9' {
+			return true
+		}
+		run = 0
+	}
+	return false
 }
 
 func payloadError(err error) error {

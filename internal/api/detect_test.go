@@ -208,7 +208,7 @@ func TestDetectProviderBadInput(t *testing.T) {
 		detectPath("user@example"):                                  "no dot",
 		detectPath("User <user@example.com>"):                       "bare address",
 		detectPath("user@example.com\r\nX-Injected: 1"):             "control character",
-		detectPath("user\x00@example.com"):                          "control character",
+		detectPath("user\x00@example.com"):                          "NUL byte",
 		detectPath(strings.Repeat("a", 10<<10) + "@example.com"):    "10252 bytes long",
 		detectPath(strings.Repeat("a", 300) + "@example.com"):       "local part",
 		detectPath("user@[192.0.2.1]"):                              "address literal",

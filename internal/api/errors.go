@@ -8,6 +8,7 @@ import (
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/store"
 )
 
 // toAPIError maps the errors of the services to API errors; false means
@@ -36,6 +37,9 @@ func toAPIError(err error) (*Error, bool) {
 			return NotFound("%s", ge.Message), true
 		}
 		return BadRequest("%s", ge.Message), true
+	}
+	if errors.Is(err, store.ErrInvalid) {
+		return BadRequest("a value in the request cannot be stored (a NUL character, a time out of range or a value too long)"), true
 	}
 	return nil, false
 }

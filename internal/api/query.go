@@ -70,14 +70,18 @@ func listOptions(q url.Values) (store.ListOptions, error) {
 }
 
 // queryTime parses a Unix-seconds query parameter.
+// maxUnixTime is 9999-12-31T23:59:59Z, the last second both stores can
+// compare.
+const maxUnixTime = 253402300799
+
 func queryTime(q url.Values, name string) (time.Time, error) {
 	v := q.Get(name)
 	if v == "" {
 		return time.Time{}, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return time.Time{}, BadRequest("query parameter %s must be a Unix time in seconds, not %q", name, truncate(v, 40))
+	if err != nil || n < 0 || n > maxUnixTime {
+		return time.Time{}, BadRequest("query parameter %s must be a Unix time in seconds (0 to %d), not %q", name, maxUnixTime, truncate(v, 40))
 	}
 	return time.Unix(n, 0).UTC(), nil
 }

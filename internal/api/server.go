@@ -8,10 +8,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -181,8 +183,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
 			slog.Int("status", status), slog.Duration("duration", d))
 	}()
+	if err := checkURL(r.URL); err != nil {
+		s.respondError(rec, r, err)
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
 }
+
+// checkURL refuses a path or query holding a NUL byte or invalid UTF-8:
+// no identifier, filter or name contains them, and the stores would
+// reject them (PostgreSQL with an error rather than a miss).
+func checkURL(u *url.URL) error {
+	if !cleanText(u.Path) {
+		return BadRequest("the URL path contains a NUL byte or invalid UTF-8")
+	}
+	for seg := range strings.SplitSeq(u.Path, "/") {
+		if len(seg) > maxPathSegment {
+			// No id or provider name is that long; say so rather than
+			// repeat it in a "not found".
+			return NotFound("no such resource: a path segment is %d bytes long (ids are at most %d)", len(seg), maxPathSegment)
+		}
+	}
+	if u.RawQuery == "" {
+		return nil
+	}
+	for k, vs := range u.Query() {
+		if !cleanText(k) {
+			return BadRequest("a query parameter name contains a NUL byte or invalid UTF-8")
+		}
+		for _, v := range vs {
+			if !cleanText(v) {
+				return BadRequest("query parameter %s contains a NUL byte or invalid UTF-8", truncate(k, 40))
+			}
+		}
+	}
+	return nil
+}
+
+// maxPathSegment bounds a path segment (ids, provider names).
+const maxPathSegment = 256
+
+// cleanText reports whether s is valid UTF-8 without NUL bytes.
+func cleanText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 func collapseSlashes(p string) string {
 	var b strings.Builder

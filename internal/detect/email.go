@@ -76,7 +76,7 @@ func ParseEmail(s string) (Email, error) {
 	}
 	addr, err := mail.ParseAddress(s)
 	if err != nil {
-		return Email{}, fmt.Errorf("email is not an email address like user@example.com (%s)", strings.TrimPrefix(err.Error(), "mail: "))
+		return Email{}, fmt.Errorf("email is not an email address like user@example.com%s", addressHint(s))
 	}
 	if addr.Name != "" {
 		return Email{}, fmt.Errorf("email must be a bare address like user@example.com, without a display name")
@@ -103,4 +103,25 @@ func ParseEmail(s string) (Email, error) {
 		return Email{}, fmt.Errorf("email domain %q has no dot: expected a domain like example.com", domain)
 	}
 	return Email{Local: local, Domain: ascii}, nil
+}
+
+// addressHint says, where it can, what makes s not an address (net/mail's
+// own words, "no angle-addr", help nobody).
+func addressHint(s string) string {
+	at := strings.LastIndexByte(s, '@')
+	switch {
+	case at < 0:
+		return ": it has no @"
+	case at == 0:
+		return ": nothing comes before the @"
+	case at == len(s)-1:
+		return ": nothing comes after the @"
+	case strings.ContainsAny(s, " \t"):
+		return ": it contains a space"
+	case strings.HasSuffix(s, ".") || strings.Contains(s[at:], "..") || strings.HasPrefix(s[at+1:], "."):
+		return ": its domain is not a host name"
+	case strings.ContainsAny(s[:at], "()<>[]:;,\\\""):
+		return ": its local part has characters that need quoting"
+	}
+	return ""
 }
