@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -130,6 +131,9 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	listen := fs.String("listen", "127.0.0.1:8080", "API listen address (use 127.0.0.1:0 for any free port)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("dev: unexpected argument %q; dev takes only the flags --data-dir and --listen", fs.Arg(0))
 	}
 	cfg, err := config.Load("", os.Environ())
 	if err != nil {
@@ -259,8 +263,21 @@ func writeDevFile(path string, out devOutput) error {
 	if err != nil {
 		return err
 	}
+	// A fresh file, so that it is created 0600 even if an earlier run
+	// left a temporary file with other permissions.
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

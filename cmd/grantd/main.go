@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -44,12 +46,23 @@ are listed in docs/configuration.md.
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal starts a graceful shutdown (bounded by
+		// http.shutdown_timeout); a second one ends the process at once.
+		<-ctx.Done()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		<-again
+		fmt.Fprintln(os.Stderr, "grantd: second signal: exiting without waiting for requests in flight")
+		os.Exit(1)
+	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return // --help was asked for and printed
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "grantd:", err)
-		}
+		fmt.Fprintln(os.Stderr, "grantd:", err)
 		os.Exit(2)
 	}
 }
@@ -174,6 +187,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, name := range config.UnknownEnv(os.Environ()) {
+		log.Warn("ignoring an environment variable that names no configuration key (a typo?); see docs/configuration.md", slog.String("name", name))
+	}
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -187,9 +203,18 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // openAdmin opens the store and vault for an admin command, quietly.
+// Only `app create` may create the store: the other commands refuse a data
+// directory without one (a typo would otherwise list nothing, happily).
 func openAdmin(ctx context.Context, c *common, stderr io.Writer) (*server.Server, error) {
+	return openAdminStore(ctx, c, stderr, false)
+}
+
+func openAdminStore(ctx context.Context, c *common, stderr io.Writer, create bool) (*server.Server, error) {
 	cfg, err := c.load()
 	if err != nil {
+		return nil, err
+	}
+	if err := storeExists(cfg, create); err != nil {
 		return nil, err
 	}
 	cfg.Log.Level = "warn"
@@ -200,15 +225,53 @@ func openAdmin(ctx context.Context, c *common, stderr io.Writer) (*server.Server
 	return server.New(ctx, cfg, log)
 }
 
+// orEmpty is s, or an empty list rather than null in JSON.
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// storeExists refuses an embedded store that is not there yet, unless
+// create.
+func storeExists(cfg config.Config, create bool) error {
+	if create || cfg.DatabaseURL != "" {
+		return nil
+	}
+	if _, err := os.Stat(server.SQLitePath(cfg)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no grantd database at %s: check --data-dir (or data_dir, GRANTD_DATA_DIR); grantd serve, grantd dev and grantd app create create one", server.SQLitePath(cfg))
+	}
+	return nil
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 
+// groupHelp answers `grantd GROUP --help`: the group's usage on stdout.
+func groupHelp(args []string, stdout io.Writer, usage string) bool {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(stdout, usage)
+		return true
+	}
+	return false
+}
+
+const (
+	appUsage    = "usage: grantd app create --name NAME [--json] | grantd app list [--json]"
+	apikeyUsage = "usage: grantd apikey create --app ID [--name NAME] [--scope credentials:read] [--json] | grantd apikey list --app ID [--json] | grantd apikey revoke ID"
+	keysUsage   = "usage: grantd keys rotate [--rewrap-only] | grantd keys generate"
+)
+
 func cmdApp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if groupHelp(args, stdout, appUsage) {
+		return nil
+	}
 	if len(args) == 0 {
-		return errors.New("usage: grantd app create --name NAME [--json] | grantd app list [--json]")
+		return errors.New(appUsage)
 	}
 	sub, args := args[0], args[1:]
 	c := newCommon("app "+sub, stderr, false)
@@ -222,7 +285,7 @@ func cmdApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if strings.TrimSpace(*name) == "" {
 			return errors.New("app create: --name is required")
 		}
-		srv, err := openAdmin(ctx, c, stderr)
+		srv, err := openAdminStore(ctx, c, stderr, true)
 		if err != nil {
 			return err
 		}
@@ -268,29 +331,48 @@ func cmdApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 type scopesFlag []string
 
-func (s *scopesFlag) String() string     { return strings.Join(*s, ",") }
-func (s *scopesFlag) Set(v string) error { *s = append(*s, v); return nil }
+func (s *scopesFlag) String() string { return strings.Join(*s, ",") }
+func (s *scopesFlag) Set(v string) error {
+	if !slices.Contains(*s, v) {
+		*s = append(*s, v)
+	}
+	return nil
+}
 
 func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if groupHelp(args, stdout, apikeyUsage) {
+		return nil
+	}
 	if len(args) == 0 {
-		return errors.New("usage: grantd apikey create --app ID [--json] | grantd apikey list --app ID | grantd apikey revoke ID")
+		return errors.New(apikeyUsage)
 	}
 	sub, args := args[0], args[1:]
 	c := newCommon("apikey "+sub, stderr, false)
-	asJSON := c.fs.Bool("json", false, "print JSON")
+	var asJSON *bool
+	if sub != "revoke" {
+		asJSON = c.fs.Bool("json", false, "print JSON")
+	}
+	// openForApp parses create's and list's flags, requires --app and
+	// opens the store.
+	var appID *string
+	if sub != "revoke" {
+		appID = c.fs.String("app", "", "application id (required)")
+	}
+	openForApp := func() (*server.Server, error) {
+		if err := c.parseNone(args); err != nil {
+			return nil, err
+		}
+		if *appID == "" {
+			return nil, fmt.Errorf("apikey %s: --app is required", sub)
+		}
+		return openAdmin(ctx, c, stderr)
+	}
 	switch sub {
 	case "create":
-		appID := c.fs.String("app", "", "application id (required)")
 		name := c.fs.String("name", "", "a name for the key")
 		var scopes scopesFlag
 		c.fs.Var(&scopes, "scope", "extra permission, repeatable: "+strings.Join(tenant.KnownScopes, ", "))
-		if err := c.parseNone(args); err != nil {
-			return err
-		}
-		if *appID == "" {
-			return errors.New("apikey create: --app is required")
-		}
-		srv, err := openAdmin(ctx, c, stderr)
+		srv, err := openForApp()
 		if err != nil {
 			return err
 		}
@@ -300,31 +382,24 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		if *asJSON {
-			return printJSON(stdout, map[string]any{"id": k.ID, "application_id": k.AppID, "api_key": plain, "scopes": k.Scopes})
+			return printJSON(stdout, map[string]any{"id": k.ID, "application_id": k.AppID, "api_key": plain, "scopes": orEmpty(k.Scopes)})
 		}
 		fmt.Fprintf(stdout, "id:      %s\napi_key: %s\n\nThe API key is shown only now; grantd stores a hash of it.\n", k.ID, plain)
 		return nil
 	case "list":
-		appID := c.fs.String("app", "", "application id (required)")
-		if err := c.parseNone(args); err != nil {
-			return err
-		}
-		if *appID == "" {
-			return errors.New("apikey list: --app is required")
-		}
-		srv, err := openAdmin(ctx, c, stderr)
+		srv, err := openForApp()
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
-		keys, err := srv.Store.ListAPIKeys(ctx, *appID)
+		keys, err := srv.Tenants.ListAPIKeys(ctx, *appID)
 		if err != nil {
 			return err
 		}
 		if *asJSON {
 			out := make([]map[string]any, 0, len(keys))
 			for _, k := range keys {
-				m := map[string]any{"id": k.ID, "name": k.Name, "prefix": k.Prefix, "scopes": k.Scopes, "created_at": k.CreatedAt.Unix(), "revoked": !k.RevokedAt.IsZero()}
+				m := map[string]any{"id": k.ID, "name": k.Name, "prefix": k.Prefix, "scopes": orEmpty(k.Scopes), "created_at": k.CreatedAt.Unix(), "revoked": !k.RevokedAt.IsZero()}
 				out = append(out, m)
 			}
 			return printJSON(stdout, out)
@@ -362,13 +437,19 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if groupHelp(args, stdout, keysUsage) {
+		return nil
+	}
 	if len(args) == 0 {
-		return errors.New("usage: grantd keys rotate [--rewrap-only] | grantd keys generate")
+		return errors.New(keysUsage)
 	}
 	sub, args := args[0], args[1:]
 	c := newCommon("keys "+sub, stderr, false)
 	switch sub {
 	case "generate":
+		// Touches no store: no --config, --data-dir or --database-url.
+		c.fs = flag.NewFlagSet("keys generate", flag.ContinueOnError)
+		c.fs.SetOutput(stderr)
 		if err := c.parseNone(args); err != nil {
 			return err
 		}
@@ -391,27 +472,38 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		settle := 2*cfg.Vault.ReloadInterval + time.Second
-		if !*rewrapOnly {
-			if cfg.Vault.Keyring != "" {
-				return errors.New("keys rotate: the keyring is inline (vault.keyring / GRANTD_VAULT_KEYRING), so grantd cannot add a key to it: " +
-					"run `grantd keys generate`, put its output first in GRANTD_VAULT_KEYRING (keep the old keys after it) on every node, restart them, then run `grantd keys rotate --rewrap-only`")
-			}
-			id, err := vault.AddKeyToFile(server.KeyringPath(cfg))
-			if err != nil {
-				return err
-			}
-			log.Info("added a new primary master key", slog.String("key_id", id), slog.String("keyring", server.KeyringPath(cfg)))
-		} else {
-			settle = 0
+		if err := storeExists(cfg, false); err != nil {
+			return err
 		}
+		settle := 2*cfg.Vault.ReloadInterval + time.Second
+		if *rewrapOnly {
+			settle = 0
+		} else if cfg.Vault.Keyring != "" {
+			return errors.New("keys rotate: the keyring is inline (vault.keyring / GRANTD_VAULT_KEYRING), so grantd cannot add a key to it: " +
+				"run `grantd keys generate`, put its output first in GRANTD_VAULT_KEYRING (keep the old keys after it) on every node, restart them, then run `grantd keys rotate --rewrap-only`")
+		}
+		// Open (and so check the keyring against the store) before adding
+		// a key: a keyring that cannot open the store gets no new key.
 		srv, err := server.New(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
+		if !*rewrapOnly {
+			id, err := vault.AddKeyToFile(server.KeyringPath(cfg))
+			if err != nil {
+				return err
+			}
+			if err := srv.Vault.Reload(); err != nil {
+				return err
+			}
+			log.Info("added a new primary master key", slog.String("key_id", id), slog.String("keyring", server.KeyringPath(cfg)))
+		}
 		n, err := server.Rewrap(ctx, srv.Store, srv.Vault, settle, log)
 		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w; the new key is primary: run `grantd keys rotate --rewrap-only` to finish re-encrypting the secrets", err)
+			}
 			return err
 		}
 		fmt.Fprintf(stdout, "primary key %s; re-encrypted %d secrets\n", srv.Vault.PrimaryKeyID(), n)

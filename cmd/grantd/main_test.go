@@ -151,17 +151,43 @@ func TestCommandErrors(t *testing.T) {
 		{"serve", "--database-url", "mysql://x", "--data-dir", dir},
 		{"keys", "rotate", "--data-dir", dir},
 		{"app", "list", "extra", "--data-dir", dir},
+		{"app", "list", "--data-dir", dir + "/typo"},
+		{"dev", "extra", "--data-dir", dir},
 	} {
 		out, err := runCmd(t, args...)
-		if len(args) > 1 && args[0] == "keys" {
-			// Rotating a fresh store is fine.
-			if err != nil {
-				t.Errorf("%v: %v %s", args, err, out)
-			}
-			continue
-		}
 		if err == nil {
 			t.Errorf("%v: no error; output %q", args, out)
+		}
+	}
+	// Commands other than app create do not create a store.
+	if _, err := os.Stat(filepath.Join(dir, "typo")); err == nil {
+		t.Errorf("app list created the mistyped data directory")
+	}
+	if out, err := runCmd(t, "keys", "rotate", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "no grantd database") {
+		t.Errorf("keys rotate without a store: %v %s", err, out)
+	}
+	// Once the store exists: an unknown application is an error, a
+	// repeated scope is kept once.
+	out, err := runCmd(t, "app", "create", "--name", "acme", "--json", "--data-dir", dir)
+	var app struct {
+		ID string `json:"application_id"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &app) != nil {
+		t.Fatalf("app create: %v %s", err, out)
+	}
+	out, err = runCmd(t, "apikey", "create", "--app", app.ID, "--scope", "credentials:read", "--scope", "credentials:read", "--json", "--data-dir", dir)
+	var key struct {
+		Scopes []string `json:"scopes"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &key) != nil || len(key.Scopes) != 1 {
+		t.Errorf("apikey create with a repeated scope: %v %s", err, out)
+	}
+	if out, err := runCmd(t, "apikey", "list", "--app", "nope", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "no application") {
+		t.Errorf("apikey list --app nope: %v %s", err, out)
+	}
+	for _, group := range []string{"app", "apikey", "keys"} {
+		if out, err := runCmd(t, group, "--help"); err != nil || !strings.Contains(out, "usage: grantd "+group) {
+			t.Errorf("%s --help: %v %q", group, err, out)
 		}
 	}
 	if out, err := runCmd(t, "version"); err != nil || !strings.HasPrefix(out, "grantd ") {
@@ -266,5 +292,20 @@ func TestDevPlayground(t *testing.T) {
 	cancel2()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// dev.json is 0600 even when an earlier run left a world-readable
+// temporary file behind.
+func TestWriteDevFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DevFile)
+	if err := os.WriteFile(path+".tmp", []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeDevFile(path, devOutput{APIKey: "grantd_secret"}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("dev.json mode: %v %v", fi.Mode(), err)
 	}
 }

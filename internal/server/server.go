@@ -48,7 +48,7 @@ func NewLogger(cfg config.Log, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", cfg.Level)
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch cfg.Format {
+	switch strings.ToLower(cfg.Format) { // as config.Validate accepts it
 	case "", "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
@@ -86,18 +86,54 @@ func KeyringPath(cfg config.Config) string {
 // OpenVault loads the master keyring: inline from vault.keyring, else from
 // the keyring file, generated on first start.
 func OpenVault(cfg config.Config, log *slog.Logger) (*vault.Vault, error) {
+	v, _, err := openVault(cfg, log)
+	return v, err
+}
+
+// openVault is OpenVault, also saying whether it created the keyring file.
+func openVault(cfg config.Config, log *slog.Logger) (*vault.Vault, bool, error) {
 	if cfg.Vault.Keyring != "" {
-		return vault.NewFromInline(cfg.Vault.Keyring, vault.WithLogger(log))
+		v, err := vault.NewFromInline(cfg.Vault.Keyring, vault.WithLogger(log))
+		return v, false, err
 	}
 	path := KeyringPath(cfg)
 	v, created, err := vault.NewFromFile(path, vault.WithLogger(log))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if created {
 		log.Warn("generated a new master keyring; back it up: without it the stored secrets cannot be decrypted", slog.String("path", path), slog.String("key_id", v.PrimaryKeyID()))
 	}
-	return v, nil
+	return v, created, nil
+}
+
+var errStopWalk = errors.New("server: enough")
+
+// CheckKeyring refuses a keyring that cannot open the store's secrets: the
+// master key of the first sealed secret the store holds must be in it. A
+// node started without the keyring its database was used with (a copied
+// database, a wrong vault.keyring_file, a PostgreSQL node without the
+// shared keyring) would otherwise start and fail every grant.
+func CheckKeyring(ctx context.Context, st store.Store, v *vault.Vault, source string) error {
+	var missing string
+	_, err := st.RewrapSecrets(ctx, 1, func(blob []byte) ([]byte, bool, error) {
+		id, err := vault.KeyIDOf(blob)
+		if err != nil {
+			return nil, false, err
+		}
+		if !v.Keyring().Has(id) {
+			missing = id
+		}
+		return nil, false, errStopWalk
+	})
+	if err != nil && !errors.Is(err, errStopWalk) {
+		return fmt.Errorf("check the keyring against the store: %w", err)
+	}
+	if missing != "" {
+		return fmt.Errorf("the database holds secrets sealed with master key %q, which the keyring (%s) does not have: "+
+			"start grantd with the keyring this database was used with (vault.keyring_file or GRANTD_VAULT_KEYRING)", missing, source)
+	}
+	return nil
 }
 
 // Validators returns the provider validators configured by cfg.
@@ -143,7 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	v, err := OpenVault(cfg, log)
+	v, created, err := openVault(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +193,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	})
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
+		return nil, err
+	}
+	source := "inline vault.keyring"
+	if cfg.Vault.Keyring == "" {
+		source = KeyringPath(cfg)
+	}
+	if err := CheckKeyring(ctx, st, v, source); err != nil {
+		st.Close()
+		if created {
+			_ = os.Remove(KeyringPath(cfg)) // generated just now, for nothing
+		}
 		return nil, err
 	}
 	s := &Server{Config: cfg, Log: log, Store: st, Vault: v}
@@ -192,15 +239,21 @@ func NewRefresher(cfg config.Config, st store.Store, grants *grant.Service, clie
 			checkers[name] = c
 		}
 	}
-	rc := cfg.Refresh
 	return refresh.New(refresh.Options{
-		Config: refresh.Config{
-			Workers: rc.Workers, ProviderConcurrency: rc.ProviderConcurrency, Interval: rc.Interval, Lease: rc.Lease,
-			Margin: rc.Margin, KeepAlive: rc.KeepAlive, MinBackoff: rc.MinBackoff, MaxBackoff: rc.MaxBackoff,
-			AccessTokenMargin: rc.AccessTokenMargin, PasswordRecheck: rc.PasswordRecheck,
-		},
-		Store: st, Grants: grants, Clients: clients, Providers: provs, Checkers: checkers, Log: log, Now: time.Now,
+		Config: refreshConfig(cfg.Refresh),
+		Store:  st, Grants: grants, Clients: clients, Providers: provs, Checkers: checkers, Log: log, Now: time.Now,
 	})
+}
+
+// refreshConfig maps the refresh.* configuration keys onto the refresher's
+// settings (TestRefreshConfig checks that every key is mapped and that
+// both packages have the same defaults).
+func refreshConfig(rc config.Refresh) refresh.Config {
+	return refresh.Config{
+		Workers: rc.Workers, ProviderConcurrency: rc.ProviderConcurrency, Interval: rc.Interval, Lease: rc.Lease,
+		Margin: rc.Margin, KeepAlive: rc.KeepAlive, MinBackoff: rc.MinBackoff, MaxBackoff: rc.MaxBackoff,
+		AccessTokenMargin: rc.AccessTokenMargin, PasswordRecheck: rc.PasswordRecheck,
+	}
 }
 
 // Close closes the store.
@@ -260,6 +313,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	s.Log.Info("shutting down")
 	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("shutdown: requests still running after http.shutdown_timeout (%s) were cut off", h.ShutdownTimeout)
+		}
 		return err
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -103,10 +103,7 @@ func (s *Service) CreateApplication(ctx context.Context, name string) (Applicati
 
 // CreateAPIKey issues a new key for an existing application.
 func (s *Service) CreateAPIKey(ctx context.Context, appID, name string, scopes []string) (store.APIKey, string, error) {
-	if _, err := s.Store.GetApplication(ctx, appID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return store.APIKey{}, "", fmt.Errorf("no application with id %q", appID)
-		}
+	if err := s.requireApp(ctx, appID); err != nil {
 		return store.APIKey{}, "", err
 	}
 	for _, sc := range scopes {
@@ -134,6 +131,27 @@ func (s *Service) CreateAPIKey(ctx context.Context, appID, name string, scopes [
 		return store.APIKey{}, "", fmt.Errorf("create API key: %w", err)
 	}
 	return k, plain, nil
+}
+
+// ListAPIKeys lists an existing application's keys (hashes and prefixes
+// only).
+func (s *Service) ListAPIKeys(ctx context.Context, appID string) ([]store.APIKey, error) {
+	if err := s.requireApp(ctx, appID); err != nil {
+		return nil, err
+	}
+	return s.Store.ListAPIKeys(ctx, appID)
+}
+
+// requireApp fails with a message naming appID when there is no such
+// application.
+func (s *Service) requireApp(ctx context.Context, appID string) error {
+	if _, err := s.Store.GetApplication(ctx, appID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no application with id %q", appID)
+		}
+		return err
+	}
+	return nil
 }
 
 // RevokeAPIKey revokes a key by its id; requests with it fail from then on.
