@@ -215,6 +215,13 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request, p *prov, te
 		return
 	}
 	s.writeTokenResponse(w, r, p, red)
+	if red.refresh != "" {
+		p.mu.Lock()
+		if g := p.refresh[red.refresh]; g != nil {
+			g.answeredAt = s.now()
+		}
+		p.mu.Unlock()
+	}
 }
 
 // redeem performs a refresh_token grant. Callers hold p.mu. kind is -1 on

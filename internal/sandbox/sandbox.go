@@ -227,6 +227,9 @@ type refreshGrant struct {
 	family   uint64    // shared by a minted token and its rotations
 	seq      uint64    // issue order
 	deadline time.Time // zero: valid until revoked or rotated away
+	// answeredAt is when the token endpoint answered with this token
+	// (zero: minted through the admin surface, or its answer was lost).
+	answeredAt time.Time
 }
 
 type accessGrant struct {
@@ -665,6 +668,24 @@ func (s *Sandbox) IsValidRefreshToken(provider, token string) bool {
 	defer p.mu.Unlock()
 	g := p.refresh[token]
 	return g != nil && g.live(now)
+}
+
+// RefreshTokenAnswered returns when the token endpoint handed out token
+// as a rotated refresh token (the end of the handler; the bytes leave with
+// the response right after). ok is false for a token minted through the
+// admin surface, one whose answer the client hung up on, and an unknown
+// one.
+func (s *Sandbox) RefreshTokenAnswered(provider, token string) (at time.Time, ok bool) {
+	p := s.prov(provider)
+	if p == nil {
+		return time.Time{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if g := p.refresh[token]; g != nil && !g.answeredAt.IsZero() {
+		return g.answeredAt, true
+	}
+	return time.Time{}, false
 }
 
 func (g *refreshGrant) live(now time.Time) bool {

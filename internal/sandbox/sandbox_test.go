@@ -306,6 +306,12 @@ func TestRotationModes(t *testing.T) {
 			if s.IsValidRefreshToken(prov, f.rt) || !s.IsValidRefreshToken(prov, rt2) {
 				t.Fatal("strict: ledger disagrees")
 			}
+			if _, ok := s.RefreshTokenAnswered(prov, f.rt); ok {
+				t.Fatal("a token minted through the admin surface was answered by the token endpoint")
+			}
+			if at, ok := s.RefreshTokenAnswered(prov, rt2); !ok || at.IsZero() {
+				t.Fatal("the rotated token's answer was not recorded")
+			}
 
 			// grace: the old token works within the grace period, then not.
 			s.SetRotation(prov, Rotation{Mode: RotateGrace, Grace: 30 * time.Second})
