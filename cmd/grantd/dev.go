@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,10 +142,20 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg.DataDir, cfg.Listen, cfg.DatabaseURL, cfg.Vault.Keyring = *dataDir, *listen, "", ""
 	cfg.Network.AllowInsecure = true
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	log, err := logger(cfg, stderr)
 	if err != nil {
 		return err
 	}
+	// The address first: a playground that cannot listen should leave
+	// nothing behind (no data directory, no keyring).
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("dev: listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
 
 	sb, err := sandbox.Start(sandbox.Options{Logger: log})
 	if err != nil {
@@ -163,18 +174,12 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer srv.Close()
-	ln, err := srv.Listen()
-	if err != nil {
-		return err
-	}
 	out, err := setUpDev(ctx, srv, sb)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	ids, err := pw.passwordIdentities()
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	for p, id := range ids {
@@ -184,7 +189,6 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	out.DataDir = cfg.DataDir
 	path := filepath.Join(cfg.DataDir, DevFile)
 	if err := writeDevFile(path, out); err != nil {
-		ln.Close()
 		return err
 	}
 	printDev(stdout, out, path)

@@ -108,10 +108,14 @@ func newCommon(name string, stderr io.Writer, withListen bool) *common {
 	c := &common{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
 	c.fs.SetOutput(stderr)
 	c.fs.StringVar(&c.configFile, "config", "", "YAML configuration file (default $GRANTD_CONFIG)")
-	c.fs.StringVar(&c.dataDir, "data-dir", "", "data directory (config key data_dir)")
-	c.fs.StringVar(&c.databaseURL, "database-url", "", "postgres:// URL; empty means SQLite in the data directory (config key database_url)")
+	// The flags' own defaults stay empty, so that only flags given on the
+	// command line override the file and the environment; the help says
+	// what applies when nothing sets them.
+	def := config.Default()
+	c.fs.StringVar(&c.dataDir, "data-dir", "", "data directory (config key data_dir, GRANTD_DATA_DIR; default "+def.DataDir+")")
+	c.fs.StringVar(&c.databaseURL, "database-url", "", "postgres:// URL; empty means SQLite in the data directory (config key database_url, GRANTD_DATABASE_URL)")
 	if withListen {
-		c.fs.StringVar(&c.listen, "listen", "", "listen address (config key listen)")
+		c.fs.StringVar(&c.listen, "listen", "", "listen address (config key listen, GRANTD_LISTEN; default "+def.Listen+")")
 	}
 	return c
 }

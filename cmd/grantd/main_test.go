@@ -163,6 +163,21 @@ func TestCommandErrors(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "typo")); err == nil {
 		t.Errorf("app list created the mistyped data directory")
 	}
+	// dev with an address it cannot listen on leaves nothing behind.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, addr := range []string{"nohost", busy.Addr().String()} {
+		devDir := filepath.Join(dir, "dev-"+strings.ReplaceAll(addr, ":", "-"))
+		if out, err := runCmd(t, "dev", "--listen", addr, "--data-dir", devDir); err == nil || !strings.Contains(err.Error(), "listen") {
+			t.Errorf("dev --listen %s: %v %s", addr, err, out)
+		}
+		if _, err := os.Stat(devDir); err == nil {
+			t.Errorf("dev --listen %s created its data directory", addr)
+		}
+	}
 	if out, err := runCmd(t, "keys", "rotate", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "no grantd database") {
 		t.Errorf("keys rotate without a store: %v %s", err, out)
 	}
