@@ -19,8 +19,9 @@ import (
 // next to a credential deletion can produce.
 type movingStore struct {
 	store.Store
-	once sync.Once
-	to   string
+	once  sync.Once
+	to    string
+	moved string // the id of the grant moved
 }
 
 func (m *movingStore) ListGrants(ctx context.Context, appID string, f store.GrantFilter) ([]store.Grant, error) {
@@ -29,6 +30,7 @@ func (m *movingStore) ListGrants(ctx context.Context, appID string, f store.Gran
 		return gs, err
 	}
 	m.once.Do(func() {
+		m.moved = gs[0].ID
 		_, err = m.Store.UpdateGrant(ctx, appID, gs[0].ID, func(g store.Grant) (store.Grant, []store.Event, error) {
 			g.CredentialID = m.to
 			return g, nil, nil
@@ -62,11 +64,16 @@ func TestInvalidateCredentialRechecksUnderLock(t *testing.T) {
 		ids = append(ids, g.ID)
 	}
 
-	svc := &grant.Service{Store: &movingStore{Store: st, to: "cred-new"}, NewID: tenant.NewID, Now: time.Now}
+	ms := &movingStore{Store: st, to: "cred-new"}
+	svc := &grant.Service{Store: ms, NewID: tenant.NewID, Now: time.Now}
 	if err := svc.InvalidateCredential(ctx, app.ID, "cred-old", grant.CauseCredentialDeleted, "deleted"); err != nil {
 		t.Fatal(err)
 	}
 
+	// (Both grants have the same created_at: either may be listed first.)
+	if ms.moved == ids[1] {
+		ids[0], ids[1] = ids[1], ids[0]
+	}
 	moved, _ := st.GetGrant(ctx, app.ID, ids[0])
 	stays, _ := st.GetGrant(ctx, app.ID, ids[1])
 	if moved.Status != store.GrantValid || moved.CredentialID != "cred-new" {
