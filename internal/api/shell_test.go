@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -128,5 +129,55 @@ func TestBadInput(t *testing.T) {
 		if r.Status != 400 || r.ErrMessage() == "" {
 			t.Errorf("%s: %d %s", q, r.Status, r.Raw)
 		}
+	}
+}
+
+// No path is answered with a redirect: net/http's mux redirects a path
+// that is not clean to the cleaned one, and clients follow a 307 with the
+// same method, body and key, so an id such as "x//../../connectors/zoom"
+// (one escaped segment next to "//") or a ".." id would reach another
+// resource. They get a 404 in the envelope and change nothing.
+func TestPathsNeverRedirect(t *testing.T) {
+	e := apitest.New(t)
+	_, key := e.App("acme")
+	if r := e.Do("POST", "/v3/connectors", key, `{"provider":"imap","name":"imap"}`); r.Status != 201 {
+		t.Fatalf("create connector: %d %s", r.Status, r.Raw)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, c := range []struct{ method, path string }{
+		{"DELETE", "/v3/grants/x%2F%2F..%2F..%2Fconnectors%2Fimap"},  // what the SDK sends for that id
+		{"DELETE", "//v3/grants/x%2F%2F..%2F..%2Fconnectors%2Fimap"}, // with apiUri ending in "/"
+		{"DELETE", "//v3/grants/..%2Fconnectors%2Fimap"},
+		{"DELETE", "/v3/connectors/imap/creds/.."}, // encodeURIComponent leaves dots alone
+		{"DELETE", "/v3/connectors/imap/creds/."},
+		{"PATCH", "/v3/grants/../connectors/imap"},
+		{"GET", "/v3/grants/%2E%2E"},
+		{"GET", "//v3//grants//.."},
+	} {
+		req, err := http.NewRequest(c.method, e.HTTP.URL+c.path, strings.NewReader(`{"name":"hijacked"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var env struct {
+			Error struct{ Type string } `json:"error"`
+		}
+		if resp.StatusCode != 404 || json.Unmarshal(body, &env) != nil || env.Error.Type != "api.not_found_error" {
+			t.Errorf("%s %s: %d %s (location %q); want a 404 in the error envelope", c.method, c.path, resp.StatusCode, body, resp.Header.Get("Location"))
+		}
+	}
+	if r := e.Do("GET", "/v3/connectors/imap", key, nil); r.Status != 200 || r.Data()["name"] != "imap" {
+		t.Errorf("the imap connector after the requests: %d %s", r.Status, r.Raw)
+	}
+	// Collapsing "//" keeps escaped characters escaped.
+	if r := e.Do("GET", "//v3/grants/a%2Fb", key, nil); r.Status != 404 || !strings.Contains(string(r.Raw), "a/b") {
+		t.Errorf("//v3/grants/a%%2Fb: %d %s", r.Status, r.Raw)
 	}
 }
