@@ -39,6 +39,19 @@ describe('connectors: the dev application', () => {
     const reqs = recorder.since(mark);
     assert.equal(reqs.length, 1, `the SDK sent ${reqs.length} requests: ${reqs.map((r) => r.url).join(', ')}`);
     assert.equal(reqs[0].search, '?limit=2');
+    // The list envelope's limit and offset come through; there is no cursor.
+    assert.equal(res.limit, 2);
+    assert.equal(res.offset, 0);
+    assert.equal(res.nextCursor, undefined);
+  });
+
+  it('offset pages through the connectors', async () => {
+    const nylas = g.nylas();
+    const all = (await nylas.connectors.list({ queryParams: { limit: 50 } })).data.map((c) => c.provider);
+    const p2 = await nylas.connectors.list({ queryParams: { limit: 2, offset: 2 } });
+    assert.equal(new URLSearchParams(recorder.last().search).get('offset'), '2');
+    assert.equal(p2.offset, 2);
+    assert.deepEqual(p2.data.map((c) => c.provider), all.slice(2, 4));
   });
 
   it('for await over list() ends after one page (no next_cursor, no page_token requests)', async () => {
@@ -198,6 +211,43 @@ describe('connectors: lifecycle', () => {
     const own = await g.newIdentity('google', { label: 'own-client' });
     const grant2 = await nylas.auth.customAuthentication({ requestBody: { provider: 'google', settings: { refreshToken: own.refreshToken } } });
     assert.equal(grant2.data.email, own.email);
+  });
+
+  it('one PUT with name, settings (topicName), scope and activeCredentialId, as the SDK example sends', async () => {
+    const nylas = g.nylas();
+    const before = (await nylas.connectors.find({ provider: 'google' })).data;
+    const cred = await nylas.connectors.credentials.create({
+      provider: 'google',
+      requestBody: { name: `put-all ${randomUUID().slice(0, 8)}`, credentialType: 'connector', credentialData: { clientId: 'put-all-client', clientSecret: 'put-all-secret' } },
+    });
+    const body = { name: 'Google, all at once', settings: { topicName: 'projects/p/topics/t' }, scope: ['openid', 'https://www.googleapis.com/auth/userinfo.email'], activeCredentialId: cred.data.id };
+    try {
+      const res = await nylas.connectors.update({ provider: 'google', requestBody: body });
+      assert.equal(recorder.last().method, 'PUT');
+      assert.deepEqual(JSON.parse(recorder.last().body), {
+        name: 'Google, all at once',
+        settings: { topic_name: 'projects/p/topics/t' },
+        scope: ['openid', 'https://www.googleapis.com/auth/userinfo.email'],
+        active_credential_id: cred.data.id,
+      });
+      assertRequestId(res, 'connectors.update');
+      assert.equal(res.data.name, body.name);
+      assert.equal(res.data.settings.topicName, 'projects/p/topics/t', 'topic_name kept and returned (camelCased by the SDK)');
+      assert.equal(res.data.settings.clientId, before.settings.clientId, 'client id kept');
+      assert.deepEqual(res.data.scope, body.scope);
+      assert.equal(res.data.activeCredentialId, cred.data.id);
+      assertUnixSecondsNow(res.data.updatedAt, 'connector updatedAt');
+      assertNoSecret(res.data, 'put-all-secret', 'update');
+    } finally {
+      // Put google back as it was (a null setting removes it; "" clears the active credential).
+      const back = await nylas.connectors.update({
+        provider: 'google',
+        requestBody: { name: before.name, settings: { topicName: null }, scope: before.scope, activeCredentialId: '' },
+      });
+      assert.equal(back.data.settings.topicName, undefined, 'topicName removed');
+      assert.ok(!back.data.activeCredentialId, 'active credential cleared');
+      await nylas.connectors.credentials.destroy({ provider: 'google', credentialsId: cred.data.id });
+    }
   });
 
   it('an activeCredentialId that is not a credential of the connector is a 400', async () => {

@@ -56,6 +56,7 @@ describe('credentials: adminconsent (microsoft)', () => {
     assert.equal(updated.data.name, renamed);
     assert.equal(updated.data.id, c.id);
     assert.ok(updated.data.updatedAt >= c.updatedAt);
+    assertUnixSecondsNow(updated.data.updatedAt, 'credential updatedAt');
 
     const secret2 = `ms-secret2-${randomUUID()}`;
     const rotated = await creds.update({ provider: 'microsoft', credentialsId: c.id, requestBody: { credentialData: { clientSecret: secret2 } } });
@@ -137,6 +138,65 @@ describe('credentials: connector (google)', () => {
   });
 });
 
+describe('credentials: serviceaccount (google)', () => {
+  // What a user passes: the service-account JSON file Google hands out, as is.
+  const saFile = () => ({
+    type: 'service_account',
+    project_id: 'conformance-project',
+    private_key_id: `key-${randomUUID()}`,
+    private_key: `-----BEGIN PRIVATE KEY-----\n${randomUUID()}\n-----END PRIVATE KEY-----\n`,
+    client_email: 'sa@conformance-project.iam.gserviceaccount.com',
+    client_id: '1234567890',
+    auth_uri: 'https://accounts.google.com/o/oauth2/auth',
+    token_uri: 'https://oauth2.googleapis.com/token',
+    auth_provider_x509_cert_url: 'https://www.googleapis.com/oauth2/v1/certs',
+    client_x509_cert_url: 'https://www.googleapis.com/robot/v1/metadata/x509/sa',
+  });
+
+  it('a full service-account JSON is accepted although the SDK renames its x509 keys; nothing comes back', async () => {
+    const creds = g.nylas().connectors.credentials;
+    const data = saFile();
+    const created = await creds.create({ provider: 'google', requestBody: { name: uniq('sa'), credentialType: 'serviceaccount', credentialData: data } });
+    const wire = JSON.parse(recorder.last().body);
+    assert.equal(recorder.last().status, 201);
+    // The SDK's snake_case puts "_" before every digit run, even in keys that are already snake_case.
+    assert.equal(wire.credential_data.client_x_509_cert_url, data.client_x509_cert_url, 'the SDK sends client_x_509_cert_url');
+    assert.equal(wire.credential_data.client_x509_cert_url, undefined);
+    for (const k of ['private_key_id', 'private_key', 'client_email']) assert.equal(wire.credential_data[k], data[k], `${k} goes out unchanged`);
+    assertRequestId(created, 'credentials.create serviceaccount');
+    assert.equal(created.data.credentialType, 'serviceaccount');
+    assertNoData(created.data, [data.private_key, data.private_key_id], 'create serviceaccount');
+    const found = await creds.find({ provider: 'google', credentialsId: created.data.id });
+    assertNoData(found.data, [data.private_key, data.private_key_id], 'find serviceaccount');
+
+    // Google bulk authentication (settings.emailAddress + a serviceaccount credential) is not
+    // implemented: a 400 that says so, not a crash.
+    const err = await expectApiError(
+      g.nylas().auth.customAuthentication({
+        requestBody: { provider: 'google', settings: { emailAddress: 'someone@example.com', credentialId: created.data.id, scopes: ['https://www.googleapis.com/auth/gmail.readonly'] } },
+      }),
+      { status: 400, type: 'api.invalid_request_error', message: /bulk authentication/, what: 'google bulk authentication' },
+    );
+    assert.match(err.message, /not supported/);
+    await creds.destroy({ provider: 'google', credentialsId: created.data.id });
+  });
+
+  it('a serviceaccount credential on the microsoft connector is a 400', async () => {
+    await expectApiError(
+      g.nylas().connectors.credentials.create({ provider: 'microsoft', requestBody: { name: uniq('sa on ms'), credentialType: 'serviceaccount', credentialData: saFile() } }),
+      { status: 400, type: 'api.invalid_request_error', message: /google/, what: 'serviceaccount on microsoft' },
+    );
+  });
+
+  it('a serviceaccount credential without private_key is a 400 naming it', async () => {
+    const { private_key: _, ...data } = saFile();
+    await expectApiError(
+      g.nylas().connectors.credentials.create({ provider: 'google', requestBody: { name: uniq('sa no key'), credentialType: 'serviceaccount', credentialData: data } }),
+      { status: 400, message: /private_key/, what: 'serviceaccount without private_key' },
+    );
+  });
+});
+
 describe('credentials: names are unique per connector', () => {
   it('creating a second credential with the same name is a 409; so is renaming onto it', async () => {
     const creds = g.nylas().connectors.credentials;
@@ -188,6 +248,27 @@ describe('credentials: list', () => {
 
     const one = await creds.list({ provider: 'yahoo', queryParams: { limit: 1 } });
     assert.equal(one.data.length, 1);
+  });
+
+  it('sort_by updatedAt: a renamed credential sorts first (desc); limit and offset come back in the envelope', async () => {
+    const creds = g.nylas().connectors.credentials;
+    const data = { clientId: 'c', clientSecret: 's' };
+    const a = await creds.create({ provider: 'yahoo', requestBody: { name: uniq('upd a'), credentialType: 'connector', credentialData: data } });
+    await creds.create({ provider: 'yahoo', requestBody: { name: uniq('upd b'), credentialType: 'connector', credentialData: data } });
+    await creds.update({ provider: 'yahoo', credentialsId: a.data.id, requestBody: { name: uniq('upd a renamed') } });
+    const desc = await creds.list({ provider: 'yahoo', queryParams: { sortBy: 'updatedAt', orderBy: 'desc', limit: 1 } });
+    assert.equal(new URLSearchParams(recorder.last().search).get('sort_by'), 'updatedAt', 'wire value');
+    assert.deepEqual(desc.data.map((c) => c.id), [a.data.id]);
+    assert.equal(desc.limit, 1);
+    assert.equal(desc.offset, 0);
+    assert.equal(desc.nextCursor, undefined, 'no cursor: the SDK sends no page_token');
+    const asc = await creds.list({ provider: 'yahoo', queryParams: { sortBy: 'updatedAt', orderBy: 'asc', limit: 50 } });
+    assert.equal(asc.data[asc.data.length - 1].id, a.data.id);
+  });
+
+  it('an empty page with a limit is an empty array', async () => {
+    const res = await g.nylas().connectors.credentials.list({ provider: 'yahoo', queryParams: { limit: 5, offset: 1000 } });
+    assert.deepEqual(res.data, []);
   });
 
   it('an invalid sort_by is a 400', async () => {

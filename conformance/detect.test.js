@@ -44,6 +44,15 @@ describe('detectProvider: known domains', () => {
     assert.equal(res.data.provider, 'google');
   });
 
+  it('an address with "+" goes out as %2B and comes back unchanged', async () => {
+    const res = await detect({ email: 'some.one+tag@gmail.com', allProviderTypes: true });
+    assertWire('some.one+tag@gmail.com', true);
+    assert.ok(recorder.last().search.includes('some.one%2Btag%40gmail.com'), `wire: ${recorder.last().search}`);
+    assert.equal(res.data.emailAddress, 'some.one+tag@gmail.com');
+    assert.equal(res.data.detected, true);
+    assert.equal(res.data.provider, 'google');
+  });
+
   it('hotmail.co.uk → microsoft, yahoo.com → yahoo', async () => {
     for (const [email, provider] of [['a@hotmail.co.uk', 'microsoft'], ['a@yahoo.com', 'yahoo'], ['a@live.com', 'microsoft']]) {
       const res = await detect({ email, allProviderTypes: false });

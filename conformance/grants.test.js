@@ -123,9 +123,64 @@ describe('grants.list', () => {
     assert.deepEqual(miss.data, []);
   });
 
+  it('the envelope keys limit and offset pass through; there is no next_cursor, so no page_token request', async () => {
+    const mark = recorder.mark();
+    const res = await g.nylas().grants.list({ queryParams: { limit: 3, offset: 1 } });
+    assert.equal(recorder.since(mark).length, 1, 'one request');
+    assert.equal(res.limit, 3, 'limit from the envelope');
+    assert.equal(res.offset, 1, 'offset from the envelope');
+    assert.equal(res.nextCursor, undefined, 'no next_cursor');
+    const big = await g.nylas().grants.list({ queryParams: { limit: 1000 } });
+    assert.ok(big.limit <= 1000 && big.data.length <= big.limit, `limit ${big.limit}, ${big.data.length} items`);
+  });
+
+  it('without sort_by/order_by the order is created_at desc', async () => {
+    const nylas = g.nylas();
+    const dflt = (await nylas.grants.list({ queryParams: { limit: 200 } })).data.map((x) => x.id);
+    const desc = (await nylas.grants.list({ queryParams: { limit: 200, sortBy: 'created_at', orderBy: 'desc' } })).data.map((x) => x.id);
+    assert.deepEqual(dflt, desc);
+  });
+
+  it('sort_by updated_at: a re-authenticated grant sorts first (desc) and last (asc)', async () => {
+    const nylas = g.nylas();
+    const target = made[1]; // an older google grant
+    const rt2 = await g.sandbox.mint('google', target.identity.clientId, target.identity.email, target.identity.scope);
+    await nylas.auth.customAuthentication({ requestBody: { provider: 'google', settings: { refreshToken: rt2 } } });
+    const desc = await nylas.grants.list({ queryParams: { limit: 200, sortBy: 'updated_at', orderBy: 'desc' } });
+    assert.equal(new URLSearchParams(recorder.last().search).get('sort_by'), 'updated_at');
+    assert.equal(desc.data[0].id, target.grant.id, 'most recently updated first');
+    for (let i = 1; i < desc.data.length; i++) assert.ok(desc.data[i - 1].updatedAt >= desc.data[i].updatedAt, 'descending updatedAt');
+    const asc = await nylas.grants.list({ queryParams: { limit: 200, sortBy: 'updated_at', orderBy: 'asc' } });
+    assert.equal(asc.data[asc.data.length - 1].id, target.grant.id, 'most recently updated last');
+  });
+
+  it('filters by ip (BYO grants have no ip, so none match)', async () => {
+    const res = await g.nylas().grants.list({ queryParams: { ip: '203.0.113.7', limit: 200 } });
+    assert.equal(new URLSearchParams(recorder.last().search).get('ip'), '203.0.113.7');
+    assert.deepEqual(res.data, []);
+  });
+
+  it('filters by an email holding "+" (URLSearchParams sends %2B, not a space)', async () => {
+    const { grant, identity } = await newGrant('google', 'plus+tag');
+    assert.ok(identity.email.includes('+'));
+    const res = await g.nylas().grants.list({ queryParams: { email: identity.email } });
+    assert.ok(recorder.last().search.includes('%2B'), `wire: ${recorder.last().search}`);
+    assert.deepEqual(res.data.map((x) => x.id), [grant.id]);
+  });
+
   it('bad query values are 400s', async () => {
     await expectApiError(g.nylas().grants.list({ queryParams: { limit: 'ten' } }), { status: 400, what: 'limit=ten' });
     await expectApiError(g.nylas().grants.list({ queryParams: { grantStatus: 'bogus' } }), { status: 400, what: 'grant_status=bogus' });
+  });
+
+  it('without a limit the page is exactly 10 grants once there are more', async () => {
+    for (let i = 0; i < 4; i++) await newGrant('google', `more${i}`);
+    const all = await g.nylas().grants.list({ queryParams: { limit: 200 } });
+    assert.ok(all.data.length > 10, `${all.data.length} grants`);
+    const res = await g.nylas().grants.list();
+    assert.equal(res.data.length, 10);
+    assert.equal(res.limit, 10);
+    assert.equal(res.offset, 0);
   });
 });
 
@@ -179,6 +234,28 @@ describe('grants.update', () => {
       assert.equal(res.data.email, identity.email, provider);
       assert.ok(!JSON.stringify(res.data).includes(rt2), `${provider}: the token must not come back`);
     }
+  });
+
+  it('settings and scope together (the SDK example body): the token is checked, the scope replaced', async () => {
+    const { grant, identity } = await newGrant('google', 'both');
+    // A revoked token next to a scope: the settings are still checked, and nothing changes.
+    const revoked = await g.sandbox.mint('google', identity.clientId, identity.email, identity.scope);
+    await g.sandbox.revokeToken('google', revoked);
+    const err = await expectApiError(g.nylas().grants.update({ grantId: grant.id, requestBody: { settings: { refreshToken: revoked }, scope: ['openid'] } }), {
+      status: 400,
+      what: 'update with a revoked token and a scope',
+    });
+    assert.equal(err.providerError?.error, 'invalid_grant', `providerError: ${JSON.stringify(err.providerError)}`);
+    assert.deepEqual((await g.nylas().grants.find({ grantId: grant.id })).data.scope, grant.scope, 'the scope is unchanged after a rejected PATCH');
+
+    const rt2 = await g.sandbox.mint('google', identity.clientId, identity.email, identity.scope);
+    const res = await g.nylas().grants.update({ grantId: grant.id, requestBody: { settings: { refreshToken: rt2 }, scope: ['openid'] } });
+    assert.deepEqual(JSON.parse(recorder.last().body), { settings: { refresh_token: rt2 }, scope: ['openid'] }, 'wire body');
+    assertRequestId(res, 'grants.update');
+    assert.equal(res.data.id, grant.id);
+    assert.equal(res.data.grantStatus, 'valid');
+    assert.deepEqual(res.data.scope, ['openid']);
+    assert.ok(!JSON.stringify(res.data).includes(rt2), 'the token must not come back');
   });
 
   it('a revoked settings.refreshToken is a 400 with providerError and leaves the grant as it was', async () => {

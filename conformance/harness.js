@@ -41,7 +41,10 @@ const realFetch = globalThis.fetch;
 
 /**
  * Every request the SDK sends through globalThis.fetch:
- * {method, url, path, search, body, status, requestId}.
+ * {method, url, path, search, body, status, requestId, redirected, finalUrl}.
+ * fetch follows redirects, so status is that of the last response;
+ * redirected says whether grantd answered with a redirect first (it never
+ * should: a followed redirect can land on another resource).
  */
 export const recorder = {
   entries: [],
@@ -69,11 +72,13 @@ globalThis.fetch = async function recordingFetch(input, init) {
     body = await input.clone().text();
   }
   const u = new URL(url);
-  const entry = { method, url, path: u.pathname, search: u.search, body, status: undefined, requestId: undefined };
+  const entry = { method, url, path: u.pathname, search: u.search, body, status: undefined, requestId: undefined, redirected: undefined, finalUrl: undefined };
   recorder.entries.push(entry);
   const res = await realFetch(input, init);
   entry.status = res.status;
   entry.requestId = res.headers.get('x-request-id') ?? undefined;
+  entry.redirected = res.redirected;
+  entry.finalUrl = res.url;
   return res;
 };
 
@@ -376,6 +381,7 @@ export async function expectApiError(promise, { status, type, message, what = 't
   assert.ok(err.requestId, `${what}: requestId should be set from x-request-id`);
   // Tests in a file run one after another: the SDK's request is the last one.
   const last = recorder.last();
+  assert.equal(last?.redirected, false, `${what}: grantd redirected ${last?.method} ${last?.url} to ${last?.finalUrl}`);
   assert.equal(last?.status, status, `${what}: last recorded response status`);
   assert.equal(err.requestId, last.requestId, `${what}: requestId must equal the x-request-id header`);
   return err;
@@ -383,6 +389,8 @@ export async function expectApiError(promise, { status, type, message, what = 't
 
 /** Asserts that a successful SDK response's requestId matches x-request-id. */
 export function assertRequestId(res, what = 'response') {
+  const last = recorder.last();
+  assert.equal(last?.redirected, false, `${what}: grantd redirected ${last?.method} ${last?.url} to ${last?.finalUrl}`);
   assert.equal(typeof res.requestId, 'string', `${what}: requestId`);
   assert.ok(res.requestId.length > 0, `${what}: requestId non-empty`);
   assert.equal(res.requestId, recorder.last()?.requestId, `${what}: body request_id should equal the x-request-id header`);
