@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -84,54 +85,92 @@ func KeyringPath(cfg config.Config) string {
 }
 
 // OpenVault loads the master keyring: inline from vault.keyring, else from
-// the keyring file, generated on first start.
+// the keyring file, generated on first start. Prefer OpenCheckedVault when
+// a store is open: it refuses a keyring that cannot open the store's
+// secrets and generates none for a store that holds secrets.
 func OpenVault(cfg config.Config, log *slog.Logger) (*vault.Vault, error) {
-	v, _, err := openVault(cfg, log)
-	return v, err
-}
-
-// openVault is OpenVault, also saying whether it created the keyring file.
-func openVault(cfg config.Config, log *slog.Logger) (*vault.Vault, bool, error) {
 	if cfg.Vault.Keyring != "" {
-		v, err := vault.NewFromInline(cfg.Vault.Keyring, vault.WithLogger(log))
-		return v, false, err
+		return vault.NewFromInline(cfg.Vault.Keyring, vault.WithLogger(log))
 	}
 	path := KeyringPath(cfg)
 	v, created, err := vault.NewFromFile(path, vault.WithLogger(log))
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if created {
 		log.Warn("generated a new master keyring; back it up: without it the stored secrets cannot be decrypted", slog.String("path", path), slog.String("key_id", v.PrimaryKeyID()))
 	}
-	return v, created, nil
+	return v, nil
+}
+
+// OpenCheckedVault is OpenVault for st. A node started without the
+// keyring its database was used with (a copied database, a wrong
+// vault.keyring_file, a PostgreSQL node without the shared keyring) would
+// otherwise run and fail every grant, so:
+//   - when the keyring file does not exist and st already holds sealed
+//     secrets, it refuses, naming their master key, and generates nothing
+//     (a keyring generated then would only hide the missing one);
+//   - the keyring must hold the master key of st's first sealed secret
+//     (CheckKeyring).
+//
+// A keyring file is never removed: another process sharing the data
+// directory may be using it.
+func OpenCheckedVault(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*vault.Vault, error) {
+	source := "inline vault.keyring"
+	if cfg.Vault.Keyring == "" {
+		source = KeyringPath(cfg)
+		if _, err := os.Stat(source); errors.Is(err, fs.ErrNotExist) {
+			id, err := firstSealedKeyID(ctx, st)
+			if err != nil {
+				return nil, fmt.Errorf("check the store before generating a keyring: %w", err)
+			}
+			if id != "" {
+				return nil, fmt.Errorf("the database holds secrets sealed with master key %q, but the keyring file %s does not exist: "+
+					"start grantd with the keyring this database was used with (vault.keyring_file or GRANTD_VAULT_KEYRING); "+
+					"a new keyring is generated only for a database without secrets", id, source)
+			}
+		}
+	}
+	v, err := OpenVault(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckKeyring(ctx, st, v, source); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 var errStopWalk = errors.New("server: enough")
 
-// CheckKeyring refuses a keyring that cannot open the store's secrets: the
-// master key of the first sealed secret the store holds must be in it. A
-// node started without the keyring its database was used with (a copied
-// database, a wrong vault.keyring_file, a PostgreSQL node without the
-// shared keyring) would otherwise start and fail every grant.
-func CheckKeyring(ctx context.Context, st store.Store, v *vault.Vault, source string) error {
-	var missing string
+// firstSealedKeyID returns the master key ID of the first sealed secret
+// st holds ("" when it holds none).
+func firstSealedKeyID(ctx context.Context, st store.Store) (string, error) {
+	var id string
 	_, err := st.RewrapSecrets(ctx, 1, func(blob []byte) ([]byte, bool, error) {
-		id, err := vault.KeyIDOf(blob)
-		if err != nil {
+		var err error
+		if id, err = vault.KeyIDOf(blob); err != nil {
 			return nil, false, err
-		}
-		if !v.Keyring().Has(id) {
-			missing = id
 		}
 		return nil, false, errStopWalk
 	})
 	if err != nil && !errors.Is(err, errStopWalk) {
+		return "", err
+	}
+	return id, nil
+}
+
+// CheckKeyring refuses a keyring that cannot open the store's secrets: the
+// master key of the first sealed secret the store holds must be in it.
+// source names the keyring in the message.
+func CheckKeyring(ctx context.Context, st store.Store, v *vault.Vault, source string) error {
+	id, err := firstSealedKeyID(ctx, st)
+	if err != nil {
 		return fmt.Errorf("check the keyring against the store: %w", err)
 	}
-	if missing != "" {
+	if id != "" && !v.Keyring().Has(id) {
 		return fmt.Errorf("the database holds secrets sealed with master key %q, which the keyring (%s) does not have: "+
-			"start grantd with the keyring this database was used with (vault.keyring_file or GRANTD_VAULT_KEYRING)", missing, source)
+			"start grantd with the keyring this database was used with (vault.keyring_file or GRANTD_VAULT_KEYRING)", id, source)
 	}
 	return nil
 }
@@ -179,10 +218,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	v, created, err := openVault(cfg, log)
-	if err != nil {
-		return nil, err
-	}
 	hc, err := netx.NewHTTPClient(cfg.Network)
 	if err != nil {
 		return nil, err
@@ -195,15 +230,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	source := "inline vault.keyring"
-	if cfg.Vault.Keyring == "" {
-		source = KeyringPath(cfg)
-	}
-	if err := CheckKeyring(ctx, st, v, source); err != nil {
+	v, err := OpenCheckedVault(ctx, cfg, st, log)
+	if err != nil {
 		st.Close()
-		if created {
-			_ = os.Remove(KeyringPath(cfg)) // generated just now, for nothing
-		}
 		return nil, err
 	}
 	s := &Server{Config: cfg, Log: log, Store: st, Vault: v}
