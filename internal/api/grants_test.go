@@ -367,8 +367,17 @@ func TestGrantsListAndPatch(t *testing.T) {
 	}
 	// Another account's token cannot be patched into this grant.
 	other := e.RefreshToken("yahoo", clientID, "user01@example.com")
-	if p = e.Do("PATCH", "/v3/grants/"+ids[0], key, map[string]any{"settings": map[string]any{"refresh_token": other}}); p.Status != 400 {
+	if p = e.Do("PATCH", "/v3/grants/"+ids[0], key, map[string]any{"settings": map[string]any{"refresh_token": other}}); p.Status != 400 ||
+		!strings.Contains(p.ErrMessage(), "authenticate that account with POST /v3/connect/custom") {
 		t.Fatalf("patch other account: %d %s", p.Status, p.Raw)
+	}
+	// When checking it rotated the other account's token, the caller is
+	// not told to reuse it.
+	e.Sandbox.SetRotation("yahoo", sandbox.Rotation{Mode: sandbox.RotateStrict})
+	other = e.RefreshToken("yahoo", clientID, "user01@example.com")
+	if p = e.Do("PATCH", "/v3/grants/"+ids[0], key, map[string]any{"settings": map[string]any{"refresh_token": other}}); p.Status != 400 ||
+		!strings.Contains(p.ErrMessage(), "rotate") || strings.Contains(p.ErrMessage(), "authenticate that account with POST") {
+		t.Fatalf("patch other account, rotated: %d %s", p.Status, p.Raw)
 	}
 	if p = e.Do("PATCH", "/v3/grants/nope", key, map[string]any{"scope": []string{"x"}}); p.Status != 404 {
 		t.Fatalf("patch missing: %d", p.Status)

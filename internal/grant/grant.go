@@ -446,7 +446,14 @@ func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.
 			return store.Grant{}, err
 		}
 		if !strings.EqualFold(res.Email, old.Email) {
-			return store.Grant{}, invalid("the new settings belong to %s, not to this grant's account %s; authenticate that account with POST /v3/connect/custom instead", res.Email, old.Email)
+			advice := "authenticate that account with POST /v3/connect/custom instead"
+			if sent, _ := p.Settings["refresh_token"].(string); sent != "" && res.Secrets["refresh_token"] != "" && res.Secrets["refresh_token"] != sent {
+				// Checking it spent it (Zoom, Microsoft rotate): the
+				// caller must not be told to reuse it.
+				advice = "checking the refresh token made the provider rotate it, so the one sent no longer works: " +
+					"authorize that account again and use POST /v3/connect/custom with its new refresh token"
+			}
+			return store.Grant{}, invalid("the new settings belong to %s, not to this grant's account %s; %s", res.Email, old.Email, advice)
 		}
 	}
 	now := s.now()
