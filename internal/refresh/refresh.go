@@ -44,19 +44,19 @@
 //
 // # Failures
 //
-// A permanent failure (every provider.Class but ClassUnavailable and
-// ClassInvalidClient, and a missing connector or credential) re-reads the grant under the row lock
-// first: if the stored refresh token is no longer the one that was
+// A permanent failure (every provider.Class but ClassUnavailable,
+// ClassInvalidClient and ClassTLS, and a missing connector or credential)
+// re-reads the grant under the row lock first: if the stored refresh token is no longer the one that was
 // refused, another node won the race and nothing happens; if another
 // node's lease is running, it may be mid-rotation and the grant is retried
 // shortly; otherwise the grant becomes invalid at once, with
 // LastFailureClass and LastFailureMessage, NextRefreshAt cleared and one
 // grant.expired event in the same transaction (a grant that is already
 // invalid gets no second event). Transient failures (ClassUnavailable;
-// ClassInvalidClient, a refused OAuth client, which says nothing about
-// the grant's token and is fixed on the connector or credential; store or
-// vault errors; anything unclassified) never invalidate: the
-// grant is retried with exponential backoff and jitter up to MaxBackoff,
+// ClassInvalidClient, a refused OAuth client, and ClassTLS, a token
+// endpoint certificate that does not verify, which say nothing about the
+// grant's token and are fixed in configuration; store or vault errors;
+// anything unclassified) never invalidate: the grant is retried with exponential backoff and jitter up to MaxBackoff,
 // and RefreshFailures counts the consecutive failures.
 //
 // # What cannot be saved
@@ -414,10 +414,12 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 
 	if err != nil {
 		class := provider.ClassOf(err)
-		if class == "" || class == provider.ClassUnavailable || class == provider.ClassInvalidClient {
+		if class == "" || class == provider.ClassUnavailable || class == provider.ClassInvalidClient || class == provider.ClassTLS {
 			// A refused OAuth client says nothing about the grant's token:
 			// the connector (or credential) is wrong or being changed, and
-			// the grant refreshes again once it is fixed.
+			// the grant refreshes again once it is fixed. Nor does a token
+			// endpoint whose certificate does not verify (a CA bundle
+			// mistake, an intercepting proxy).
 			msg := "refresh failed"
 			var pe *provider.Error
 			if errors.As(err, &pe) {

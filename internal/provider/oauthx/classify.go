@@ -25,17 +25,37 @@ import (
 // longer usable: expired, revoked, issued before a password change,
 // interaction (MFA, consent, conditional access) required.
 var aadInvalidGrant = map[int]bool{
-	50055: true, 50057: true, 50076: true, 50078: true, 50079: true,
-	50089: true, 50132: true, 50133: true, 50158: true, 50173: true,
+	50005: true, 50055: true, 50057: true, 50076: true, 50078: true, 50079: true,
+	50089: true, 50105: true, 50132: true, 50133: true, 50158: true, 50173: true,
 	53003: true, 54005: true, 70000: true, 70008: true,
 	700082: true, 700084: true, 70043: true, 700081: true,
 }
 
-// Entra codes that mean the OAuth client (application, secret) is wrong.
+// Entra codes among those that need the user (or an admin) to act, not
+// merely to sign in again: what the message says instead of "expired or
+// revoked".
+var aadInteraction = map[int]string{
+	50076:  "Microsoft requires multi-factor authentication for this user: the user must sign in again and complete it",
+	50079:  "Microsoft requires this user to register for multi-factor authentication: the user must sign in again and complete it",
+	50158:  "Microsoft requires an external security challenge for this user: the user must sign in again and complete it",
+	53003:  "a Microsoft Entra conditional access policy blocked the token: the user must sign in again from a device and location the policy allows, or an administrator must change the policy",
+	50005:  "a Microsoft Entra conditional access policy does not allow this device platform: the user must sign in again from an allowed device, or an administrator must change the policy",
+	50105:  "the user is not assigned to the application in Microsoft Entra: an administrator must assign them, then the user must sign in again",
+	50057:  "the user's Microsoft account is disabled: an administrator must enable it, then the user must sign in again",
+	700084: "the refresh token of this single-page application has reached its 24-hour limit: the user must sign in again",
+}
+
+// Entra codes that mean the OAuth client (application, secret) or its
+// tenant is wrong: fixed on the connector or credential, after which the
+// grants' refresh tokens work again.
 var aadInvalidClient = map[int]bool{
 	7000215: true, 7000222: true, 700016: true, 700024: true, 70002: true,
-	7000218: true, 700023: true,
+	7000218: true, 700023: true, 90002: true, 900023: true,
 }
+
+// Entra codes that mean "not now": throttling (50196 comes as invalid_grant
+// for user-facing calls) and a service outage.
+var aadTransient = map[int]bool{50196: true, 90033: true}
 
 // Entra codes that mean a requested scope is not (or no longer) granted;
 // 65001 (no consent for the requested scopes) comes as invalid_grant but is
@@ -105,7 +125,7 @@ func (s *Session) TokenResponseError(pe map[string]any) *provider.Error {
 	f := failure{pe: pe, cause: cause}
 
 	switch {
-	case status >= 500 || status == http.StatusTooManyRequests ||
+	case status >= 500 || transientStatus[status] || anyCode(aad, aadTransient) ||
 		code == "temporarily_unavailable" || code == "server_error":
 		f.class = provider.ClassUnavailable
 		f.message = fmt.Sprintf("%s's token endpoint is failing (%s); the provider is unavailable, try again later", s.Provider, words)
@@ -116,9 +136,24 @@ func (s *Session) TokenResponseError(pe map[string]any) *provider.Error {
 		strings.Contains(strings.ToLower(reason), "client") || (status == http.StatusUnauthorized && code == ""):
 		f.class = provider.ClassInvalidClient
 		f.message = fmt.Sprintf("%s rejected the OAuth client credentials (%s): check the client_id and client_secret of the connector or of the credential used; this also happens when the refresh token was issued to a different OAuth client", s.Provider, words)
+		if anyCode(aad, map[int]bool{90002: true, 900023: true}) {
+			f.message = fmt.Sprintf("%s does not know the tenant the connector or credential names (%s): check its tenant setting", s.Provider, words)
+		}
 	case code == "invalid_grant" || anyCode(aad, aadInvalidGrant) || isZoomInvalidToken(reason, desc):
 		f.class = provider.ClassInvalidCredentials
 		f.message = fmt.Sprintf("The provider rejected the refresh token (invalid_grant: it is expired, revoked or was issued to another client). Ask the user to sign in again. %s said: %s", s.Provider, words)
+		for _, c := range aad {
+			if why, ok := aadInteraction[c]; ok {
+				f.message = fmt.Sprintf("The provider refused to refresh the token: %s. %s said: %s", why, s.Provider, words)
+				break
+			}
+		}
+	case code == "" && status > http.StatusUnauthorized:
+		// A 403 or 404 page without an OAuth error (a proxy, a firewall, a
+		// misconfigured token URL) is no verdict on the token: OAuth
+		// errors are 400 or 401 with an error code (RFC 6749 5.2).
+		f.class = provider.ClassUnavailable
+		f.message = fmt.Sprintf("%s's token endpoint answered without an OAuth error (%s); this says nothing about the token, try again later", s.Provider, words)
 	case status >= 400 || code != "":
 		f.class = provider.ClassInvalidCredentials
 		f.message = fmt.Sprintf("%s rejected the token refresh (%s)", s.Provider, words)
@@ -127,6 +162,14 @@ func (s *Session) TokenResponseError(pe map[string]any) *provider.Error {
 		f.message = fmt.Sprintf("%s's token endpoint gave an unexpected answer (%s); try again later", s.Provider, words)
 	}
 	return s.redact(f.err())
+}
+
+// transientStatus are 4xx statuses that mean "not now" (RFC 9110: 408
+// Request Timeout, 409 Conflict, 423 Locked, 425 Too Early, 429 Too Many
+// Requests), whatever the body says.
+var transientStatus = map[int]bool{
+	http.StatusRequestTimeout: true, http.StatusConflict: true, http.StatusLocked: true,
+	http.StatusTooEarly: true, http.StatusTooManyRequests: true,
 }
 
 // isZoomInvalidToken recognises Zoom's answer to a used, revoked or
