@@ -84,7 +84,10 @@ var (
 	appPasswordTexts = []string{"application-specific password", "app-specific password", "app password", "application password", "invalidsecondfactor", "apppassword"}
 	basicAuthTexts   = []string{"basic authentication is disabled", "basicauthblocked", "5.7.139", "smtpclientauthentication is disabled", "authentication unsuccessful, basic"}
 	disabledTexts    = []string{"not enabled for imap", "imap access is disabled", "imap is disabled", "enable imap", "enable your account for imap", "log in via your web browser", "web login required", "imap access disabled"}
-	transientTexts   = []string{"temporar", "try again", "too many simultaneous", "too many connections", "service unavailable", "server busy", "system busy"}
+	transientTexts   = []string{"temporar", "try again", "too many simultaneous", "too many connections", "service unavailable", "server busy", "system busy",
+		// Gmail: "[ALERT] Account exceeded command or bandwidth limits."
+		// (clears by itself within a day)
+		"exceeded command or bandwidth", "bandwidth limit", "overquota"}
 )
 
 func containsAny(s string, subs []string) bool {
@@ -211,7 +214,7 @@ func (v *Validator) imapFailure(t target, stage string, e *imap.Error) *provider
 	addr := t.addr()
 	switch {
 	case e.Code == imap.ResponseCodeUnavailable || e.Code == imap.ResponseCodeInUse || e.Code == imap.ResponseCodeServerBug ||
-		e.Code == imap.ResponseCodeLimit || containsAny(low, transientTexts) && !credentialCode(e.Code):
+		e.Code == imap.ResponseCodeLimit || e.Code == imap.ResponseCodeOverQuota || containsAny(low, transientTexts) && !credentialCode(e.Code):
 		return t.fail(provider.ClassUnavailable, e, pe, "the IMAP server %s is temporarily unavailable (%s); this says nothing about the credentials. Nothing was stored, try again later", addr, resp)
 	case stage == stageGreeting || stage == stageStartTLS:
 		return t.fail(provider.ClassUnavailable, e, pe, "the IMAP server %s refused the connection (%s); nothing was stored, try again later", addr, resp)
@@ -227,10 +230,12 @@ func (v *Validator) imapFailure(t target, stage string, e *imap.Error) *provider
 		return t.fail(provider.ClassAccessDisabled, e, pe, "IMAP access is not enabled for %s on %s: turn IMAP on in the account's mail settings (or sign in once in a web browser if the provider asks), then try again", t.username, addr)
 	case e.Code == imap.ResponseCodePrivacyRequired:
 		return t.fail(provider.ClassTLS, e, pe, "the IMAP server %s requires TLS to log in; use port 993 (TLS) or 143 (STARTTLS)", addr)
+	case e.Type == imap.StatusResponseTypeBad:
+		// BAD is a protocol or server error, no verdict on the account
+		// (Gmail: "BAD User is authenticated but not connected.").
+		return t.fail(provider.ClassUnavailable, e, pe, "the IMAP server %s answered the %s with an error (%s); nothing was stored, try again later", addr, stage, resp)
 	case stage == stageList:
 		return t.fail(provider.ClassAccessDisabled, e, pe, "IMAP access to the folders of %s is not enabled on %s: the login worked but listing folders was refused (%s)", t.username, addr, resp)
-	case e.Type == imap.StatusResponseTypeBad:
-		return t.fail(provider.ClassUnavailable, e, pe, "the IMAP server %s answered the login with an error (%s); nothing was stored, try again later", addr, resp)
 	}
 	return t.fail(provider.ClassInvalidCredentials, e, pe, "%s", withHint(fmt.Sprintf("the IMAP server %s rejected the username or password of %s", addr, t.username), t.hintFor()))
 }
@@ -259,6 +264,10 @@ func (v *Validator) smtpFailure(t target, stage string, e *smtp.SMTPError) *prov
 		return t.fail(provider.ClassUnavailable, e, pe, "the SMTP server %s refused the connection (%s); nothing was stored, try again later", addr, resp)
 	case containsAny(low, basicAuthTexts):
 		return t.fail(provider.ClassBasicAuthDisabled, e, pe, "the SMTP server %s refused password login: basic authentication (SMTP AUTH) is disabled for this account; for Microsoft 365 connect it with provider \"microsoft\" (OAuth) instead", addr)
+	case containsAny(low, disabledTexts) || e.EnhancedCode == smtp.EnhancedCode{5, 7, 14}:
+		// Gmail: "534 5.7.14 <https://accounts.google.com/…> Please log in
+		// via your web browser and then try again."
+		return t.fail(provider.ClassAccessDisabled, e, pe, "the SMTP server %s wants %s to sign in once in a web browser before it accepts the password (%s); do that, then try again", addr, t.username, resp)
 	case containsAny(low, appPasswordTexts) || (e.Code == 534 && e.EnhancedCode == smtp.EnhancedCode{5, 7, 9}):
 		hint := t.hintFor()
 		if hint == "" {

@@ -41,6 +41,14 @@ func TestClassifyRealWorldAnswers(t *testing.T) {
 		{"smtp.example.com", stageGreeting, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Try again later, closing connection."}, provider.ClassUnavailable},
 		{"smtp.example.com", stageLogin, &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first."}, provider.ClassTLS},
 		{"smtp.example.com", stageLogin, &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Username and Password not accepted."}, provider.ClassInvalidCredentials},
+		// Gmail's bandwidth throttle clears by itself: not the password,
+		// not IMAP being off.
+		{"imap.gmail.com", stageLogin, no(imap.ResponseCodeAlert, "Account exceeded command or bandwidth limits. (Failure)"), provider.ClassUnavailable},
+		{"imap.gmail.com", stageList, no(imap.ResponseCodeAlert, "Account exceeded command or bandwidth limits. (Failure)"), provider.ClassUnavailable},
+		{"imap.example.com", stageLogin, no(imap.ResponseCodeOverQuota, "Quota exceeded"), provider.ClassUnavailable},
+		{"imap.gmail.com", stageList, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "User is authenticated but not connected."}, provider.ClassUnavailable},
+		{"imap.example.com", stageList, no("", "LIST not permitted"), provider.ClassAccessDisabled},
+		{"smtp.gmail.com", stageLogin, &smtp.SMTPError{Code: 534, EnhancedCode: smtp.EnhancedCode{5, 7, 14}, Message: "<https://accounts.google.com/signin/continue?sarp=1> Please log in via your web browser and then try again."}, provider.ClassAccessDisabled},
 	}
 	for _, c := range cases {
 		proto := "imap"
