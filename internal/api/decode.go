@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // decodeJSON decodes the request body into v. Bad JSON, a wrong type, an
@@ -19,14 +21,26 @@ func decodeJSON(r *http.Request, v any) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Type: TypeTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)}
+			return bodyTooLarge(mbe.Limit)
 		}
 		return BadRequest("request body could not be read")
 	}
 	return decodeBody(body, v)
 }
 
+// bodyTooLarge is the answer to a body over the limit.
+func bodyTooLarge(limit int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Type: TypeTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+}
+
 func decodeBody(body []byte, v any) error {
+	// RFC 8259 8.1: a parser may ignore a byte order mark.
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	if !utf8.Valid(body) {
+		// Decoding would replace the bytes with U+FFFD: a Latin-1
+		// password would then fail as a wrong one.
+		return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: "request body is not valid UTF-8; JSON must be sent as UTF-8"}
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: "request body is empty; send a JSON object"}
 	}
@@ -64,9 +78,9 @@ func checkValues(body []byte) error {
 		}
 		switch t := tok.(type) {
 		case json.Number:
-			if _, err := strconv.ParseFloat(string(t), 64); err != nil {
+			if msg := numberProblem(string(t)); msg != "" {
 				return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload,
-					Message: fmt.Sprintf("the number %s in the request body is out of range", truncate(string(t), 40))}
+					Message: fmt.Sprintf("the number %s in the request body %s", truncate(string(t), 40), msg)}
 			}
 		case string:
 			if strings.ContainsRune(t, 0) {
@@ -77,15 +91,33 @@ func checkValues(body []byte) error {
 	}
 }
 
-// hasHugeNumber reports whether body may hold a number outside float64's
-// range: one with an exponent (a digit followed by e or E), or a run of
-// 300 digits or more. It may say yes for text inside strings; the token
+// numberProblem says why the JSON number n cannot be stored and read back
+// as sent ("" when it can): out of float64's range, so small that it reads
+// back as 0, or an integer beyond 2^53, which reads back rounded.
+func numberProblem(n string) string {
+	f, err := strconv.ParseFloat(n, 64)
+	if err != nil {
+		return "is out of range"
+	}
+	mantissa, _, _ := strings.Cut(strings.ToLower(n), "e")
+	if f == 0 && strings.ContainsAny(mantissa, "123456789") {
+		return "is too small to be stored (it would read back as 0)"
+	}
+	if !strings.ContainsAny(n, ".eE") && math.Abs(f) > 1<<53 {
+		return "is too large an integer to be stored exactly (at most 9007199254740992)"
+	}
+	return ""
+}
+
+// hasHugeNumber reports whether body may hold a number numberProblem
+// refuses: one with an exponent (a digit followed by e or E), or a run of
+// 16 digits or more. It may say yes for text inside strings; the token
 // walk then decides.
 func hasHugeNumber(body []byte) bool {
 	run := 0
 	for i, c := range body {
 		if c >= '0' && c <= '9' {
-			if run++; run >= 300 {
+			if run++; run >= 16 {
 				return true
 			}
 			continue

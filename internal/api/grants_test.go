@@ -234,6 +234,14 @@ func TestCredentialOverride(t *testing.T) {
 	if r.Status != 200 || r.Data()["credential_id"] != credID {
 		t.Fatalf("PATCH token of a credential grant: %d %s", r.Status, r.Raw)
 	}
+	// credential_id null or "" (what serializers send for unset fields)
+	// names no credential: the grant keeps its own.
+	for _, none := range []any{nil, ""} {
+		r = e.Do("PATCH", "/v3/grants/"+grantID, key, map[string]any{"settings": map[string]any{"refresh_token": rt2, "credential_id": none}})
+		if r.Status != 200 || r.Data()["credential_id"] != credID {
+			t.Fatalf("PATCH with credential_id %#v: %d %s", none, r.Status, r.Raw)
+		}
+	}
 	// Naming a credential in the PATCH still chooses it.
 	r = e.Do("PATCH", "/v3/grants/"+grantID, key, map[string]any{"settings": map[string]any{"refresh_token": rt2, "credential_id": "nope"}})
 	if r.Status != 400 || !strings.Contains(r.ErrMessage(), "nope") {

@@ -151,6 +151,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	}
+	tooLarge := r.ContentLength > s.cfg.MaxBodyBytes
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
@@ -180,6 +181,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if pathErr != nil {
 		s.respondError(rec, r, pathErr)
+		return
+	}
+	if tooLarge {
+		// Said at once, rather than after reading up to the limit.
+		s.respondError(rec, r, bodyTooLarge(s.cfg.MaxBodyBytes))
 		return
 	}
 	if err := checkURL(r.URL); err != nil {
@@ -238,7 +244,14 @@ func checkURL(u *url.URL) error {
 	if u.RawQuery == "" {
 		return nil
 	}
-	for k, vs := range u.Query() {
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		// url.Values drops what it cannot parse: a filter such as
+		// provider=google% would be ignored and the list answered
+		// unfiltered.
+		return BadRequest("the query string is not validly escaped (%s); escape %% as %%25 and separate parameters with &", err)
+	}
+	for k, vs := range q {
 		if !cleanText(k) {
 			return BadRequest("a query parameter name contains a NUL byte or invalid UTF-8")
 		}

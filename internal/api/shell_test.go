@@ -1,11 +1,15 @@
 package api_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grantd/grantd/internal/apitest"
 )
@@ -114,6 +118,10 @@ func TestBadInput(t *testing.T) {
 		{"missing provider", `{"settings":{}}`, 400, "api.invalid_request_error", "provider is required"},
 		{"missing settings", `{"provider":"google"}`, 400, "api.invalid_request_error", "settings is required"},
 		{"too large", `{"provider":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "api.request_too_large", "larger than"},
+		{"invalid UTF-8", "{\"provider\":\"imap\",\"settings\":{\"imap_password\":\"caf\xe9\"}}", 400, "api.invalid_request_payload", "not valid UTF-8"},
+		{"byte order mark is ignored", "\xef\xbb\xbf{\"settings\":{}}", 400, "api.invalid_request_error", "provider is required"},
+		{"number underflow", `{"provider":"imap","settings":{"x":1e-400}}`, 400, "api.invalid_request_payload", "too small"},
+		{"integer beyond 2^53", `{"provider":"imap","settings":{"x":12345678901234567890}}`, 400, "api.invalid_request_payload", "too large an integer"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -123,8 +131,28 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	// A declared length over the limit is refused at once, not after the
+	// read timeout.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.HTTP.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "POST /v3/connect/custom HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{}", key)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("Content-Length 99999999999: %v", err)
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != 413 || !strings.Contains(string(b), "api.request_too_large") {
+		t.Errorf("Content-Length 99999999999: %d %s", resp.StatusCode, b)
+	}
 	// Query parameters are checked too.
-	for _, q := range []string{"limit=abc", "limit=-1", "offset=-1", "sort_by=name", "order_by=up", "since=yesterday", "grant_status=broken"} {
+	// (A query string url.Values cannot parse is refused, not dropped: the
+	// list would be answered unfiltered.)
+	for _, q := range []string{"limit=abc", "limit=-1", "offset=-1", "sort_by=name", "order_by=up", "since=yesterday", "grant_status=broken",
+		"provider=google%", "grant_status=invalid%2", "email=x@y.com;"} {
 		r := e.Do("GET", "/v3/grants?"+q, key, nil)
 		if r.Status != 400 || r.ErrMessage() == "" {
 			t.Errorf("%s: %d %s", q, r.Status, r.Raw)

@@ -137,7 +137,9 @@ func (s *Service) validate(ctx context.Context, appID, prov string, settings map
 			return provider.Result{}, "", nil, err
 		}
 		var res connector.Resolved
-		if _, named := settings["credential_id"]; !named && grant != nil {
+		// (credential_id null or "", as serializers send unset fields,
+		// names no credential.)
+		if cid == "" && grant != nil {
 			res, err = s.Clients.ResolveGrant(ctx, appID, prov, grant.CredentialID)
 		} else {
 			res, err = s.Clients.Resolve(ctx, appID, prov, cid)

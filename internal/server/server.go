@@ -309,6 +309,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      h.WriteTimeout,
 		IdleTimeout:       h.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+		// "OPTIONS *" reaches the API (a 404 in the envelope) instead of
+		// net/http's empty 200.
+		DisableGeneralOptionsHandler: true,
 	}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
