@@ -178,7 +178,34 @@ func (s *Service) Update(ctx context.Context, appID, prov string, in Input) (sto
 	if errors.Is(err, store.ErrNotFound) {
 		return c, notFoundConnector(prov)
 	}
+	if err == nil && in.ActiveCredentialID != nil && *in.ActiveCredentialID != "" {
+		err = s.activeStillThere(ctx, appID, prov, *in.ActiveCredentialID)
+	}
 	return c, err
+}
+
+// activeStillThere re-reads, after the connector was written with active
+// credential id, that credential. DeleteCredential deletes and then clears
+// the connector's active_credential_id if it names it; a connector written
+// in between would keep naming a deleted credential (and every new
+// authentication would fail), so the writer checks after its own write:
+// whichever runs second sees the other.
+func (s *Service) activeStillThere(ctx context.Context, appID, prov, id string) error {
+	_, err := s.Store.GetCredential(ctx, appID, id)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	_, err = s.Store.UpdateConnector(ctx, appID, prov, func(c store.Connector) (store.Connector, error) {
+		if c.ActiveCredentialID == id {
+			c.ActiveCredentialID = ""
+			c.UpdatedAt = s.now()
+		}
+		return c, nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return invalid("active_credential_id %q was deleted while the connector was being updated; the %s connector has no active credential", id, prov)
 }
 
 func notFoundConnector(prov string) error {

@@ -202,8 +202,46 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Gran
 		if errors.Is(err, store.ErrAlreadyExists) && attempt < 3 {
 			continue
 		}
+		if err == nil {
+			err = s.clientStillThere(ctx, g)
+		}
 		return g, created, err
 	}
+}
+
+// clientStillThere re-reads, after g was written, the connector and the
+// credential whose client g's refresh token belongs to. Deleting them
+// deletes first and then invalidates the grants it lists; a grant written
+// meanwhile is missed by that list, so the writer checks after its own
+// write: whichever runs second sees the other, and the grant ends invalid
+// (one grant.expired: invalidation skips invalid grants) either way.
+func (s *Service) clientStillThere(ctx context.Context, g store.Grant) error {
+	if !slices.Contains(connector.OAuthProviders, g.Provider) {
+		return nil // password grants need no connector
+	}
+	cause, what := "", ""
+	if _, err := s.Store.GetConnector(ctx, g.AppID, g.Provider); errors.Is(err, store.ErrNotFound) {
+		cause, what = CauseConnectorDeleted, "the "+g.Provider+" connector"
+	} else if err != nil {
+		return err
+	} else if g.CredentialID != "" {
+		if _, err := s.Store.GetCredential(ctx, g.AppID, g.CredentialID); errors.Is(err, store.ErrNotFound) {
+			cause, what = CauseCredentialDeleted, "the "+g.Provider+" credential "+g.CredentialID
+		} else if err != nil {
+			return err
+		}
+	}
+	if cause == "" {
+		return nil
+	}
+	f := store.GrantFilter{Provider: g.Provider}
+	if cause == CauseCredentialDeleted {
+		f.CredentialID = g.CredentialID
+	}
+	if err := s.invalidateOne(ctx, g.AppID, g.ID, f, cause, what+" was deleted"); err != nil {
+		return err
+	}
+	return invalid("%s was deleted while this grant was being authenticated; the grant %s is invalid: create the connector (or credential) again and authenticate again", what, g.ID)
 }
 
 func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Result, credID string, scope []string) (store.Grant, bool, error) {
@@ -482,6 +520,9 @@ func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.
 	if errors.Is(err, store.ErrNotFound) {
 		return g, notFound(id)
 	}
+	if err == nil && p.Settings != nil {
+		err = s.clientStillThere(ctx, g)
+	}
 	return g, err
 }
 
@@ -536,21 +577,7 @@ func (s *Service) invalidate(ctx context.Context, appID string, f store.GrantFil
 			return err
 		}
 		for _, old := range gs {
-			_, err := s.Store.UpdateGrant(ctx, appID, old.ID, func(g store.Grant) (store.Grant, []store.Event, error) {
-				// Re-checked under the row lock: it may have changed since
-				// the list (a PATCH to another credential, say).
-				if g.Status != store.GrantValid || (f.Provider != "" && g.Provider != f.Provider) ||
-					(f.CredentialID != "" && g.CredentialID != f.CredentialID) {
-					return g, nil, nil
-				}
-				now := s.now()
-				g.Status = store.GrantInvalid
-				g.LastFailureAt, g.LastFailureClass, g.LastFailureMessage = now, class, message
-				g.NextRefreshAt = time.Time{}
-				ev, err := s.event(EventExpired, g, map[string]any{"grant_updated_at": g.UpdatedAt.Unix()})
-				return g, []store.Event{ev}, err
-			})
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := s.invalidateOne(ctx, appID, old.ID, f, class, message); err != nil {
 				return err
 			}
 		}
@@ -558,4 +585,27 @@ func (s *Service) invalidate(ctx context.Context, appID string, f store.GrantFil
 			return nil
 		}
 	}
+}
+
+// invalidateOne makes grant id invalid with one grant.expired, if it is
+// still valid and still matches f's provider and credential (re-checked
+// under the row lock: it may have changed since it was read, a PATCH to
+// another credential, say). A deleted grant is no error.
+func (s *Service) invalidateOne(ctx context.Context, appID, id string, f store.GrantFilter, class, message string) error {
+	_, err := s.Store.UpdateGrant(ctx, appID, id, func(g store.Grant) (store.Grant, []store.Event, error) {
+		if g.Status != store.GrantValid || (f.Provider != "" && g.Provider != f.Provider) ||
+			(f.CredentialID != "" && g.CredentialID != f.CredentialID) {
+			return g, nil, nil
+		}
+		now := s.now()
+		g.Status = store.GrantInvalid
+		g.LastFailureAt, g.LastFailureClass, g.LastFailureMessage = now, class, message
+		g.NextRefreshAt = time.Time{}
+		ev, err := s.event(EventExpired, g, map[string]any{"grant_updated_at": g.UpdatedAt.Unix()})
+		return g, []store.Event{ev}, err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }
