@@ -105,6 +105,7 @@ import (
 
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -407,7 +408,9 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 		r.release(g)
 		return result{outcome: outTransient, grant: g, err: ctx.Err()}
 	}
-	pctx, cancel := context.WithTimeout(ctx, r.cfg.Lease/2)
+	// (With a grace: see netx.WithGraceTimeout. An answer already received
+	// when a pause ends must be committed, not dropped.)
+	pctx, cancel := netx.WithGraceTimeout(ctx, r.cfg.Lease/2, netx.ResumeGrace)
 	tok, err := p.Refresh(pctx, res.Client, rt, scope)
 	cancel()
 	<-sem

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/grantd/grantd/internal/netx"
 )
 
 // TokenEndpoint is where and how refresh tokens are redeemed.
@@ -26,6 +28,16 @@ type TokenEndpoint struct {
 // redacted *provider.Error.
 func (s *Session) Redeem(ctx context.Context, ep TokenEndpoint, params url.Values) (*oauth2.Token, error) {
 	c := *s.hc
+	if c.Timeout > 0 {
+		// The client's timeout becomes a context deadline with a grace:
+		// an answer that arrived while the process was paused past the
+		// timeout is read, not dropped (at a rotating provider the old
+		// refresh token is already dead).
+		var cancel context.CancelFunc
+		ctx, cancel = netx.WithGraceTimeout(ctx, c.Timeout, netx.ResumeGrace)
+		defer cancel()
+		c.Timeout = 0
+	}
 	// A token endpoint does not redirect; following a 307/308 would send
 	// the refresh token and the client secret wherever it points.
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
