@@ -478,6 +478,9 @@ func TestConnectorsAndCredentials(t *testing.T) {
 		{"name": "x", "credential_type": "connector"},
 		{"name": "x", "credential_type": "connector", "credential_data": map[string]any{"client_id": "a"}},
 		{"name": "x", "credential_type": "serviceaccount", "credential_data": map[string]any{"private_key_id": "a", "private_key": "b", "client_email": "c"}},
+		// Fields grantd reads are strings, whatever the type.
+		{"name": "x", "credential_type": "adminconsent", "credential_data": map[string]any{"tenant": map[string]any{"id": "t"}}},
+		{"name": "x", "credential_type": "adminconsent", "credential_data": map[string]any{"tenant": "t", "client_secret": 5}},
 	}
 	for _, b := range bad {
 		if r = e.Do("POST", "/v3/connectors/microsoft/creds", key, b); r.Status != 400 || r.ErrMessage() == "" {

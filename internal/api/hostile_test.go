@@ -25,6 +25,11 @@ func TestValuesNoStoreCanHold(t *testing.T) {
 		{"POST", "/v3/connectors", `{"provider":"imap","name":"` + strings.Repeat("n", 300) + `"}`, "at most 256"},
 		{"POST", "/v3/connectors", `{"provider":"google","settings":{"client_id":5,"client_secret":"s"}}`, "settings.client_id must be a string"},
 		{"POST", "/v3/connectors", `{"provider":"google","settings":{"client_id":"  ","client_secret":"s"}}`, "settings.client_id is required"},
+		// Settings a connector does not take are refused, not stored and
+		// shown (a password put there by mistake would be echoed).
+		{"POST", "/v3/connectors", `{"provider":"imap","settings":{"imap_password":"hunter2"}}`, "imap connectors take no settings"},
+		{"POST", "/v3/connectors", `{"provider":"zoom","settings":{"client_id":"i","client_secret":"s","clientSecret":"s2"}}`, "settings.clientSecret is not a setting of zoom connectors; they take client_id, client_secret"},
+		{"POST", "/v3/connectors", `{"provider":"microsoft","settings":{"client_id":"i","client_secret":"s","tenant":{"id":"x"}}}`, "settings.tenant must be a string"},
 		{"GET", "/v3/grants?since=9999999999999", "", "0 to 253402300799"},
 		{"GET", "/v3/grants?email=a%00b", "", "NUL byte"},
 		{"GET", "/v3/grants?provider=%ff", "", "invalid UTF-8"},

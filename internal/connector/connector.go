@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -235,10 +236,47 @@ func (s *Service) Delete(ctx context.Context, appID, prov string) error {
 	return err
 }
 
+// connectorSettings are the settings a connector of each provider takes
+// (the reference's connector bodies); all are strings. The others take
+// none.
+var connectorSettings = map[string][]string{
+	provider.Google:    {"client_id", "client_secret", "topic_name"},
+	provider.Microsoft: {"client_id", "client_secret", "tenant"},
+	provider.Yahoo:     {"client_id", "client_secret"},
+	provider.Zoom:      {"client_id", "client_secret"},
+}
+
+// checkSettings refuses a setting the provider's connector does not take
+// (it would be stored and shown in every response, and a password put
+// there by mistake with it) and one that is not a string. A null value,
+// which removes a key, is always accepted.
+func checkSettings(prov string, settings map[string]any) error {
+	allowed := connectorSettings[prov]
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		v := settings[k]
+		if v == nil {
+			continue
+		}
+		if !slices.Contains(allowed, k) {
+			if len(allowed) == 0 {
+				return invalid("settings.%s: %s connectors take no settings", k, prov)
+			}
+			return invalid("settings.%s is not a setting of %s connectors; they take %s", k, prov, strings.Join(allowed, ", "))
+		}
+		if _, ok := v.(string); !ok {
+			return invalid("settings.%s must be a string", k)
+		}
+	}
+	return nil
+}
+
 // applySettings merges settings into c, sealing the secret ones.
 func (s *Service) applySettings(c *store.Connector, settings map[string]any) error {
 	if len(settings) == 0 {
 		return nil
+	}
+	if err := checkSettings(c.Provider, settings); err != nil {
+		return err
 	}
 	secrets := s.secrets(*c)
 	if c.Settings == nil {

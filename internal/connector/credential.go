@@ -27,6 +27,15 @@ var requiredData = map[string][]string{
 }
 
 func checkCredentialData(typ string, data map[string]any) error {
+	// Fields grantd reads from any credential type are strings (a tenant
+	// given as an object was ignored, and the common tenant used).
+	for _, k := range []string{"client_id", "client_secret", "tenant"} {
+		if v, ok := data[k]; ok && v != nil {
+			if _, isString := v.(string); !isString {
+				return invalid("credential_data.%s must be a string", k)
+			}
+		}
+	}
 	for _, k := range requiredData[typ] {
 		v, ok := data[k]
 		if !ok || v == nil {
