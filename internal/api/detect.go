@@ -8,6 +8,7 @@ import (
 
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
+	"github.com/grantd/grantd/internal/emailaddr"
 )
 
 // detectJSON is the data of POST /v3/providers/detect: the Nylas fields
@@ -39,7 +40,7 @@ func (s *Server) detectProvider(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := emails[0]
-	if _, err := detect.ParseEmail(email); err != nil {
+	if _, err := emailaddr.Parse(email); err != nil {
 		s.respondError(w, r, BadRequest("query parameter %s", err.Error()))
 		return
 	}

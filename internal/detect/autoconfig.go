@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"github.com/grantd/grantd/internal/emailaddr"
 	"io"
 	"net/http"
 	"strconv"
@@ -127,7 +128,7 @@ func parseAutoconfig(data []byte, domain string) (Settings, error) {
 
 // autoconfig tries the autoconfig URLs in order and returns the first
 // document that names a server, with its URL (without the query).
-func (d *Detector) autoconfig(ctx context.Context, e Email) (Settings, string, error) {
+func (d *Detector) autoconfig(ctx context.Context, e emailaddr.Email) (Settings, string, error) {
 	var errs []string
 	for _, u := range d.o.AutoconfigURLs(e.Domain, e.String()) {
 		if ctx.Err() != nil {

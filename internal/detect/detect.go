@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/grantd/grantd/internal/emailaddr"
 	"github.com/grantd/grantd/internal/provider"
 )
 
@@ -238,7 +239,7 @@ func reservedDomain(domain string) bool {
 // provider.ClassBadRequest error; discovery that could not complete (DNS
 // timeout or failure) with nothing found is provider.ClassUnavailable.
 func (d *Detector) Detect(ctx context.Context, email string, hasConnector func(provider string) (bool, error), all bool) (Result, error) {
-	e, err := ParseEmail(email)
+	e, err := emailaddr.Parse(email)
 	if err != nil {
 		return Result{}, provider.Errorf(provider.ClassBadRequest, "%s", err.Error())
 	}
@@ -318,7 +319,7 @@ func (d *Detector) Detect(ctx context.Context, email string, hasConnector func(p
 // FindMailServers implements provider.ServerFinder: the IMAP and SMTP
 // servers of email, from the table or by discovery.
 func (d *Detector) FindMailServers(ctx context.Context, email string) (provider.MailServers, error) {
-	e, err := ParseEmail(email)
+	e, err := emailaddr.Parse(email)
 	if err != nil {
 		return provider.MailServers{}, provider.Errorf(provider.ClassBadRequest, "%s", err.Error())
 	}
@@ -352,7 +353,7 @@ func (d *Detector) FindMailServers(ctx context.Context, email string) (provider.
 // FindEWS implements provider.EWSFinder: the EWS URL of email, from the
 // table (Microsoft 365 by domain or MX) or by Autodiscover.
 func (d *Detector) FindEWS(ctx context.Context, email string) (string, error) {
-	e, err := ParseEmail(email)
+	e, err := emailaddr.Parse(email)
 	if err != nil {
 		return "", provider.Errorf(provider.ClassBadRequest, "%s", err.Error())
 	}
@@ -380,7 +381,7 @@ func (d *Detector) FindEWS(ctx context.Context, email string) (string, error) {
 
 // mailFinding answers from the table, the cache or a (single-flight)
 // discovery of MX, SRV and autoconfig.
-func (d *Detector) mailFinding(ctx context.Context, e Email) (*finding, error) {
+func (d *Detector) mailFinding(ctx context.Context, e emailaddr.Email) (*finding, error) {
 	if ent := d.table.ByDomain(e.Domain); ent != nil {
 		f := *d.known[ent]
 		f.reason = e.Domain + " is a known " + ent.ID + " domain"
@@ -393,7 +394,7 @@ func (d *Detector) mailFinding(ctx context.Context, e Email) (*finding, error) {
 }
 
 // ewsFinding answers from the cache or a (single-flight) Autodiscover.
-func (d *Detector) ewsFinding(ctx context.Context, e Email) (*finding, error) {
+func (d *Detector) ewsFinding(ctx context.Context, e emailaddr.Email) (*finding, error) {
 	if reservedDomain(e.Domain) && d.o.AutodiscoverURL == "" {
 		return &finding{reason: e.Domain + " is a special-use name (RFC 6761) and is never looked up"}, nil
 	}
@@ -443,7 +444,7 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 // discoverMail runs MX, then SRV, then autoconfig, stopping as soon as
 // the IMAP and SMTP servers are known.
-func (d *Detector) discoverMail(ctx context.Context, e Email) *finding {
+func (d *Detector) discoverMail(ctx context.Context, e emailaddr.Email) *finding {
 	var notes []string
 	var transient error
 	fail := func(step string, err error) {
@@ -574,7 +575,7 @@ func firstSRV(ans []srvAnswer, names ...string) *srvAnswer {
 
 // discoverEWS asks the Autodiscover URLs in order, then the
 // _autodiscover._tcp SRV record.
-func (d *Detector) discoverEWS(ctx context.Context, e Email) *finding {
+func (d *Detector) discoverEWS(ctx context.Context, e emailaddr.Email) *finding {
 	var notes []string
 	urls := d.o.AutodiscoverURLs(e.Domain)
 	if d.o.AutodiscoverURL == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/grantd/grantd/internal/emailaddr"
 	"slices"
 	"strings"
 )
@@ -124,7 +125,7 @@ func ParseTable(data []byte) (*Table, error) {
 			return nil, fmt.Errorf("%s: ews must be an https URL", where)
 		}
 		for j, d := range e.Domains {
-			a, err := toASCII(d)
+			a, err := emailaddr.DomainToASCII(d)
 			if err != nil {
 				return nil, fmt.Errorf("%s: domain %q: %v", where, d, err)
 			}
@@ -138,7 +139,7 @@ func ParseTable(data []byte) (*Table, error) {
 			e.Domains[j] = a
 		}
 		for j, m := range e.MX {
-			a, err := toASCII(m)
+			a, err := emailaddr.DomainToASCII(m)
 			if err != nil || !strings.Contains(a, ".") {
 				return nil, fmt.Errorf("%s: mx pattern %q is not a domain name", where, m)
 			}

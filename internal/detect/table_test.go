@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"fmt"
+	"github.com/grantd/grantd/internal/emailaddr"
 	"strings"
 	"testing"
 
@@ -174,7 +175,7 @@ func TestIDNDomains(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := newTestDNS(t)
-	mxHost, err := toASCII("in.mx.bücher-mail.example")
+	mxHost, err := emailaddr.DomainToASCII("in.mx.bücher-mail.example")
 	if err != nil || !strings.HasPrefix(mxHost, "in.mx.xn--") {
 		t.Fatal(mxHost, err)
 	}

@@ -60,6 +60,7 @@ import (
 	"github.com/Azure/go-ntlmssp"
 
 	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/emailaddr"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
@@ -194,8 +195,8 @@ func parseSettings(m map[string]any) (settings, error) {
 		}
 		s.email = s.username
 	}
-	if at := strings.LastIndex(s.email, "@"); at < 1 || at == len(s.email)-1 || strings.ContainsAny(s.email, " \t\r\n<>") {
-		return s, bad("settings.email %q is not an email address", s.email)
+	if _, err := emailaddr.Parse(s.email); err != nil {
+		return s, bad("settings.%s", err.Error())
 	}
 	if s.host, err = stringSetting(m, "ews_host", false); err != nil {
 		return s, err

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/emailaddr"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/imap"
 )
@@ -37,7 +38,7 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 		return provider.Result{}, err
 	}
 	email := strings.ToLower(strings.TrimSpace(user))
-	if at := strings.LastIndexByte(email, '@'); at <= 0 || at == len(email)-1 || strings.ContainsAny(email, " \t<>,;") {
+	if _, err := emailaddr.Parse(email); err != nil {
 		return provider.Result{}, provider.Errorf(provider.ClassBadRequest, "settings.username %q is not an email address; give the iCloud address (…@icloud.com, @me.com or @mac.com)", user)
 	}
 	a := imap.Account{

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/emailaddr"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
@@ -184,24 +185,20 @@ func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secret
 }
 
 // accountEmail is the grant's email: settings.email when given, else the
-// IMAP username when it is an address.
+// IMAP username when it is an address (by emailaddr's rules, as detection
+// uses: the grant's email identifies it in its application).
 func accountEmail(explicit, username string) (string, error) {
-	if explicit != "" {
-		if !isAddress(explicit) {
-			return "", provider.Errorf(provider.ClassBadRequest, "settings.email %q is not an email address", explicit)
+	if explicit = strings.TrimSpace(explicit); explicit != "" {
+		if _, err := emailaddr.Parse(explicit); err != nil {
+			return "", provider.Errorf(provider.ClassBadRequest, "settings.%s", err.Error())
 		}
-		return strings.ToLower(strings.TrimSpace(explicit)), nil
+		return strings.ToLower(explicit), nil
 	}
-	if !isAddress(username) {
+	username = strings.TrimSpace(username)
+	if _, err := emailaddr.Parse(username); err != nil {
 		return "", provider.Errorf(provider.ClassBadRequest, "settings.imap_username %q is not an email address; add settings.email with the account's address", username)
 	}
-	return strings.ToLower(strings.TrimSpace(username)), nil
-}
-
-func isAddress(s string) bool {
-	s = strings.TrimSpace(s)
-	at := strings.LastIndexByte(s, '@')
-	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n<>,;\"")
+	return strings.ToLower(username), nil
 }
 
 // fillServers completes missing hosts (from the finder) and ports.

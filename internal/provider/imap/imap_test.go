@@ -328,6 +328,13 @@ func TestSettings(t *testing.T) {
 		{map[string]any{"imap_host": nil}, "settings.imap_host is required"},
 		{map[string]any{"imap_username": "carol"}, "add settings.email"},
 		{map[string]any{"email": "nope"}, "settings.email"},
+		// The rules detection uses: a trailing dot would make a second
+		// grant for the same mailbox.
+		{map[string]any{"email": "dev.imap@EXAMPLE.com."}, "settings.email"},
+		{map[string]any{"email": "a@b@c.com"}, "settings.email"},
+		{map[string]any{"email": "@@x"}, "settings.email"},
+		{map[string]any{"email": "a\u0001b@example.com"}, "control character"},
+		{map[string]any{"email": strings.Repeat("a", 5000) + "@example.com"}, "settings.email"},
 	}
 	for _, b := range bad {
 		s := e.settings("carol@example.com", "pw-carol")

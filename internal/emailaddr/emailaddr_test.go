@@ -1,4 +1,4 @@
-package detect
+package emailaddr
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 	"unicode"
 )
 
-func TestParseEmail(t *testing.T) {
+func TestParse(t *testing.T) {
 	ok := map[string]Email{
 		"alice@example.com":                     {"alice", "example.com"},
 		"Alice.Smith+tag@Example.COM":           {"Alice.Smith+tag", "example.com"},
@@ -21,9 +21,9 @@ func TestParseEmail(t *testing.T) {
 		"x@" + strings.Repeat("a", 63) + ".com": {"x", strings.Repeat("a", 63) + ".com"},
 	}
 	for in, want := range ok {
-		got, err := ParseEmail(in)
+		got, err := Parse(in)
 		if err != nil || got != want {
-			t.Errorf("ParseEmail(%q) = %+v, %v; want %+v", in, got, err, want)
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
 	bad := map[string]string{
@@ -50,18 +50,18 @@ func TestParseEmail(t *testing.T) {
 		"\xff@example.com":                          "UTF-8",
 	}
 	for in, want := range bad {
-		_, err := ParseEmail(in)
+		_, err := Parse(in)
 		if err == nil {
-			t.Errorf("ParseEmail(%.40q) accepted", in)
+			t.Errorf("Parse(%.40q) accepted", in)
 			continue
 		}
 		if !strings.Contains(err.Error(), want) {
-			t.Errorf("ParseEmail(%.40q) = %v; want it to say %q", in, err, want)
+			t.Errorf("Parse(%.40q) = %v; want it to say %q", in, err, want)
 		}
 	}
 }
 
-func FuzzParseEmail(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"alice@example.com", `"a b"@x.com`, `"a\"b"@x.com`, "ü@bücher.de", "a@xn--bcher-kva.de", "A <a@b.com>",
 		"a@[1.2.3.4]", "a\n@b.com", "a@b", "a(c)@b.com", "a@b.c.d.e.f", "\"\"@b.com", "a@\u00df.de", "a@ß.de",
@@ -69,7 +69,7 @@ func FuzzParseEmail(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		e, err := ParseEmail(s)
+		e, err := Parse(s)
 		if err != nil {
 			return
 		}
@@ -90,7 +90,7 @@ func FuzzParseEmail(f *testing.F) {
 			}
 		}
 		// Accepted emails round-trip through their canonical form.
-		again, err := ParseEmail(e.String())
+		again, err := Parse(e.String())
 		if err != nil {
 			t.Fatalf("%q → %q: %v", s, e.String(), err)
 		}

@@ -1,4 +1,7 @@
-package detect
+// Package emailaddr parses and checks email addresses: the one rule for
+// what grantd accepts as an address (detection, and the accounts of
+// password grants, whose address the caller gives).
+package emailaddr
 
 import (
 	"fmt"
@@ -23,7 +26,7 @@ type Email struct {
 }
 
 // String is the canonical form: the local part (quoted when it is not a
-// dot-atom) @ the ASCII domain. ParseEmail(e.String()) == e.
+// dot-atom) @ the ASCII domain. Parse(e.String()) == e.
 func (e Email) String() string {
 	s := (&mail.Address{Address: e.Local + "@" + e.Domain}).String() // "<addr-spec>"
 	return s[1 : len(s)-1]
@@ -40,9 +43,9 @@ var idnaProfile = idna.New(
 	idna.BidiRule(),
 )
 
-// toASCII returns the lower-case ASCII (punycode) form of a domain given
+// DomainToASCII returns the lower-case ASCII (punycode) form of a domain given
 // in Unicode or ASCII.
-func toASCII(domain string) (string, error) {
+func DomainToASCII(domain string) (string, error) {
 	a, err := idnaProfile.ToASCII(domain)
 	if err != nil {
 		return "", err
@@ -50,13 +53,13 @@ func toASCII(domain string) (string, error) {
 	return strings.ToLower(a), nil
 }
 
-// ParseEmail parses a bare address (user@example.com) by the rules of
+// Parse parses a bare address (user@example.com) by the rules of
 // net/mail (RFC 5322 addr-spec, with RFC 6532 UTF-8): no display name, no
 // angle brackets, no control characters, at most MaxEmailBytes bytes. The
 // domain must be a host name (no address literal) and is converted to
 // ASCII; both "bücher.de" and "xn--bcher-kva.de" give the same Email. Its
 // errors say what is wrong, for people.
-func ParseEmail(s string) (Email, error) {
+func Parse(s string) (Email, error) {
 	if s == "" {
 		return Email{}, fmt.Errorf("email is empty")
 	}
@@ -95,7 +98,7 @@ func ParseEmail(s string) (Email, error) {
 	if len(local) > 64 {
 		return Email{}, fmt.Errorf("email local part is %d bytes long; at most 64", len(local))
 	}
-	ascii, err := toASCII(domain)
+	ascii, err := DomainToASCII(domain)
 	if err != nil {
 		return Email{}, fmt.Errorf("email domain %q is not a valid domain name (%v)", domain, err)
 	}
