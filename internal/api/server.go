@@ -93,7 +93,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 func (s *Server) routes() {
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	s.handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}).ServeHTTP)
 	s.handle("GET /v3/applications", s.authed(s.getApplication))
 
 	s.handle("POST /v3/connectors", s.authed(s.createConnector))
@@ -307,6 +307,11 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // authed requires a valid API key (Authorization: Bearer <key>).
 func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Header.Values("Authorization")) > 1 {
+			// Which one counts would depend on the proxy in front.
+			s.respondError(w, r, BadRequest("the request has %d Authorization headers; send one", len(r.Header.Values("Authorization"))))
+			return
+		}
 		key, ok := bearer(r.Header.Get("Authorization"))
 		if !ok {
 			s.respondError(w, r, &Error{Status: http.StatusUnauthorized, Type: TypeAuthentication, Message: "missing API key: send the header Authorization: Bearer <API key>"})

@@ -120,6 +120,9 @@ func TestBadInput(t *testing.T) {
 		{"too large", `{"provider":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "api.request_too_large", "larger than"},
 		{"invalid UTF-8", "{\"provider\":\"imap\",\"settings\":{\"imap_password\":\"caf\xe9\"}}", 400, "api.invalid_request_payload", "not valid UTF-8"},
 		{"byte order mark is ignored", "\xef\xbb\xbf{\"settings\":{}}", 400, "api.invalid_request_error", "provider is required"},
+		{"state too long", `{"provider":"google","settings":{},"state":"` + strings.Repeat("s", 257) + `"}`, 400, "api.invalid_request_error", "state is 257 characters long"},
+		{"blank scope", `{"provider":"google","settings":{},"scope":["openid"," "]}`, 400, "api.invalid_request_error", "scope[1] is empty"},
+		{"too many scopes", `{"provider":"google","settings":{},"scope":[` + strings.Repeat(`"s",`, 200) + `"s"]}`, 400, "api.invalid_request_error", "scope has 201 entries"},
 		{"number underflow", `{"provider":"imap","settings":{"x":1e-400}}`, 400, "api.invalid_request_payload", "too small"},
 		{"integer beyond 2^53", `{"provider":"imap","settings":{"x":12345678901234567890}}`, 400, "api.invalid_request_payload", "too large an integer"},
 	}
@@ -130,6 +133,23 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("got %d %s %q", r.Status, r.ErrType(), r.ErrMessage())
 			}
 		})
+	}
+	// Two Authorization headers: refused, whichever is good.
+	req, _ := http.NewRequest("GET", e.HTTP.URL+"/v3/applications", nil)
+	req.Header.Add("Authorization", "Bearer "+key)
+	req.Header.Add("Authorization", "Bearer nope")
+	if resp, err := e.Client.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(b), "2 Authorization headers") {
+			t.Errorf("two Authorization headers: %d %s", resp.StatusCode, b)
+		}
+	}
+	// /metrics answers other methods with a 405 in the envelope.
+	if r := e.Do("POST", "/metrics", "", nil); r.Status != 405 || r.ErrType() == "" {
+		t.Errorf("POST /metrics: %d %s", r.Status, r.Raw)
 	}
 	// A declared length over the limit is refused at once, not after the
 	// read timeout.

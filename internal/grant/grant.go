@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/provider"
@@ -191,6 +192,9 @@ func stringSetting(settings map[string]any, key string) (string, error) {
 // for the same email (same id, new secrets, valid again). Nothing is stored
 // unless the provider accepted the credentials.
 func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Grant, bool, error) {
+	if err := checkRequest(req.State, req.Scope); err != nil {
+		return store.Grant{}, false, err
+	}
 	res, credID, scope, err := s.validate(ctx, req.AppID, req.Provider, req.Settings, req.Scope, nil)
 	if err != nil {
 		return store.Grant{}, false, err
@@ -207,6 +211,34 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Gran
 		}
 		return g, created, err
 	}
+}
+
+// Bounds of what a caller may store on a grant (the reference allows a
+// state of 256 characters in the hosted flow).
+const (
+	MaxStateLength = 256
+	MaxScopes      = 200
+	MaxScopeLength = 512
+)
+
+// checkRequest refuses a state or scope list that no provider would give
+// meaning to, before anything is asked of the provider.
+func checkRequest(state string, scope []string) error {
+	if n := utf8.RuneCountInString(state); n > MaxStateLength {
+		return invalid("state is %d characters long; at most %d are allowed", n, MaxStateLength)
+	}
+	if len(scope) > MaxScopes {
+		return invalid("scope has %d entries; at most %d are allowed", len(scope), MaxScopes)
+	}
+	for i, sc := range scope {
+		if strings.TrimSpace(sc) == "" {
+			return invalid("scope[%d] is empty", i)
+		}
+		if len(sc) > MaxScopeLength {
+			return invalid("scope[%d] is %d bytes long; at most %d are allowed", i, len(sc), MaxScopeLength)
+		}
+	}
+	return nil
 }
 
 // clientStillThere re-reads, after g was written, the connector and the
@@ -466,6 +498,9 @@ type Patch struct {
 
 // Update applies p to a grant; an empty patch changes nothing.
 func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.Grant, error) {
+	if err := checkRequest("", p.Scope); err != nil {
+		return store.Grant{}, err
+	}
 	old, err := s.Get(ctx, appID, id)
 	if err != nil || (p.Settings == nil && p.Scope == nil) {
 		return old, err
