@@ -124,3 +124,44 @@ func TestFailedStartKeepsAGeneratedKeyring(t *testing.T) {
 		t.Errorf("the retry uses key %s, the other process %s", v.PrimaryKeyID(), other.PrimaryKeyID())
 	}
 }
+
+// Nodes with different keyrings on a database without any secret yet (a
+// first rollout where each node generated or was given its own): the
+// first one records the keyring check, the others are refused (found by a
+// multi-node review: each sealed with its own key, and the others failed
+// on its secrets).
+func TestSecondKeyringRefusedOnEmptyDatabase(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inline := func() string {
+		kr, err := vault.NewKeyring()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kr.MarshalInline()
+	}
+	a := config.Default()
+	a.DataDir = t.TempDir()
+	a.Vault.Keyring = inline()
+	srv, err := server.New(ctx, a, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := srv.Vault.PrimaryKeyID()
+	srv.Close()
+	b := a
+	b.Vault.Keyring = inline()
+	if _, err := server.New(ctx, b, log); err == nil || !strings.Contains(err.Error(), first) {
+		t.Fatalf("a second keyring on the same (empty) database: %v", err)
+	}
+	// The first keyring, and one that holds it among others, still start.
+	c := a
+	c.Vault.Keyring = b.Vault.Keyring + "," + a.Vault.Keyring
+	for _, cfg := range []config.Config{a, c} {
+		srv, err := server.New(ctx, cfg, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+	}
+}

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -138,8 +139,29 @@ func OpenCheckedVault(ctx context.Context, cfg config.Config, st store.Store, lo
 	if err := CheckKeyring(ctx, st, v, source); err != nil {
 		return nil, err
 	}
+	// The keyring check: the first node to use the database records a
+	// value sealed with its keyring; every node must be able to open it.
+	// This refuses a node with another keyring even on a database with no
+	// other secret yet (nodes started at once, each with its own).
+	probe := make([]byte, 16)
+	_, _ = rand.Read(probe)
+	sealed, err := v.Seal(probe, keyringCheckAAD)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := st.KeyringCheck(ctx, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("record the keyring check: %w", err)
+	}
+	if _, err := v.Open(stored, keyringCheckAAD); err != nil {
+		id, _ := vault.KeyIDOf(stored)
+		return nil, fmt.Errorf("the database is used with master key %q, which the keyring (%s) cannot open: "+
+			"every node must start with the same keyring (vault.keyring_file or GRANTD_VAULT_KEYRING)", id, source)
+	}
 	return v, nil
 }
+
+var keyringCheckAAD = []byte("grantd keyring check")
 
 var errStopWalk = errors.New("server: enough")
 

@@ -288,12 +288,18 @@ type Store interface {
 	// Outbox. ListEvents returns events with Seq > afterSeq in Seq order.
 	ListEvents(ctx context.Context, afterSeq int64, limit int) ([]Event, error)
 
-	// RewrapSecrets passes every stored secret blob (connectors, credentials,
-	// grants, codes, webhooks) through rewrap and writes back the changed
+	// RewrapSecrets passes every stored secret blob (the keyring check,
+	// connectors, credentials, grants, codes, webhooks) through rewrap and writes back the changed
 	// ones, in batches of batchSize rows, each write conditional on the blob
 	// not having changed since it was read (a concurrently changed row is
 	// skipped, not overwritten). It returns the number of blobs rewritten.
 	RewrapSecrets(ctx context.Context, batchSize int, rewrap SecretRewrapper) (int, error)
+
+	// KeyringCheck records sealed as the database's keyring check when it
+	// has none yet, and returns the one it has (sealed, or the one another
+	// node recorded first). It is one of the blobs RewrapSecrets walks, the
+	// first.
+	KeyringCheck(ctx context.Context, sealed []byte) ([]byte, error)
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

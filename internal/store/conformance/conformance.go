@@ -4,12 +4,14 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClaimDueGrants", testClaimDueGrants},
 		{"ClaimDueGrantsConcurrent", testClaimDueGrantsConcurrent},
 		{"ClaimGrant", testClaimGrant},
+		{"KeyringCheck", testKeyringCheck},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -1382,4 +1385,48 @@ func testRewrapSecretsConcurrentChange(t *testing.T, s store.Store) {
 	mustEqual(t, "concurrently changed secret", string(got.Secrets), "v2:fresh")
 	got, _ = s.GetGrant(ctx, app, b.ID)
 	mustEqual(t, "other secret", string(got.Secrets), "v2:b")
+}
+
+// testKeyringCheck: the first value recorded stays, whoever asks later
+// (concurrently too), and RewrapSecrets walks it first.
+func testKeyringCheck(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	got := make([][]byte, 8)
+	for i := range got {
+		wg.Go(func() {
+			var err error
+			got[i], err = s.KeyringCheck(ctx, []byte(fmt.Sprintf("check-%d", i)))
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		if !bytes.Equal(got[i], got[0]) || !bytes.HasPrefix(got[0], []byte("check-")) {
+			t.Fatalf("concurrent first checks disagree: %q", got)
+		}
+	}
+	again, err := s.KeyringCheck(ctx, []byte("later"))
+	must(t, "KeyringCheck later", err)
+	if !bytes.Equal(again, got[0]) {
+		t.Errorf("a later KeyringCheck returned %q, want the first %q", again, got[0])
+	}
+	var first []byte
+	_, err = s.RewrapSecrets(ctx, 1, func(b []byte) ([]byte, bool, error) {
+		if first == nil {
+			first = bytes.Clone(b)
+		}
+		return []byte("rewrapped"), true, nil
+	})
+	must(t, "RewrapSecrets", err)
+	if !bytes.Equal(first, got[0]) {
+		t.Errorf("the first blob RewrapSecrets walked is %q, want the keyring check", first)
+	}
+	after, err := s.KeyringCheck(ctx, []byte("x"))
+	must(t, "KeyringCheck after rewrap", err)
+	if string(after) != "rewrapped" {
+		t.Errorf("the keyring check after RewrapSecrets is %q", after)
+	}
 }

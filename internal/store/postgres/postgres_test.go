@@ -127,8 +127,8 @@ func TestOpenConcurrently(t *testing.T) {
 	if want := u.Query().Get("search_path"); schema != want || grantsTables != 1 {
 		t.Fatalf("schema %q has %d grants tables; want the tables in %q", schema, grantsTables, want)
 	}
-	if migrations != 3 {
-		t.Fatalf("schema_migrations has %d rows, want 3", migrations)
+	if migrations != 4 {
+		t.Fatalf("schema_migrations has %d rows, want 4", migrations)
 	}
 }
 

@@ -184,3 +184,15 @@ func (s *Store) rewrapColumn(ctx context.Context, bc sqlutil.BlobColumn, batchSi
 	}
 	return sqlutil.RewrapColumn(batchSize, rewrap, read, save)
 }
+
+// KeyringCheck implements store.Store.
+func (s *Store) KeyringCheck(ctx context.Context, sealed []byte) ([]byte, error) {
+	var stored []byte
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO keyring_check (id, sealed) VALUES ('keyring', ?) ON CONFLICT (id) DO NOTHING`, sealed); err != nil {
+			return dbErr("keyring check", err)
+		}
+		return dbErr("keyring check", tx.QueryRowContext(ctx, `SELECT sealed FROM keyring_check WHERE id = 'keyring'`).Scan(&stored))
+	})
+	return stored, err
+}

@@ -70,8 +70,8 @@ func TestOpen(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&migrations); err != nil {
 		t.Fatal(err)
 	}
-	if mode != "wal" || migrations != 3 {
-		t.Fatalf("journal_mode = %q, %d migrations recorded; want wal, 3", mode, migrations)
+	if mode != "wal" || migrations != 4 {
+		t.Fatalf("journal_mode = %q, %d migrations recorded; want wal, 4", mode, migrations)
 	}
 
 	for _, bad := range []string{"", ":memory:", "file:x.db", filepath.Join(dir, "x.db?mode=ro")} {

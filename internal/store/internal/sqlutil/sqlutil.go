@@ -240,6 +240,8 @@ type BlobColumn struct {
 // BlobColumns lists every secret blob column of the schema. RewrapSecrets
 // walks them all; a new blob column must be added here.
 var BlobColumns = []BlobColumn{
+	// First: a walk stopped at the first blob sees the keyring check.
+	{Table: "keyring_check", Keys: []string{"id"}, Column: "sealed"},
 	{Table: "connectors", Keys: []string{"app_id", "provider"}, Column: "secret"},
 	{Table: "credentials", Keys: []string{"id"}, Column: "data"},
 	{Table: "grants", Keys: []string{"id"}, Column: "secrets"},
