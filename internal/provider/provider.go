@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,21 @@ type Request struct {
 	Settings map[string]any
 	Client   Client
 	Scope    []string
+	// Recheck says the settings were accepted before: a periodic re-check
+	// of a stored grant. Input rules stricter than those the settings
+	// passed must not refuse them (the grant would be invalidated though
+	// the provider still accepts the credentials); only the provider's
+	// answer counts.
+	Recheck bool
+}
+
+// LooseAddress is the address rule password grants were accepted with
+// before emailaddr's: an @ neither first nor last, no space or angle
+// bracket. Re-checks of stored grants use it (see Request.Recheck).
+func LooseAddress(s string) bool {
+	s = strings.TrimSpace(s)
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n<>,;\"")
 }
 
 // Result is what a successful validation learned.

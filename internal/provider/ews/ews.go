@@ -175,7 +175,7 @@ func portSetting(m map[string]any, key string) (int, bool, error) {
 	return int(f), true, nil
 }
 
-func parseSettings(m map[string]any) (settings, error) {
+func parseSettings(m map[string]any, recheck bool) (settings, error) {
 	var s settings
 	var err error
 	if s.username, err = stringSetting(m, "ews_username", true); err != nil {
@@ -189,13 +189,17 @@ func parseSettings(m map[string]any) (settings, error) {
 		return s, err
 	}
 	s.email = strings.TrimSpace(s.email)
+	explicitEmail := s.email != ""
 	if s.email == "" {
 		if !strings.Contains(s.username, "@") {
 			return s, bad("settings.email is required for provider ews when settings.ews_username is not an email address")
 		}
 		s.email = s.username
 	}
-	if _, err := emailaddr.Parse(s.email); err != nil {
+	if _, err := emailaddr.Parse(s.email); err != nil && !(recheck && provider.LooseAddress(s.email)) {
+		if !explicitEmail {
+			return s, bad("settings.ews_username %q is not an email address (%s); add settings.email with the mailbox's address", s.username, strings.TrimPrefix(err.Error(), "email "))
+		}
 		return s, bad("settings.%s", err.Error())
 	}
 	if s.host, err = stringSetting(m, "ews_host", false); err != nil {
@@ -338,7 +342,7 @@ func (v *Validator) validate(ctx context.Context, req provider.Request) (provide
 	if v.tlsErr != nil {
 		return provider.Result{}, v.tlsErr
 	}
-	s, err := parseSettings(req.Settings)
+	s, err := parseSettings(req.Settings, req.Recheck)
 	if err != nil {
 		return provider.Result{}, err
 	}
@@ -416,7 +420,7 @@ func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secret
 		delete(m, "ews_port") // the URL carries it
 	}
 	delete(m, "ews_url")
-	_, err := v.Validate(ctx, provider.Request{Settings: m, Scope: scope})
+	_, err := v.Validate(ctx, provider.Request{Settings: m, Scope: scope, Recheck: true})
 	return err
 }
 

@@ -449,6 +449,8 @@ func TestSettings(t *testing.T) {
 		{"ews_password not a string", mod(func(s map[string]any) { s["ews_password"] = 12 }), "settings.ews_password must be a string"},
 		{"no email with DOMAIN user", mod(func(s map[string]any) { delete(s, "email") }), "settings.email is required"},
 		{"bad email", mod(func(s map[string]any) { s["email"] = "alice" }), "not an email address"},
+		// The address taken from ews_username is named as such.
+		{"UPN with a single-label domain", mod(func(s map[string]any) { delete(s, "email"); s["ews_username"] = "alice@contoso" }), `settings.ews_username "alice@contoso" is not an email address`},
 		{"bad port", mod(func(s map[string]any) { s["ews_port"] = "44x3" }), "settings.ews_port must be a port number"},
 		{"port out of range", mod(func(s map[string]any) { s["ews_port"] = float64(70000) }), "between 1 and 65535"},
 		{"port twice", mod(func(s map[string]any) { s["ews_host"] = srv.Host() + ":1234" }), "give the port once"},

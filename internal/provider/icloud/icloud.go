@@ -38,7 +38,7 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 		return provider.Result{}, err
 	}
 	email := strings.ToLower(strings.TrimSpace(user))
-	if _, err := emailaddr.Parse(email); err != nil {
+	if _, err := emailaddr.Parse(email); err != nil && !(req.Recheck && provider.LooseAddress(email)) {
 		return provider.Result{}, provider.Errorf(provider.ClassBadRequest, "settings.username %q is not an email address; give the iCloud address (…@icloud.com, @me.com or @mac.com)", user)
 	}
 	a := imap.Account{
@@ -63,7 +63,7 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 // Recheck implements provider.Rechecker: the stored username and
 // app-specific password log in again to the configured iCloud hosts.
 func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
-	_, err := v.Validate(ctx, provider.Request{Settings: map[string]any{"username": settings["username"], "password": secrets["password"]}, Scope: scope})
+	_, err := v.Validate(ctx, provider.Request{Settings: map[string]any{"username": settings["username"], "password": secrets["password"]}, Scope: scope, Recheck: true})
 	return err
 }
 

@@ -134,7 +134,7 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	if err != nil {
 		return provider.Result{}, err
 	}
-	email, err := accountEmail(explicitEmail, user)
+	email, err := accountEmail(explicitEmail, user, req.Recheck)
 	if err != nil {
 		return provider.Result{}, err
 	}
@@ -180,21 +180,29 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 // ports, usernames) and passwords go through Validate again (IMAP LOGIN
 // and LIST, SMTP AUTH); nothing is looked up.
 func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
-	_, err := v.Validate(ctx, provider.Request{Settings: provider.MergeSettings(settings, secrets), Scope: scope})
+	_, err := v.Validate(ctx, provider.Request{Settings: provider.MergeSettings(settings, secrets), Scope: scope, Recheck: true})
 	return err
 }
 
 // accountEmail is the grant's email: settings.email when given, else the
 // IMAP username when it is an address (by emailaddr's rules, as detection
 // uses: the grant's email identifies it in its application).
-func accountEmail(explicit, username string) (string, error) {
+// A re-check (recheck) applies the looser rule the grant was accepted
+// with.
+func accountEmail(explicit, username string, recheck bool) (string, error) {
 	if explicit = strings.TrimSpace(explicit); explicit != "" {
+		if recheck && provider.LooseAddress(explicit) {
+			return strings.ToLower(explicit), nil
+		}
 		if _, err := emailaddr.Parse(explicit); err != nil {
 			return "", provider.Errorf(provider.ClassBadRequest, "settings.%s", err.Error())
 		}
 		return strings.ToLower(explicit), nil
 	}
 	username = strings.TrimSpace(username)
+	if recheck && provider.LooseAddress(username) {
+		return strings.ToLower(username), nil
+	}
 	if _, err := emailaddr.Parse(username); err != nil {
 		return "", provider.Errorf(provider.ClassBadRequest, "settings.imap_username %q is not an email address; add settings.email with the account's address", username)
 	}

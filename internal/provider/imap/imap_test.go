@@ -270,10 +270,12 @@ func TestUnavailable(t *testing.T) {
 		})
 	}
 	t.Run("refused", func(t *testing.T) {
+		// The sandbox first: a port freed before it started could become
+		// one of its own (a run found the SMTP server on it).
+		e := startEnv(t, mail.ImplicitTLS, envOpts{})
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		p := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		e := startEnv(t, mail.ImplicitTLS, envOpts{})
 		s := e.settings("a@example.com", "pw")
 		s["imap_port"] = p
 		_, pe := e.validate(t, s)
@@ -408,4 +410,21 @@ func TestEchoedPasswordRedacted(t *testing.T) {
 		t.Errorf("provider_error.response %q: want the server's words, redacted", resp)
 	}
 	noSecret(t, pe, pw, `echo \"pass\\word\" 7`, base64.StdEncoding.EncodeToString([]byte("\x00echo1@example.com\x00"+pw)))
+}
+
+// A stored grant accepted under the looser address rule of earlier
+// versions (a single-label domain, as self-hosted servers use) is not
+// invalidated by its re-check; a new authentication gets the strict rule.
+func TestRecheckKeepsLooseAddress(t *testing.T) {
+	e := startEnv(t, mail.ImplicitTLS, envOpts{})
+	e.srv.AddUser("ada@mailhost", "pw-1")
+	s := e.settings("ada@mailhost", "pw-1")
+	delete(s, "imap_password")
+	if err := e.v.Recheck(context.Background(), s, map[string]string{"imap_password": "pw-1"}, nil); err != nil {
+		t.Fatalf("re-check of a stored ada@mailhost grant: %v", err)
+	}
+	_, pe := e.validate(t, e.settings("ada@mailhost", "pw-1"))
+	if pe == nil || pe.Class != provider.ClassBadRequest || !strings.Contains(pe.Message, "add settings.email") {
+		t.Fatalf("new authentication of ada@mailhost: %v", pe)
+	}
 }
