@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -103,8 +104,15 @@ func numberProblem(n string) string {
 	if f == 0 && strings.ContainsAny(mantissa, "123456789") {
 		return "is too small to be stored (it would read back as 0)"
 	}
-	if !strings.ContainsAny(n, ".eE") && math.Abs(f) > 1<<53 {
-		return "is too large an integer to be stored exactly (at most 9007199254740992)"
+	if math.Abs(f) >= 1<<53 {
+		// An integer the float64 it is stored as does not read back as
+		// (9007199254740993 reads back ...992): compare exactly.
+		lit, ok := new(big.Rat).SetString(n)
+		if ok && lit.IsInt() {
+			if back, _ := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64)); back == nil || back.Cmp(lit) != 0 {
+				return "is too large an integer to be stored exactly (integers beyond 9007199254740992 must be representable as float64)"
+			}
+		}
 	}
 	return ""
 }

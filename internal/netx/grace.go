@@ -2,6 +2,7 @@ package netx
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -21,8 +22,8 @@ const pauseThreshold = 250 * time.Millisecond
 // sitting in the socket buffer has run, and the answer would be dropped.
 // So when its timer fires more than a moment late, it waits grace more,
 // counted from the resume, before cancelling; on time, it cancels at
-// once. The cancellation's cause is context.DeadlineExceeded, so errors
-// read as timeouts.
+// once. Its timeout reads as context.DeadlineExceeded, from Err and as
+// the cause.
 func WithGraceTimeout(parent context.Context, d, grace time.Duration) (context.Context, context.CancelFunc) {
 	return withGraceTimeout(parent, d, grace, time.Now)
 }
@@ -37,8 +38,21 @@ func withGraceTimeout(parent context.Context, d, grace time.Duration, now func()
 		}
 		cancel(context.DeadlineExceeded)
 	})
-	return ctx, func() {
+	return graceCtx{ctx}, func() {
 		t.Stop()
 		cancel(context.Canceled)
 	}
+}
+
+// graceCtx reports its own timeout from Err as context.DeadlineExceeded,
+// as a context.WithTimeout would (a cause alone is lost where errors are
+// wrapped with %v, as x/oauth2 does).
+type graceCtx struct{ context.Context }
+
+func (c graceCtx) Err() error {
+	err := c.Context.Err()
+	if err != nil && errors.Is(context.Cause(c.Context), context.DeadlineExceeded) {
+		return context.DeadlineExceeded
+	}
+	return err
 }

@@ -21,8 +21,8 @@ func TestWithGraceTimeout(t *testing.T) {
 	if el := time.Since(start); el > 2*time.Second {
 		t.Errorf("cancelled after %v; want about the 20ms deadline", el)
 	}
-	if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
-		t.Errorf("cause %v, want context.DeadlineExceeded", context.Cause(ctx))
+	if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) || ctx.Err() != context.DeadlineExceeded {
+		t.Errorf("cause %v, Err %v; want context.DeadlineExceeded", context.Cause(ctx), ctx.Err())
 	}
 
 	// Late (the clock says the timer fired 10 s after the deadline, as
