@@ -1,9 +1,14 @@
 package refresh
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/grantd/grantd/internal/provider"
+)
 
 type metrics struct {
 	refreshes *prometheus.CounterVec
+	failures  *prometheus.CounterVec
 	due       prometheus.Gauge
 	lateness  prometheus.Histogram
 }
@@ -14,6 +19,10 @@ func newMetrics() *metrics {
 			Name: "grantd_refresh_total",
 			Help: "Grant refresh attempts, by provider and outcome (success, transient, permanent, superseded, busy, skipped).",
 		}, []string{"provider", "outcome"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "grantd_refresh_failures_total",
+			Help: "Failed grant refreshes and re-checks, by provider and failure class (provider_unavailable, invalid_client, tls_error, invalid_credentials, ...; other for store and vault errors). Transient classes that keep growing, such as invalid_client after a connector secret expired, need an operator.",
+		}, []string{"provider", "class"}),
 		due: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "grantd_refresh_due_grants",
 			Help: "Valid grants whose planned refresh time has passed (due but not yet refreshed), updated periodically.",
@@ -28,10 +37,22 @@ func newMetrics() *metrics {
 
 // Register adds the refresher's metrics to reg.
 func (r *Refresher) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{r.m.refreshes, r.m.due, r.m.lateness} {
+	for _, c := range []prometheus.Collector{r.m.refreshes, r.m.failures, r.m.due, r.m.lateness} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// count records a refresh's outcome, and its failure class when it failed.
+func (m *metrics) count(prov string, res result) {
+	m.refreshes.WithLabelValues(prov, string(res.outcome)).Inc()
+	if res.outcome == outTransient || res.outcome == outPermanent {
+		class := string(provider.ClassOf(res.err))
+		if class == "" {
+			class = "other"
+		}
+		m.failures.WithLabelValues(prov, class).Inc()
+	}
 }

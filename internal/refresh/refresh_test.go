@@ -410,6 +410,16 @@ func TestClientRefusedKeepsGrants(t *testing.T) {
 			t.Fatalf("with a wrong client secret: %s %q %s", g.Status, g.LastFailureClass, g.LastFailureMessage)
 		}
 	}
+	// Operators see it: the failures are counted by class.
+	resp, err := c.nodes[0].http.Client().Get(c.nodes[0].http.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `grantd_refresh_failures_total{class="invalid_client",provider="google"}`) {
+		t.Errorf("no invalid_client failures in /metrics")
+	}
 	if r := c.do(0, "PATCH", "/v3/connectors/google", c.key, map[string]any{"settings": map[string]any{"client_secret": "secret-google"}}); r.Status != http.StatusOK {
 		t.Fatalf("PATCH connector back: %d %s", r.Status, r.Raw)
 	}

@@ -75,7 +75,7 @@ func (r *Refresher) Run(ctx context.Context) {
 func (r *Refresher) do(ctx context.Context, g store.Grant) result {
 	res := r.once(g.ID, func() result {
 		res := r.refreshGrant(context.WithoutCancel(ctx), g)
-		r.m.refreshes.WithLabelValues(g.Provider, string(res.outcome)).Inc()
+		r.m.count(g.Provider, res)
 		return res
 	})
 	if res.outcome == outBusy {
@@ -160,7 +160,7 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 				return result{outcome: outSkipped, grant: cur}
 			}
 			res := r.refreshGrant(context.WithoutCancel(ctx), cur)
-			r.m.refreshes.WithLabelValues(cur.Provider, string(res.outcome)).Inc()
+			r.m.count(cur.Provider, res)
 			return res
 		})
 		switch res.outcome {
