@@ -9,8 +9,11 @@ import (
 	"math"
 	"math/big"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -56,8 +59,80 @@ func decodeBody(body []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: "request body has data after the JSON object"}
 	}
+	if err := checkFieldNames(body, v); err != nil {
+		return err
+	}
 	return checkValues(body)
 }
+
+// checkFieldNames refuses what encoding/json would accept quietly at the
+// top level of a body decoded into *struct v: a field given twice (the
+// last would win) and a field name matching a known one only without
+// regard to case ("NAME", or "ſcope" for "scope"), which another parser
+// in front of grantd would read differently. Unknown fields are ignored,
+// as before. body is known to be one valid JSON object.
+func checkFieldNames(body []byte, v any) error {
+	fields := jsonFields(reflect.TypeOf(v))
+	if fields == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return payloadError(err)
+		}
+		key, _ := t.(string)
+		if seen[key] {
+			return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: fmt.Sprintf("field %s is given twice", truncate(key, 40))}
+		}
+		seen[key] = true
+		if !slices.Contains(fields, key) {
+			for _, f := range fields {
+				if strings.EqualFold(f, key) {
+					return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: fmt.Sprintf("field %s: field names are case-sensitive; use %s", truncate(key, 40), f)}
+				}
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return payloadError(err)
+		}
+	}
+	return nil
+}
+
+// jsonFields returns the JSON names of the fields of the struct t points
+// to (nil for anything else), cached.
+func jsonFields(t reflect.Type) []string {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.([]string)
+	}
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	st := t.Elem()
+	for i := range st.NumField() {
+		f := st.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	fieldCache.Store(t, names)
+	return names
+}
+
+var fieldCache sync.Map // reflect.Type → []string
 
 // checkValues refuses what decoding let through but no store can keep
 // faithfully: numbers beyond float64 (1e400 would be stored as text and
