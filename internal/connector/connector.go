@@ -206,7 +206,7 @@ func (s *Service) activeStillThere(ctx context.Context, appID, prov, id string) 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return invalid("active_credential_id %q was deleted while the connector was being updated; the %s connector has no active credential", id, prov)
+	return invalid("active_credential_id %q was deleted while the connector was being updated: the %s connector has no active credential (the request's other changes were applied)", id, prov)
 }
 
 func notFoundConnector(prov string) error {
