@@ -113,8 +113,8 @@ func TestDetectProviderKnownDomains(t *testing.T) {
 	for email, w := range map[string]want{
 		"someone@gmail.com":   {true, "google", ""},
 		"someone@hotmail.fr":  {true, "microsoft", ""},
-		"someone@icloud.com":  {true, "icloud", "icloud"},
-		"someone@me.com":      {true, "icloud", "icloud"},
+		"someone@icloud.com":  {true, "icloud", ""}, // type only for imap answers
+		"someone@me.com":      {true, "icloud", ""},
 		"someone@aol.com":     {true, "imap", "aol"},
 		"someone@fastmail.fm": {true, "imap", "fastmail"},
 		"someone@proton.me":   {false, "", ""},

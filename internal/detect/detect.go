@@ -13,14 +13,16 @@ package detect
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -226,11 +228,15 @@ func (f *finding) found() bool {
 
 // noLookup lists the special-use top-level names (RFC 6761, 6762, 7686)
 // that are never looked up.
-var noLookup = []string{"invalid", "localhost", "local", "onion"}
+var noLookup = []string{"invalid", "localhost", "local", "onion", "internal", "home.arpa"}
 
 func reservedDomain(domain string) bool {
-	tld := domain[strings.LastIndexByte(domain, '.')+1:]
-	return slices.Contains(noLookup, tld)
+	for _, n := range noLookup {
+		if domain == n || strings.HasSuffix(domain, "."+n) {
+			return true
+		}
+	}
+	return false
 }
 
 // Detect finds the provider of email. hasConnector reports whether the
@@ -308,7 +314,9 @@ func (d *Detector) Detect(ctx context.Context, email string, hasConnector func(p
 		}
 	}
 	r.Detected, r.Provider = true, chosen
-	if chosen == provider.IMAP || chosen == provider.ICloud {
+	// type names the IMAP family, only when the answer is imap (the
+	// reference; iCloud is its own provider).
+	if chosen == provider.IMAP {
 		if f.entry != nil {
 			r.Type = f.entry.Type
 		}
@@ -602,8 +610,16 @@ func (d *Detector) discoverEWS(ctx context.Context, e emailaddr.Email) *finding 
 	return &finding{reason: strings.Join(notes, "; ")}
 }
 
-// errText shortens errors for reasons shown to people.
+// errNotPublic: discovery refused to connect to a non-public address.
+var errNotPublic = errors.New("not a public address (discovery only connects to the public internet)")
+
+// errText shortens errors for reasons shown to API callers: categories,
+// never an address, a resolver or a local port (the raw text of network
+// errors carries them).
 func errText(err error) string {
+	if errors.Is(err, errNotPublic) {
+		return errNotPublic.Error()
+	}
 	var de *net.DNSError
 	if errors.As(err, &de) && de.IsNotFound {
 		return "no such name"
@@ -620,6 +636,33 @@ func errText(err error) string {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return "timed out"
+	}
+	var (
+		certErr *tls.CertificateVerificationError
+		unknown x509.UnknownAuthorityError
+		hostErr x509.HostnameError
+		invalid x509.CertificateInvalidError
+		record  tls.RecordHeaderError
+		opErr   *net.OpError
+		ue      *url.Error
+	)
+	switch {
+	case errors.As(err, &de):
+		return "DNS lookup failed"
+	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &invalid):
+		return "TLS certificate not valid"
+	case errors.As(err, &record):
+		return "not a TLS server"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.As(err, &opErr):
+		return "connection failed"
+	case errors.As(err, &ue):
+		// grantd's own words (a redirect refused, a bad answer): the URL
+		// is not repeated.
+		return ue.Err.Error()
 	}
 	return err.Error()
 }
@@ -652,7 +695,9 @@ func (d *Detector) dial(ctx context.Context, network, addr string) (net.Conn, er
 	var lastErr error
 	for _, ip := range ips {
 		if !d.o.AllowPrivateNetworks && !publicAddr(ip) {
-			lastErr = fmt.Errorf("%s resolves to %s, which is not a public address", host, ip)
+			// Neither the host nor the address is repeated: reasons are
+			// shown to API callers, who must not learn internal DNS.
+			lastErr = errNotPublic
 			continue
 		}
 		c, err := dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
@@ -684,6 +729,7 @@ func (d *Detector) httpClient(hc *http.Client) *http.Client {
 		t.Proxy = nil
 		t.DialContext = d.dial
 		t.DialTLSContext = nil
+		t.MaxResponseHeaderBytes = 64 << 10 // discovery answers are small
 		c.Transport = t
 	}
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {

@@ -273,7 +273,7 @@ func TestAutoconfigRefusesPrivateAddresses(t *testing.T) {
 	})
 	_, port, _ := net.SplitHostPort(ts.Listener.Addr().String())
 	// A hostile domain points its autoconfig host at loopback.
-	srv.Add(t, "evil.test. 300 IN MX 10 mx.evil.test.", "autoconfig.evil.test. 300 IN A 127.0.0.1")
+	srv.Add(t, "evil.test. 300 IN MX 10 mx.evil.test.", "autoconfig.evil.test. 300 IN A 10.1.2.3")
 	urls := func(domain, _ string) []string {
 		return []string{"https://autoconfig." + domain + ":" + port + "/mail/config-v1.1.xml", ts.URL + "/direct"}
 	}
@@ -281,6 +281,25 @@ func TestAutoconfigRefusesPrivateAddresses(t *testing.T) {
 	r := detectAll(t, d, "a@evil.test")
 	if r.Detected || hits.Load() != 0 || !strings.Contains(r.Reason, "not a public address") {
 		t.Errorf("%+v, %d hits", r, hits.Load())
+	}
+	// The reason, shown to API callers, does not map internal names to
+	// addresses.
+	if strings.Contains(r.Reason, "10.1.2.3") {
+		t.Errorf("the reason shows an internal address: %s", r.Reason)
+	}
+}
+
+// Addresses that route to IPv4 through IPv6 translation are not public.
+func TestPublicAddrTranslated(t *testing.T) {
+	for _, a := range []string{"64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:1", "2002:7f00:1::1", "2001:0:4136:e378::1", "::127.0.0.1", "fec0::1", "100::1", "10.1.2.3", "::ffff:169.254.169.254"} {
+		if publicAddr(netip.MustParseAddr(a)) {
+			t.Errorf("%s counts as public", a)
+		}
+	}
+	for _, a := range []string{"93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"} {
+		if !publicAddr(netip.MustParseAddr(a)) {
+			t.Errorf("%s does not count as public", a)
+		}
 	}
 }
 
@@ -363,7 +382,7 @@ func TestConnectorFilter(t *testing.T) {
 		{"a@gmail.com", []string{"imap"}, true, "imap", "google"},
 		{"a@gmail.com", []string{"google", "imap"}, true, "google", ""},
 		{"a@gmail.com", nil, false, "", ""},
-		{"a@icloud.com", []string{"icloud"}, true, "icloud", "icloud"},
+		{"a@icloud.com", []string{"icloud"}, true, "icloud", ""}, // type only for imap
 		{"a@icloud.com", []string{"imap", "google"}, true, "imap", "icloud"},
 		{"a@yahoo.com", []string{"yahoo"}, true, "yahoo", ""},
 		{"a@yahoo.com", []string{"imap"}, true, "imap", "yahoo"},

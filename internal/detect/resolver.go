@@ -188,7 +188,9 @@ func (r *SystemResolver) LookupSRV(ctx context.Context, name string) ([]*net.SRV
 
 // LookupIP implements Resolver.
 func (r *SystemResolver) LookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
-	ips, err := r.res().LookupNetIP(ctx, "ip", host)
+	// Fully qualified, as MX and SRV: the resolv.conf search list must not
+	// turn an attacker's name into an internal one (Kubernetes ndots).
+	ips, err := r.res().LookupNetIP(ctx, "ip", dns.Fqdn(host))
 	return ips, sysErr(err)
 }
 
@@ -233,6 +235,17 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"),
+	// IPv6 forms that carry or route to an IPv4 address (NAT64, 6to4,
+	// Teredo, IPv4-compatible), the old site-local range and the discard
+	// prefix: on a network that translates them they reach any IPv4
+	// address, 169.254.169.254 included.
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("2001::/32"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("fec0::/10"),
+	netip.MustParsePrefix("100::/64"),
 }
 
 // trimDot removes the trailing dot of a DNS name and lower-cases it.

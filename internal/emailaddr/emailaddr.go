@@ -105,6 +105,11 @@ func Parse(s string) (Email, error) {
 	if !strings.Contains(ascii, ".") {
 		return Email{}, fmt.Errorf("email domain %q has no dot: expected a domain like example.com", domain)
 	}
+	if tld := ascii[strings.LastIndexByte(ascii, '.')+1:]; strings.Trim(tld, "0123456789") == "" {
+		// RFC 3696 2: a top-level domain is never all-numeric; this is an
+		// IP address written as a domain.
+		return Email{}, fmt.Errorf("email domain %q is an IP address; expected a domain name like example.com", domain)
+	}
 	return Email{Local: local, Domain: ascii}, nil
 }
 

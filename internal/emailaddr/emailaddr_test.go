@@ -39,6 +39,8 @@ func TestParse(t *testing.T) {
 		"alice\x00@example.com":     "control character",
 		"alice@exa\u0085mple.com":   "control character",
 		"alice@[192.0.2.1]":         "address literal",
+		"alice@127.0.0.1":           "is an IP address",
+		"alice@169.254.169.254":     "is an IP address",
 		"alice@ example.com":        "around its domain",
 		"alice@exa_mple.com":        "not a valid domain",
 		"alice@-example.com":        "not a valid domain",
