@@ -295,7 +295,7 @@ grantd dev is running.
   API URL:         %s
   API key:         %s
   Application ID:  %s
-  Provider sandbox %s
+  Provider sandbox: %s
   Details:         %s
 
 Create a grant from the sandbox's Google identity (%s):

@@ -139,7 +139,7 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 		return tok, err
 	}
 	if r.providers[g.Provider] == nil {
-		return AccessToken{}, &grant.Error{Message: "grant \"" + id + "\" is a " + g.Provider + " grant, which has no OAuth access token"}
+		return AccessToken{}, &grant.Error{Message: "grant \"" + id + "\" is an " + g.Provider + " grant (" + g.Provider + " grants have no OAuth access token)"}
 	}
 	// Lease and refresh, waiting for another node's refresh when it holds
 	// the lease; bounded by the lease (plus a little).

@@ -58,6 +58,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: cannot connect to %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
+	var schema *string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil || schema == nil {
+		pool.Close()
+		if err == nil {
+			err = errors.New("the search_path names no existing schema: create it (CREATE SCHEMA name) or fix search_path in the database URL")
+		}
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	s := &Store{pool: pool, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()

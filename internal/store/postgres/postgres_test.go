@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -166,5 +167,25 @@ func TestPingNeedsTheSchema(t *testing.T) {
 	// (the cleanup's DROP SCHEMA now reports an error: recreate it)
 	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+u.Query().Get("search_path")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A search_path naming no existing schema is refused with a message that
+// says so (not a migration error about "no schema selected").
+func TestOpenMissingSchema(t *testing.T) {
+	u, err := url.Parse(baseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", "grantd_no_such_schema")
+	u.RawQuery = q.Encode()
+	s, err := postgres.Open(t.Context(), u.String())
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded without the schema")
+	}
+	if !strings.Contains(err.Error(), "names no existing schema") {
+		t.Errorf("Open: %v", err)
 	}
 }
