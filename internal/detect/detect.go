@@ -422,7 +422,10 @@ func (d *Detector) lookup(ctx context.Context, key string, run func(context.Cont
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.Timeout)
 		defer cancel()
 		f := run(fctx)
-		if f.transient == nil {
+		// A discovery cut short by its deadline is not a finding: caching
+		// it would answer a retry with a definite "not found" for what was
+		// only slow (the first caller got a 504 saying to retry).
+		if f.transient == nil && fctx.Err() == nil {
 			ttl := f.ttl
 			if !f.found() {
 				ttl = d.o.NegativeTTL

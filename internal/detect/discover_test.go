@@ -478,3 +478,29 @@ func (failResolver) LookupSRV(_ context.Context, name string) ([]*net.SRV, uint3
 func (failResolver) LookupIP(_ context.Context, host string) ([]netip.Addr, error) {
 	return nil, fmt.Errorf("unexpected lookup of %s", host)
 }
+
+// Discovery servers that hang past the whole discovery's deadline give a
+// 504 ("retry later"), and a retry is not answered from a cache with a
+// definite "not found" for what was only slow.
+func TestHangingDiscoveryIsNotCached(t *testing.T) {
+	srv := newTestDNS(t)
+	srv.Add(t, "slow.test. 300 IN MX 10 mx.slow.test.")
+	release := make(chan struct{})
+	ts := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	defer close(release)
+	d := newTestDetector(t, srv, Options{HTTPClient: ts.Client(), AllowPrivateNetworks: true,
+		Timeout: 400 * time.Millisecond, HTTPTimeout: 300 * time.Millisecond,
+		AutoconfigURLs: loopbackAutoconfig(ts), AutodiscoverURLs: loopbackAutodiscover(ts)})
+	for i := range 3 { // (the mail flight, then the Autodiscover one, each cut short)
+		_, err := d.Detect(context.Background(), "a@slow.test", nil, true)
+		if provider.ClassOf(err) != provider.ClassUnavailable {
+			t.Fatalf("attempt %d: %v; want provider_unavailable", i+1, err)
+		}
+		time.Sleep(500 * time.Millisecond) // the background flight ends
+	}
+}
