@@ -206,8 +206,8 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Gran
 		if errors.Is(err, store.ErrAlreadyExists) && attempt < 3 {
 			continue
 		}
-		if err == nil {
-			err = s.clientStillThere(ctx, g)
+		if errors.Is(err, store.ErrClientGone) {
+			err = clientGone(req.Provider)
 		}
 		return g, created, err
 	}
@@ -241,41 +241,6 @@ func checkRequest(state string, scope []string) error {
 	return nil
 }
 
-// clientStillThere re-reads, after g was written, the connector and the
-// credential whose client g's refresh token belongs to. Deleting them
-// deletes first and then invalidates the grants it lists; a grant written
-// meanwhile is missed by that list, so the writer checks after its own
-// write: whichever runs second sees the other, and the grant ends invalid
-// (one grant.expired: invalidation skips invalid grants) either way.
-func (s *Service) clientStillThere(ctx context.Context, g store.Grant) error {
-	if !slices.Contains(connector.OAuthProviders, g.Provider) {
-		return nil // password grants need no connector
-	}
-	cause, what := "", ""
-	if _, err := s.Store.GetConnector(ctx, g.AppID, g.Provider); errors.Is(err, store.ErrNotFound) {
-		cause, what = CauseConnectorDeleted, "the "+g.Provider+" connector"
-	} else if err != nil {
-		return err
-	} else if g.CredentialID != "" {
-		if _, err := s.Store.GetCredential(ctx, g.AppID, g.CredentialID); errors.Is(err, store.ErrNotFound) {
-			cause, what = CauseCredentialDeleted, "the "+g.Provider+" credential "+g.CredentialID
-		} else if err != nil {
-			return err
-		}
-	}
-	if cause == "" {
-		return nil
-	}
-	f := store.GrantFilter{Provider: g.Provider}
-	if cause == CauseCredentialDeleted {
-		f.CredentialID = g.CredentialID
-	}
-	if err := s.invalidateOne(ctx, g.AppID, g.ID, f, cause, what+" was deleted"); err != nil {
-		return err
-	}
-	return invalid("%s was deleted while this grant was being authenticated; the grant %s is invalid: create the connector (or credential) again and authenticate again", what, g.ID)
-}
-
 func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Result, credID string, scope []string) (store.Grant, bool, error) {
 	now := s.now()
 	// Most authentications are of new accounts: try to create first; the
@@ -297,7 +262,7 @@ func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Resu
 	}
 	err = s.Store.CreateGrant(ctx, g, ev)
 	if err == nil {
-		g.Version = 1
+		g.Version, g.RequireClient = 1, false
 		return g, true, nil
 	}
 	if !errors.Is(err, store.ErrAlreadyExists) {
@@ -330,6 +295,7 @@ func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Resu
 
 // apply writes a successful validation into g.
 func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID string, scope []string, now time.Time) error {
+	g.RequireClient = requiresClient(prov)
 	g.Provider = prov
 	g.Email = res.Email
 	if res.Name != "" {
@@ -555,10 +521,21 @@ func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.
 	if errors.Is(err, store.ErrNotFound) {
 		return g, notFound(id)
 	}
-	if err == nil && p.Settings != nil {
-		err = s.clientStillThere(ctx, g)
+	if errors.Is(err, store.ErrClientGone) {
+		err = clientGone(g.Provider)
 	}
 	return g, err
+}
+
+// requiresClient reports whether grants of prov hold a refresh token of
+// an OAuth client (a connector's or a credential's), which must still
+// exist when such a grant is written (store.Grant.RequireClient): a
+// connector or credential deleted meanwhile has already invalidated the
+// grants it found, and would miss this one.
+func requiresClient(prov string) bool { return slices.Contains(connector.OAuthProviders, prov) }
+
+func clientGone(prov string) error {
+	return invalid("the %s connector, or the credential this grant would use, was deleted while the grant was being authenticated; nothing was stored: create it again and authenticate again", prov)
 }
 
 // Delete deletes a grant for good; the next authentication of the same

@@ -33,6 +33,9 @@ var (
 	// PostgreSQL text, a time out of its range, a key too long for an
 	// index). Callers should have refused it before.
 	ErrInvalid = errors.New("store: value cannot be stored")
+	// ErrClientGone: a write with Grant.RequireClient found its connector
+	// or credential deleted.
+	ErrClientGone = errors.New("store: the grant's connector or credential no longer exists")
 	// ErrConflict is returned by update closures (and passed through by
 	// the store) when a compare-and-swap precondition fails.
 	ErrConflict = errors.New("store: conflict")
@@ -99,6 +102,15 @@ type Credential struct {
 // Grant is one authenticated account of one application. There is at most
 // one grant per (application, lower-cased email).
 type Grant struct {
+	// RequireClient, on a grant passed to CreateGrant or returned by an
+	// UpdateGrant closure, makes the write fail with ErrClientGone unless
+	// the connector (AppID, Provider) exists, and the credential
+	// CredentialID when set, checked inside the write's transaction (on
+	// PostgreSQL their rows are locked FOR KEY SHARE, so a concurrent
+	// deletion waits for the write and then sees the grant). Not stored;
+	// never set on grants the store returns.
+	RequireClient bool
+
 	ID             string
 	AppID          string
 	Provider       string

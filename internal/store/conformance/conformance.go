@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClaimDueGrantsConcurrent", testClaimDueGrantsConcurrent},
 		{"ClaimGrant", testClaimGrant},
 		{"KeyringCheck", testKeyringCheck},
+		{"GrantRequireClient", testGrantRequireClient},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -1429,4 +1430,51 @@ func testKeyringCheck(t *testing.T, s store.Store) {
 	if string(after) != "rewrapped" {
 		t.Errorf("the keyring check after RewrapSecrets is %q", after)
 	}
+}
+
+// testGrantRequireClient: a write with RequireClient checks the connector
+// and the credential in its own transaction, writes nothing when either is
+// gone, and the flag is never returned.
+func testGrantRequireClient(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	newConnector(t, s, app, "google")
+	must(t, "CreateCredential", s.CreateCredential(ctx, store.Credential{ID: "cred-rc-" + app, AppID: app, Provider: "google", Name: "rc", CreatedAt: t0}))
+
+	g := grant(app, "rc@example.com")
+	g.RequireClient, g.CredentialID = true, "cred-rc-"+app
+	must(t, "CreateGrant with its client", s.CreateGrant(ctx, g))
+	got, err := s.GetGrant(ctx, app, g.ID)
+	must(t, "GetGrant", err)
+	if got.RequireClient {
+		t.Error("RequireClient was returned")
+	}
+
+	// The credential is deleted: an update naming it fails, unchanged.
+	must(t, "DeleteCredential", s.DeleteCredential(ctx, app, "cred-rc-"+app))
+	_, err = s.UpdateGrant(ctx, app, g.ID, func(old store.Grant) (store.Grant, []store.Event, error) {
+		old.Name, old.RequireClient = "changed", true
+		return old, nil, nil
+	})
+	mustIs(t, "UpdateGrant with a deleted credential", err, store.ErrClientGone)
+	if after, _ := s.GetGrant(ctx, app, g.ID); after.Name == "changed" || after.Version != got.Version {
+		t.Errorf("a refused update was written: %+v", after)
+	}
+	// Without RequireClient the same update is written.
+	upd, err := s.UpdateGrant(ctx, app, g.ID, func(old store.Grant) (store.Grant, []store.Event, error) {
+		old.Name = "changed"
+		return old, nil, nil
+	})
+	must(t, "UpdateGrant without RequireClient", err)
+	if upd.RequireClient || upd.Name != "changed" {
+		t.Errorf("UpdateGrant returned %+v", upd)
+	}
+
+	// The connector is deleted: a create fails and writes nothing.
+	must(t, "DeleteConnector", s.DeleteConnector(ctx, app, "google"))
+	g2 := grant(app, "rc2@example.com")
+	g2.RequireClient = true
+	mustIs(t, "CreateGrant without its connector", s.CreateGrant(ctx, g2), store.ErrClientGone)
+	_, err = s.GetGrant(ctx, app, g2.ID)
+	mustIs(t, "GetGrant of the refused grant", err, store.ErrNotFound)
 }

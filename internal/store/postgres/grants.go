@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -82,12 +83,16 @@ func grantArgs(g store.Grant) ([]any, error) {
 
 func (s *Store) CreateGrant(ctx context.Context, g store.Grant, events ...store.Event) error {
 	now := s.now()
+	check := g
 	g = sqlutil.NewGrant(g, now)
 	args, err := grantArgs(g)
 	if err != nil {
 		return err
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := requireClient(ctx, tx, check); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, insertGrantSQL, args...); err != nil {
 			return dbErr("create grant", err)
 		}
@@ -159,6 +164,12 @@ func (s *Store) UpdateGrant(ctx context.Context, appID, id string, update func(o
 		g, events, err := update(old)
 		if err != nil {
 			return err
+		}
+		if g.RequireClient {
+			g.AppID = old.AppID
+			if err := requireClient(ctx, tx, g); err != nil {
+				return err
+			}
 		}
 		g = sqlutil.UpdatedGrant(old, g)
 		args, err := grantArgs(g)
@@ -233,4 +244,22 @@ func scanEvent(row pgx.Row) (store.Event, error) {
 func (s *Store) ListEvents(ctx context.Context, afterSeq int64, limit int) ([]store.Event, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq`+limitOffset(limit, 0), afterSeq)
 	return collect(rows, err, "list events", scanEvent)
+}
+
+// requireClient implements store.Grant.RequireClient: the rows are locked
+// FOR KEY SHARE, so a deletion running concurrently waits for this
+// transaction and then finds the grant it writes.
+func requireClient(ctx context.Context, tx pgx.Tx, g store.Grant) error {
+	if !g.RequireClient {
+		return nil
+	}
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM connectors WHERE app_id = $1 AND provider = $2 FOR KEY SHARE`, g.AppID, g.Provider).Scan(&one)
+	if err == nil && g.CredentialID != "" {
+		err = tx.QueryRow(ctx, `SELECT 1 FROM credentials WHERE app_id = $1 AND id = $2 FOR KEY SHARE`, g.AppID, g.CredentialID).Scan(&one)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrClientGone
+	}
+	return dbErr("check the grant's client", err)
 }

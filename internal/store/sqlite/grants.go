@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 
 	"github.com/grantd/grantd/internal/store"
@@ -68,12 +69,16 @@ func grantArgs(g store.Grant) ([]any, error) {
 
 func (s *Store) CreateGrant(ctx context.Context, g store.Grant, events ...store.Event) error {
 	now := s.now()
+	check := g
 	g = sqlutil.NewGrant(g, now)
 	args, err := grantArgs(g)
 	if err != nil {
 		return err
 	}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := requireClient(ctx, tx, check); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, insertGrantSQL, args...); err != nil {
 			return dbErr("create grant", err)
 		}
@@ -150,6 +155,12 @@ func (s *Store) UpdateGrant(ctx context.Context, appID, id string, update func(o
 		if err != nil {
 			return err
 		}
+		if g.RequireClient {
+			g.AppID = old.AppID
+			if err := requireClient(ctx, tx, g); err != nil {
+				return err
+			}
+		}
 		g = sqlutil.UpdatedGrant(old, g)
 		args, err := grantArgs(g)
 		if err != nil {
@@ -214,4 +225,21 @@ func scanEvent(row scanner) (store.Event, error) {
 func (s *Store) ListEvents(ctx context.Context, afterSeq int64, limit int) ([]store.Event, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE seq > ? ORDER BY seq`+limitOffset(limit, 0), afterSeq)
 	return collect(rows, err, "list events", scanEvent)
+}
+
+// requireClient implements store.Grant.RequireClient (the single writer
+// serialises it with deletions).
+func requireClient(ctx context.Context, tx *sql.Tx, g store.Grant) error {
+	if !g.RequireClient {
+		return nil
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM connectors WHERE app_id = ? AND provider = ?`, g.AppID, g.Provider).Scan(&one)
+	if err == nil && g.CredentialID != "" {
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM credentials WHERE app_id = ? AND id = ?`, g.AppID, g.CredentialID).Scan(&one)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrClientGone
+	}
+	return dbErr("check the grant's client", err)
 }

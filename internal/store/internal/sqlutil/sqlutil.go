@@ -115,6 +115,7 @@ func UpdatedGrant(old, g store.Grant) store.Grant {
 }
 
 func normGrant(g store.Grant) store.Grant {
+	g.RequireClient = false
 	g.CreatedAt = Time(g.CreatedAt)
 	g.UpdatedAt = Time(g.UpdatedAt)
 	g.AccessTokenExpiresAt = Time(g.AccessTokenExpiresAt)
