@@ -167,6 +167,10 @@ func checkValues(body []byte) error {
 	}
 }
 
+// maxNumberLength bounds a JSON number's text: a float64 never needs more
+// than 767 significant digits.
+const maxNumberLength = 800
+
 // numberProblem says why the JSON number n cannot be stored and read back
 // as sent ("" when it can): out of float64's range, so small that it reads
 // back as 0, or an integer beyond 2^53, which reads back rounded.
@@ -178,6 +182,10 @@ func numberProblem(n string) string {
 	mantissa, _, _ := strings.Cut(strings.ToLower(n), "e")
 	if f == 0 && strings.ContainsAny(mantissa, "123456789") {
 		return "is too small to be stored (it would read back as 0)"
+	}
+	if len(n) > maxNumberLength {
+		// (big.Rat below is superlinear in the length.)
+		return fmt.Sprintf("has more than %d characters: no number is stored that precisely", maxNumberLength)
 	}
 	if math.Abs(f) >= 1<<53 {
 		// An integer the float64 it is stored as does not read back as

@@ -128,6 +128,7 @@ func TestBadInput(t *testing.T) {
 		{"too many scopes", `{"provider":"google","settings":{},"scope":[` + strings.Repeat(`"s",`, 200) + `"s"]}`, 400, "api.invalid_request_error", "scope has 201 entries"},
 		{"number underflow", `{"provider":"imap","settings":{"x":1e-400}}`, 400, "api.invalid_request_payload", "too small"},
 		{"integer beyond 2^53", `{"provider":"imap","settings":{"x":12345678901234567890}}`, 400, "api.invalid_request_payload", "too large an integer"},
+		{"number with too many digits", `{"provider":"imap","settings":{"x":1.` + strings.Repeat("1", 900) + `}}`, 400, "api.invalid_request_payload", "more than 800 characters"},
 		{"2^53 + 1", `{"provider":"imap","settings":{"x":9007199254740993}}`, 400, "api.invalid_request_payload", "too large an integer"},
 		{"integer in exponent form", `{"provider":"imap","settings":{"x":1234567890123456789e0}}`, 400, "api.invalid_request_payload", "too large an integer"},
 		// Representable: decoded further (the connector check refuses the

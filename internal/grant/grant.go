@@ -522,7 +522,7 @@ func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.
 		return g, notFound(id)
 	}
 	if errors.Is(err, store.ErrClientGone) {
-		err = clientGone(g.Provider)
+		err = clientGone(old.Provider)
 	}
 	return g, err
 }

@@ -46,13 +46,14 @@ type Request struct {
 	Recheck bool
 }
 
-// LooseAddress is the address rule password grants were accepted with
-// before emailaddr's: an @ neither first nor last, no space or angle
-// bracket. Re-checks of stored grants use it (see Request.Recheck).
+// LooseAddress accepts every address the password validators accepted
+// before emailaddr's rule (each had its own, all at least: an @ neither
+// first nor last, no space, tab or angle bracket). Re-checks of stored
+// grants use it (see Request.Recheck).
 func LooseAddress(s string) bool {
 	s = strings.TrimSpace(s)
 	at := strings.LastIndexByte(s, '@')
-	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n<>,;\"")
+	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t<>")
 }
 
 // Result is what a successful validation learned.

@@ -166,3 +166,18 @@ func FuzzRedactor(f *testing.F) {
 		}
 	})
 }
+
+// LooseAddress accepts what any password validator accepted before the
+// strict rule (re-checks of stored grants must not refuse them).
+func TestLooseAddress(t *testing.T) {
+	for _, a := range []string{"ada@mailhost", "alice@contoso", "a,b@corp.com", `"x"@corp.com`, "a;b@example.com", " bob@example.com "} {
+		if !provider.LooseAddress(a) {
+			t.Errorf("%q refused", a)
+		}
+	}
+	for _, a := range []string{"", "alice", "@example.com", "alice@", "a b@example.com", "<a@example.com>", "a\t@example.com"} {
+		if provider.LooseAddress(a) {
+			t.Errorf("%q accepted", a)
+		}
+	}
+}

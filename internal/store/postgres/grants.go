@@ -253,10 +253,15 @@ func requireClient(ctx context.Context, tx pgx.Tx, g store.Grant) error {
 	if !g.RequireClient {
 		return nil
 	}
+	// The credential first, then the connector: the order DeleteConnector
+	// deletes them in (the other order deadlocks with it).
 	var one int
-	err := tx.QueryRow(ctx, `SELECT 1 FROM connectors WHERE app_id = $1 AND provider = $2 FOR KEY SHARE`, g.AppID, g.Provider).Scan(&one)
-	if err == nil && g.CredentialID != "" {
+	var err error
+	if g.CredentialID != "" {
 		err = tx.QueryRow(ctx, `SELECT 1 FROM credentials WHERE app_id = $1 AND id = $2 FOR KEY SHARE`, g.AppID, g.CredentialID).Scan(&one)
+	}
+	if err == nil {
+		err = tx.QueryRow(ctx, `SELECT 1 FROM connectors WHERE app_id = $1 AND provider = $2 FOR KEY SHARE`, g.AppID, g.Provider).Scan(&one)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.ErrClientGone

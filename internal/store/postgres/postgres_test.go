@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -187,5 +189,65 @@ func TestOpenMissingSchema(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "names no existing schema") {
 		t.Errorf("Open: %v", err)
+	}
+}
+
+// A grant write that requires its client, queued behind a connector
+// deletion on the same credential row, must not deadlock with it: the
+// write locks the credential before the connector, the order the deletion
+// deletes them in (a review forced the deadlock with the opposite order).
+func TestRequireClientDoesNotDeadlockWithDeleteConnector(t *testing.T) {
+	dsn := testSchema(t)
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateApplication(ctx, store.Application{ID: "app-dl", Name: "a", CreatedAt: now, UpdatedAt: now}))
+	must(s.CreateConnector(ctx, store.Connector{AppID: "app-dl", Provider: "google", Name: "g", CreatedAt: now, UpdatedAt: now}))
+	must(s.CreateCredential(ctx, store.Credential{ID: "cred-dl", AppID: "app-dl", Provider: "google", Name: "c", CreatedAt: now, UpdatedAt: now}))
+
+	// A third transaction holds the credential row, so that both queue.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	hold, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.Exec(ctx, `SELECT 1 FROM credentials WHERE id = 'cred-dl' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- s.DeleteConnector(ctx, "app-dl", "google") }()
+	time.Sleep(200 * time.Millisecond) // the deletion queues first
+	go func() {
+		g := store.Grant{ID: "grant-dl", AppID: "app-dl", Provider: "google", Email: "dl@example.com", Status: store.GrantValid,
+			CredentialID: "cred-dl", RequireClient: true, CreatedAt: now, UpdatedAt: now}
+		errs <- s.CreateGrant(ctx, g)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case err := <-errs:
+			if err != nil && !errors.Is(err, store.ErrClientGone) {
+				t.Errorf("%v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("stuck")
+		}
 	}
 }
