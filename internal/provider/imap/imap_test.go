@@ -273,6 +273,9 @@ func TestUnavailable(t *testing.T) {
 		// The sandbox first: a port freed before it started could become
 		// one of its own (a run found the SMTP server on it).
 		e := startEnv(t, mail.ImplicitTLS, envOpts{})
+		// (A real account: SMTP, checked at the same time, must not fail
+		// first with a refused login.)
+		e.srv.AddUser("a@example.com", "pw")
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		p := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
