@@ -353,3 +353,17 @@ func (c *cluster) failIfLogged(s string) {
 		c.t.Errorf("log contains %q", s)
 	}
 }
+
+// waitFailures waits until every grant of ids has at least n consecutive
+// refresh failures, as read by grant.
+func waitFailures(t testing.TB, d time.Duration, what string, grant func(id string) store.Grant, ids []string, n int) {
+	t.Helper()
+	waitFor(t, d, what, func() bool {
+		for _, id := range ids {
+			if g := grant(id); g.RefreshFailures < n {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -2,6 +2,7 @@ package refresh_test
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -205,14 +206,7 @@ func TestPasswordRecheckOutage(t *testing.T) {
 	e.mail.SetDrop(true)
 	e.ews.Fail(ews.FailUnavailable)
 	e.run()
-	waitFor(t, 10*time.Second, "three failed re-checks of every grant", func() bool {
-		for _, id := range ids {
-			if g := e.grant(id); g.RefreshFailures < 3 {
-				return false
-			}
-		}
-		return true
-	})
+	waitFailures(t, 10*time.Second, "three failed re-checks of every grant", e.grant, slices.Collect(maps.Values(ids)), 3)
 	e.mail.SetDrop(false)
 	e.mail.AddAccount(mail.User{Email: "ada.imap@example.com", Password: "first-imap-pw", Behavior: mail.Unavailable})
 	e.mail.AddAccount(mail.User{Email: "ada.icloud@example.com", Password: "apple-id-password", AppPassword: "first-icloud-pw", Behavior: mail.Unavailable})

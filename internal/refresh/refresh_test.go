@@ -397,14 +397,7 @@ func TestClientRefusedKeepsGrants(t *testing.T) {
 		t.Fatalf("PATCH connector: %d %s", r.Status, r.Raw)
 	}
 	c.run()
-	waitFor(t, 5*time.Second, "refusals of the client", func() bool {
-		for _, id := range ids {
-			if g := c.grant(id); g.RefreshFailures < 2 {
-				return false
-			}
-		}
-		return true
-	})
+	waitFailures(t, 5*time.Second, "refusals of the client", c.grant, ids, 2)
 	for _, id := range ids {
 		if g := c.grant(id); g.Status != store.GrantValid || g.LastFailureClass != "invalid_client" {
 			t.Fatalf("with a wrong client secret: %s %q %s", g.Status, g.LastFailureClass, g.LastFailureMessage)

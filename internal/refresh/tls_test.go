@@ -45,14 +45,7 @@ func TestUntrustedTokenEndpointKeepsGrants(t *testing.T) {
 	c.cfg.Network.CAFile = ""
 	untrusting := c.addNode()
 	untrusting.start()
-	waitFor(t, 10*time.Second, "refreshes refused by TLS", func() bool {
-		for _, id := range ids {
-			if g := c.grant(id); g.RefreshFailures < 2 {
-				return false
-			}
-		}
-		return true
-	})
+	waitFailures(t, 10*time.Second, "refreshes refused by TLS", c.grant, ids, 2)
 	untrusting.stop()
 	for _, id := range ids {
 		if g := c.grant(id); g.Status != store.GrantValid || g.LastFailureClass != "tls_error" {
