@@ -459,3 +459,24 @@ func TestScopePatchDoesNotBreakRefresh(t *testing.T) {
 		}
 	}
 }
+
+// A grant deleted while an access-token request waits for another node's
+// refresh is a 404, not a 500 (found by a review).
+func TestAccessTokenOfGrantDeletedWhileWaiting(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, "", func(cfg *config.Config) { cfg.Refresh.AccessTokenMargin = 5 * time.Minute })
+	c.sb.SetAccessTokenTTL("google", time.Minute) // within the margin: a refresh is needed
+	ids, _ := c.grants("google", c.connector("google"), 1)
+	// Another node holds the lease: the request polls.
+	if _, ok, err := c.st().ClaimGrant(context.Background(), c.appID, ids[0], "other-node", 10*time.Second, time.Now()); err != nil || !ok {
+		t.Fatalf("ClaimGrant: %v %v", ok, err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_ = c.st().DeleteGrant(context.Background(), c.appID, ids[0])
+	}()
+	r := c.do(0, "GET", "/grantd/v1/grants/"+ids[0]+"/access-token", c.readKey, nil)
+	if r.Status != 404 {
+		t.Errorf("access token of a grant deleted meanwhile: %d %s", r.Status, r.Raw)
+	}
+}

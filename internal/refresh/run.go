@@ -194,6 +194,10 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 			return AccessToken{}, ctx.Err()
 		}
 		g, err := r.st.GetGrant(ctx, appID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			// Deleted while we waited for another node's refresh.
+			return AccessToken{}, &grant.Error{NotFound: true, Message: "grant \"" + id + "\" not found"}
+		}
 		if err != nil {
 			return AccessToken{}, err
 		}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -46,11 +47,11 @@ func newMasterKey(id string, raw []byte, created time.Time) (*masterKey, error) 
 		return nil, err
 	}
 	if len(raw) != KeySize {
-		return nil, fmt.Errorf("%w: key %q is %d bytes, want %d", ErrInvalidKeyring, id, len(raw), KeySize)
+		return nil, fmt.Errorf("%w: key %s is %d bytes, want %d", ErrInvalidKeyring, shownID(id), len(raw), KeySize)
 	}
 	var zero [KeySize]byte
 	if bytes.Equal(raw, zero[:]) {
-		return nil, fmt.Errorf("%w: key %q is all zeros", ErrInvalidKeyring, id)
+		return nil, fmt.Errorf("%w: key %s is all zeros", ErrInvalidKeyring, shownID(id))
 	}
 	mk := &masterKey{id: id, created: created}
 	copy(mk.raw[:], raw)
@@ -124,7 +125,7 @@ func newKeyring(keys []*masterKey, primary string) (*Keyring, error) {
 	kr := &Keyring{keys: keys, byID: make(map[string]*masterKey, len(keys))}
 	for _, k := range keys {
 		if _, dup := kr.byID[k.id]; dup {
-			return nil, fmt.Errorf("%w: duplicate key id %q", ErrInvalidKeyring, k.id)
+			return nil, fmt.Errorf("%w: duplicate key id %s", ErrInvalidKeyring, shownID(k.id))
 		}
 		kr.byID[k.id] = k
 	}
@@ -133,7 +134,7 @@ func newKeyring(keys []*masterKey, primary string) (*Keyring, error) {
 		if checkKeyID(primary) != nil {
 			return nil, fmt.Errorf("%w: primary key id is missing or invalid", ErrInvalidKeyring)
 		}
-		return nil, fmt.Errorf("%w: primary key %q is not in the keyring", ErrInvalidKeyring, primary)
+		return nil, fmt.Errorf("%w: primary key %s is not in the keyring", ErrInvalidKeyring, shownID(primary))
 	}
 	return kr, nil
 }
@@ -253,7 +254,7 @@ func ParseInline(s string) (*Keyring, error) {
 		}
 		raw, err := decodeKey(strings.TrimSpace(b64))
 		if err != nil {
-			return nil, fmt.Errorf("%w: inline entry %d (key %q): key is not valid base64", ErrInvalidKeyring, i+1, id)
+			return nil, fmt.Errorf("%w: inline entry %d (key %s): key is not valid base64", ErrInvalidKeyring, i+1, shownID(id))
 		}
 		k, err := newMasterKey(id, raw, time.Time{})
 		clear(raw)
@@ -473,4 +474,16 @@ func AddKeyToFile(path string) (newID string, err error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// shownID is a key id as error messages show it: quoted, unless it looks
+// like key material (an id and a key swapped by mistake), which is never
+// repeated.
+func shownID(id string) string {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(id); err == nil && len(b) >= 16 {
+			return "(an id that looks like a key, not shown)"
+		}
+	}
+	return strconv.Quote(id)
 }

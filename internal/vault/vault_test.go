@@ -652,3 +652,16 @@ func BenchmarkOpen200Parallel(b *testing.B) {
 		}
 	})
 }
+
+// A keyring whose id and key were swapped by mistake is refused without
+// repeating the key.
+func TestSwappedKeyringEntryNotEchoed(t *testing.T) {
+	const key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU"
+	_, err := ParseInline(key + ":k1")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if strings.Contains(err.Error(), key) {
+		t.Errorf("the error repeats the key: %v", err)
+	}
+}
