@@ -76,18 +76,13 @@ func TestStartRefusesAForeignKeyring(t *testing.T) {
 	srv.Close()
 }
 
-// secondWalkFails is a real store whose second RewrapSecrets walk fails,
-// as a dropped database connection or a cancelled start would.
-type secondWalkFails struct {
-	store.Store
-	walks int
-}
+// checkFails is a real store whose KeyringCheck fails, as a dropped
+// database connection or a cancelled start would, after the keyring file
+// was generated.
+type checkFails struct{ store.Store }
 
-func (s *secondWalkFails) RewrapSecrets(ctx context.Context, n int, f store.SecretRewrapper) (int, error) {
-	if s.walks++; s.walks == 2 {
-		return 0, errors.New("connection reset")
-	}
-	return s.Store.RewrapSecrets(ctx, n, f)
+func (s checkFails) KeyringCheck(context.Context, []byte) ([]byte, error) {
+	return nil, errors.New("connection reset")
 }
 
 // A start that fails after generating the keyring file leaves it in place:
@@ -104,7 +99,7 @@ func TestFailedStartKeepsAGeneratedKeyring(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := server.OpenCheckedVault(ctx, cfg, &secondWalkFails{Store: st}, log); err == nil || !strings.Contains(err.Error(), "connection reset") {
+	if _, err := server.OpenCheckedVault(ctx, cfg, checkFails{st}, log); err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("OpenCheckedVault with a failing store: %v", err)
 	}
 	// Another process loaded the generated keyring meanwhile.

@@ -107,42 +107,42 @@ func OpenVault(cfg config.Config, log *slog.Logger) (*vault.Vault, error) {
 // OpenCheckedVault is OpenVault for st. A node started without the
 // keyring its database was used with (a copied database, a wrong
 // vault.keyring_file, a PostgreSQL node without the shared keyring) would
-// otherwise run and fail every grant, so:
+// otherwise run and fail every grant, so, from one look at st's first
+// sealed secret (the keyring check, when there is one: it is the first
+// blob RewrapSecrets walks):
 //   - when the keyring file does not exist and st already holds sealed
 //     secrets, it refuses, naming their master key, and generates nothing
 //     (a keyring generated then would only hide the missing one);
-//   - the keyring must hold the master key of st's first sealed secret
-//     (CheckKeyring).
+//   - the keyring must hold that secret's master key;
+//   - the first node to use the database records the keyring check, a
+//     value sealed with its keyring, which every node must then open: a
+//     node with another keyring is refused even before any other secret
+//     exists (nodes started at once, each with its own).
 //
 // A keyring file is never removed: another process sharing the data
 // directory may be using it.
 func OpenCheckedVault(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*vault.Vault, error) {
+	first, err := firstSealedKeyID(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("check the keyring against the store: %w", err)
+	}
 	source := "inline vault.keyring"
 	if cfg.Vault.Keyring == "" {
 		source = KeyringPath(cfg)
-		if _, err := os.Stat(source); errors.Is(err, fs.ErrNotExist) {
-			id, err := firstSealedKeyID(ctx, st)
-			if err != nil {
-				return nil, fmt.Errorf("check the store before generating a keyring: %w", err)
-			}
-			if id != "" {
-				return nil, fmt.Errorf("the database holds secrets sealed with master key %q, but the keyring file %s does not exist: "+
-					"start grantd with the keyring this database was used with (vault.keyring_file or GRANTD_VAULT_KEYRING); "+
-					"a new keyring is generated only for a database without secrets", id, source)
-			}
+		if _, err := os.Stat(source); errors.Is(err, fs.ErrNotExist) && first != "" {
+			return nil, fmt.Errorf("the database holds secrets sealed with master key %q, but the keyring file %s does not exist: "+
+				"start grantd with the keyring this database was used with (vault.keyring_file or GRANTD_VAULT_KEYRING); "+
+				"a new keyring is generated only for a database without secrets", first, source)
 		}
 	}
 	v, err := OpenVault(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckKeyring(ctx, st, v, source); err != nil {
-		return nil, err
+	if first != "" && !v.Keyring().Has(first) {
+		return nil, fmt.Errorf("the database holds secrets sealed with master key %q, which the keyring (%s) does not have: "+
+			"start grantd with the keyring this database was used with (vault.keyring_file or GRANTD_VAULT_KEYRING)", first, source)
 	}
-	// The keyring check: the first node to use the database records a
-	// value sealed with its keyring; every node must be able to open it.
-	// This refuses a node with another keyring even on a database with no
-	// other secret yet (nodes started at once, each with its own).
 	probe := make([]byte, 16)
 	_, _ = rand.Read(probe)
 	sealed, err := v.Seal(probe, keyringCheckAAD)
@@ -180,21 +180,6 @@ func firstSealedKeyID(ctx context.Context, st store.Store) (string, error) {
 		return "", err
 	}
 	return id, nil
-}
-
-// CheckKeyring refuses a keyring that cannot open the store's secrets: the
-// master key of the first sealed secret the store holds must be in it.
-// source names the keyring in the message.
-func CheckKeyring(ctx context.Context, st store.Store, v *vault.Vault, source string) error {
-	id, err := firstSealedKeyID(ctx, st)
-	if err != nil {
-		return fmt.Errorf("check the keyring against the store: %w", err)
-	}
-	if id != "" && !v.Keyring().Has(id) {
-		return fmt.Errorf("the database holds secrets sealed with master key %q, which the keyring (%s) does not have: "+
-			"start grantd with the keyring this database was used with (vault.keyring_file or GRANTD_VAULT_KEYRING)", id, source)
-	}
-	return nil
 }
 
 // Validators returns the provider validators configured by cfg.
