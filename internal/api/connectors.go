@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"slices"
 
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/grant"
@@ -122,7 +121,7 @@ func (s *Server) deleteConnector(w http.ResponseWriter, r *http.Request) {
 	}
 	// Without its connector an OAuth grant can no longer be refreshed
 	// (password grants do not need one).
-	if slices.Contains(connector.OAuthProviders, prov) {
+	if connector.OAuth(prov) {
 		if err := s.cfg.Grants.InvalidateProvider(r.Context(), appID, prov, grant.CauseConnectorDeleted, "the "+prov+" connector was deleted"); err != nil {
 			s.respondError(w, r, err)
 			return

@@ -69,11 +69,11 @@ func listOptions(q url.Values) (store.ListOptions, error) {
 	return o, nil
 }
 
-// queryTime parses a Unix-seconds query parameter.
 // maxUnixTime is 9999-12-31T23:59:59Z, the last second both stores can
 // compare.
 const maxUnixTime = 253402300799
 
+// queryTime parses a Unix-seconds query parameter.
 func queryTime(q url.Values, name string) (time.Time, error) {
 	v := q.Get(name)
 	if v == "" {

@@ -32,6 +32,11 @@ var (
 	OAuthProviders = []string{provider.Google, provider.Microsoft, provider.Yahoo, provider.Zoom}
 )
 
+// OAuth reports whether prov's grants hold a refresh token of an OAuth
+// client (a connector's or one of its credentials'): they need the
+// connector to authenticate and refresh, and lose it when it is deleted.
+func OAuth(prov string) bool { return slices.Contains(OAuthProviders, prov) }
+
 // Credential types.
 const (
 	TypeConnector      = "connector"
@@ -326,7 +331,7 @@ func checkName(name string) error {
 }
 
 func checkComplete(c store.Connector, secrets map[string]string) error {
-	if !slices.Contains(OAuthProviders, c.Provider) {
+	if !OAuth(c.Provider) {
 		return nil
 	}
 	if v, ok := c.Settings["client_id"]; ok && v != nil {

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -110,7 +109,6 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microseco
 
 // oauthProvider reports whether p authenticates with an OAuth client from
 // a connector.
-func oauthProvider(p string) bool { return slices.Contains(connector.OAuthProviders, p) }
 
 // validate checks credentials with the provider, resolving the OAuth
 // client first where the provider needs one: settings.credential_id when
@@ -129,7 +127,7 @@ func (s *Service) validate(ctx context.Context, appID, prov string, settings map
 	}
 	req := provider.Request{Settings: settings, Scope: scope}
 	var credID string
-	if oauthProvider(prov) {
+	if connector.OAuth(prov) {
 		if _, bulk := settings["email_address"]; bulk && settings["refresh_token"] == nil {
 			return provider.Result{}, "", nil, invalid("bulk authentication (settings.email_address with a service-account or admin-consent credential) is not supported yet; send the user's OAuth refresh token in settings.refresh_token")
 		}
@@ -295,7 +293,10 @@ func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Resu
 
 // apply writes a successful validation into g.
 func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID string, scope []string, now time.Time) error {
-	g.RequireClient = requiresClient(prov)
+	// A connector or credential deleted meanwhile has already invalidated
+	// the grants it found, and would miss this one: the write checks the
+	// client is still there (store.Grant.RequireClient).
+	g.RequireClient = connector.OAuth(prov)
 	g.Provider = prov
 	g.Email = res.Email
 	if res.Name != "" {
@@ -526,13 +527,6 @@ func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.
 	}
 	return g, err
 }
-
-// requiresClient reports whether grants of prov hold a refresh token of
-// an OAuth client (a connector's or a credential's), which must still
-// exist when such a grant is written (store.Grant.RequireClient): a
-// connector or credential deleted meanwhile has already invalidated the
-// grants it found, and would miss this one.
-func requiresClient(prov string) bool { return slices.Contains(connector.OAuthProviders, prov) }
 
 func clientGone(prov string) error {
 	return invalid("the %s connector, or the credential this grant would use, was deleted while the grant was being authenticated; nothing was stored: create it again and authenticate again", prov)
