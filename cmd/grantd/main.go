@@ -484,7 +484,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			settle = 0
 		} else if cfg.Vault.Keyring != "" {
 			return errors.New("keys rotate: the keyring is inline (vault.keyring / GRANTD_VAULT_KEYRING), so grantd cannot add a key to it: " +
-				"run `grantd keys generate`, put its output first in GRANTD_VAULT_KEYRING (keep the old keys after it) on every node, restart them, then run `grantd keys rotate --rewrap-only`")
+				"run `grantd keys generate`, add its output last in GRANTD_VAULT_KEYRING on every node and restart them all, then move it first on every node and restart them all again, then run `grantd keys rotate --rewrap-only` (docs/cli.md)")
 		}
 		// Open (and so check the keyring against the store) before adding
 		// a key: a keyring that cannot open the store gets no new key.
