@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/grantd/grantd/internal/emailaddr"
 	"strings"
 	"time"
 )
@@ -44,6 +45,18 @@ type Request struct {
 	// the provider still accepts the credentials); only the provider's
 	// answer counts.
 	Recheck bool
+}
+
+// AccountAddress checks s, an account's address taken from the settings
+// of a password grant: by emailaddr's rules (detection's), or, for a
+// re-check of a stored grant (recheck), by LooseAddress, the rule it was
+// accepted with. The error says what is wrong, beginning "email ...".
+func AccountAddress(s string, recheck bool) error {
+	if recheck && LooseAddress(s) {
+		return nil
+	}
+	_, err := emailaddr.Parse(s)
+	return err
 }
 
 // LooseAddress accepts every address the password validators accepted

@@ -60,7 +60,6 @@ import (
 	"github.com/Azure/go-ntlmssp"
 
 	"github.com/grantd/grantd/internal/config"
-	"github.com/grantd/grantd/internal/emailaddr"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
@@ -196,7 +195,7 @@ func parseSettings(m map[string]any, recheck bool) (settings, error) {
 		}
 		s.email = s.username
 	}
-	if _, err := emailaddr.Parse(s.email); err != nil && !(recheck && provider.LooseAddress(s.email)) {
+	if err := provider.AccountAddress(s.email, recheck); err != nil {
 		if !explicitEmail {
 			return s, bad("settings.ews_username %q is not an email address (%s); add settings.email with the mailbox's address", s.username, strings.TrimPrefix(err.Error(), "email "))
 		}

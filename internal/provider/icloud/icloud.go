@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/grantd/grantd/internal/config"
-	"github.com/grantd/grantd/internal/emailaddr"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/imap"
 )
@@ -38,7 +37,7 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 		return provider.Result{}, err
 	}
 	email := strings.ToLower(strings.TrimSpace(user))
-	if _, err := emailaddr.Parse(email); err != nil && !(req.Recheck && provider.LooseAddress(email)) {
+	if err := provider.AccountAddress(email, req.Recheck); err != nil {
 		return provider.Result{}, provider.Errorf(provider.ClassBadRequest, "settings.username %q is not an email address; give the iCloud address (…@icloud.com, @me.com or @mac.com)", user)
 	}
 	a := imap.Account{

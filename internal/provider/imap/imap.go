@@ -45,7 +45,6 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/config"
-	"github.com/grantd/grantd/internal/emailaddr"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
@@ -191,19 +190,13 @@ func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secret
 // with.
 func accountEmail(explicit, username string, recheck bool) (string, error) {
 	if explicit = strings.TrimSpace(explicit); explicit != "" {
-		if recheck && provider.LooseAddress(explicit) {
-			return strings.ToLower(explicit), nil
-		}
-		if _, err := emailaddr.Parse(explicit); err != nil {
+		if err := provider.AccountAddress(explicit, recheck); err != nil {
 			return "", provider.Errorf(provider.ClassBadRequest, "settings.%s", err.Error())
 		}
 		return strings.ToLower(explicit), nil
 	}
 	username = strings.TrimSpace(username)
-	if recheck && provider.LooseAddress(username) {
-		return strings.ToLower(username), nil
-	}
-	if _, err := emailaddr.Parse(username); err != nil {
+	if err := provider.AccountAddress(username, recheck); err != nil {
 		return "", provider.Errorf(provider.ClassBadRequest, "settings.imap_username %q is not an email address; add settings.email with the account's address", username)
 	}
 	return strings.ToLower(username), nil

@@ -53,6 +53,9 @@ var aadInvalidClient = map[int]bool{
 	7000218: true, 700023: true, 90002: true, 900023: true,
 }
 
+// Entra codes, among aadInvalidClient, of an unknown or invalid tenant.
+var aadUnknownTenant = map[int]bool{90002: true, 900023: true}
+
 // Entra codes that mean "not now": throttling (50196 comes as invalid_grant
 // for user-facing calls) and a service outage.
 var aadTransient = map[int]bool{50196: true, 90033: true}
@@ -136,7 +139,7 @@ func (s *Session) TokenResponseError(pe map[string]any) *provider.Error {
 		strings.Contains(strings.ToLower(reason), "client") || (status == http.StatusUnauthorized && code == ""):
 		f.class = provider.ClassInvalidClient
 		f.message = fmt.Sprintf("%s rejected the OAuth client credentials (%s): check the client_id and client_secret of the connector or of the credential used; this also happens when the refresh token was issued to a different OAuth client", s.Provider, words)
-		if anyCode(aad, map[int]bool{90002: true, 900023: true}) {
+		if anyCode(aad, aadUnknownTenant) {
 			f.message = fmt.Sprintf("%s does not know the tenant the connector or credential names (%s): check its tenant setting", s.Provider, words)
 		}
 	case code == "invalid_grant" || anyCode(aad, aadInvalidGrant) || isZoomInvalidToken(reason, desc):
