@@ -190,8 +190,8 @@ func TestTokenErrorClassification(t *testing.T) {
 				t.Errorf("token endpoint called %d times, want 1 (AuthStyle probing?)", got)
 			}
 			oauthxtest.NoSecrets(t, err, testRT, testSecret, testAccess)
-			if tc.noSecret && !strings.Contains(pe.Message, oauthx.Redacted) {
-				t.Errorf("message %q: secrets were not replaced by %s", pe.Message, oauthx.Redacted)
+			if tc.noSecret && !strings.Contains(pe.Message, provider.Redacted) {
+				t.Errorf("message %q: secrets were not replaced by %s", pe.Message, provider.Redacted)
 			}
 		})
 	}
@@ -496,7 +496,7 @@ func TestEchoedSecretsRedacted(t *testing.T) {
 					t.Errorf("%q in the error: %s", leak, all)
 				}
 			}
-			if !strings.Contains(all, oauthx.Redacted) {
+			if !strings.Contains(all, provider.Redacted) {
 				t.Errorf("nothing was redacted: %s", all)
 			}
 		})

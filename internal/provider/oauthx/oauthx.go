@@ -208,3 +208,6 @@ func SplitScope(raw string) []string {
 	}
 	return out
 }
+
+// redact removes every secret the session has seen from pe.
+func (s *Session) redact(pe *provider.Error) *provider.Error { return s.red.ProviderError(pe) }

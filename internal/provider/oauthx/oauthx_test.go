@@ -62,7 +62,7 @@ func TestRedact(t *testing.T) {
 		ProviderError: map[string]any{"error_description": "bad s3cr/et+token", "codes": []any{"s3cr/et+token", int64(1)}, "status": 400},
 		Err:           cause,
 	}
-	out := oauthx.Redact(in, secret, "ab") // short strings are not redacted
+	out := provider.NewRedactor(secret, "ab").Error(in) // short strings are not redacted
 	oauthxtest.NoSecrets(t, out, secret)
 	pe := oauthxtest.Class(t, out, provider.ClassInvalidCredentials)
 	if pe.Message != "token [REDACTED] rejected" {
@@ -79,13 +79,13 @@ func TestRedact(t *testing.T) {
 	}
 	// A clean cause is kept as is, so errors.Is keeps working.
 	clean := &provider.Error{Class: provider.ClassUnavailable, Message: "m", Err: cause}
-	if got := oauthx.Redact(clean, "nothing-here").(*provider.Error); got.Err != cause {
+	if got := provider.NewRedactor("nothing-here").Error(clean).(*provider.Error); got.Err != cause {
 		t.Errorf("clean cause replaced")
 	}
-	if oauthx.Redact(nil, secret) != nil {
+	if provider.NewRedactor(secret).Error(nil) != nil {
 		t.Errorf("Redact(nil) != nil")
 	}
-	plain := oauthx.Redact(errors.New("x s3cr/et+token"), secret)
+	plain := provider.NewRedactor(secret).Error(errors.New("x s3cr/et+token"))
 	if strings.Contains(plain.Error(), secret) {
 		t.Errorf("plain error not redacted: %v", plain)
 	}
