@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/grantd/grantd/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -297,7 +298,7 @@ func pgSchema(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("GRANTD_TEST_DATABASE_URL")
 	if base == "" {
-		t.Skip("GRANTD_TEST_DATABASE_URL is not set; skipping the multi-node PostgreSQL test (example: postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+		testenv.Skip(t, "GRANTD_TEST_DATABASE_URL is not set; skipping the multi-node PostgreSQL test (example: postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)

@@ -2,6 +2,7 @@ package refresh_test
 
 import (
 	"context"
+	"github.com/grantd/grantd/internal/testenv"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -26,7 +27,7 @@ func buildGrantd(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("the go command is not available to build grantd")
+		testenv.Skip(t, "the go command is not available to build grantd")
 	}
 	bin := filepath.Join(t.TempDir(), "grantd")
 	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/grantd/grantd/cmd/grantd").CombinedOutput()

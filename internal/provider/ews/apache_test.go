@@ -2,6 +2,7 @@ package ews_test
 
 import (
 	"crypto/tls"
+	"github.com/grantd/grantd/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -28,20 +29,20 @@ func TestApacheInterop(t *testing.T) {
 	}
 	apache, err := exec.LookPath("apache2")
 	if err != nil {
-		t.Skip("apache2 is not installed: the Apache NTLM interop test is SKIPPED (apt-get install apache2 libapache2-mod-auth-gssapi gss-ntlmssp)")
+		testenv.Skip(t, "apache2 is not installed: the Apache NTLM interop test is SKIPPED (apt-get install apache2 libapache2-mod-auth-gssapi gss-ntlmssp)")
 	}
 	need := []string{"/usr/lib/apache2/modules/mod_auth_gssapi.so"}
 	if m, _ := filepath.Glob("/usr/lib/*/gssntlmssp/gssntlmssp.so"); len(m) == 0 {
-		t.Skip("gss-ntlmssp is not installed: the Apache NTLM interop test is SKIPPED (apt-get install gss-ntlmssp)")
+		testenv.Skip(t, "gss-ntlmssp is not installed: the Apache NTLM interop test is SKIPPED (apt-get install gss-ntlmssp)")
 	}
 	for _, f := range need {
 		if _, err := os.Stat(f); err != nil {
-			t.Skipf("%s is missing: the Apache NTLM interop test is SKIPPED (apt-get install libapache2-mod-auth-gssapi)", f)
+			testenv.Skip(t, "%s is missing: the Apache NTLM interop test is SKIPPED (apt-get install libapache2-mod-auth-gssapi)", f)
 		}
 	}
 	for _, tool := range []string{"openssl", "htpasswd"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed: the Apache NTLM interop test is SKIPPED", tool)
+			testenv.Skip(t, "%s is not installed: the Apache NTLM interop test is SKIPPED", tool)
 		}
 	}
 

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/grantd/grantd/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -30,10 +31,10 @@ import (
 func TestDovecotInterop(t *testing.T) {
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
-		t.Skip("SKIPPED: dovecot is not installed (apt-get install dovecot-imapd dovecot-submissiond); the Dovecot interop test did not run")
+		testenv.Skip(t, "SKIPPED: dovecot is not installed (apt-get install dovecot-imapd dovecot-submissiond); the Dovecot interop test did not run")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("SKIPPED: the Dovecot interop test needs root (Dovecot drops privileges to its own users)")
+		testenv.Skip(t, "SKIPPED: the Dovecot interop test needs root (Dovecot drops privileges to its own users)")
 	}
 	if testing.Short() {
 		t.Skip("SKIPPED in -short mode: Dovecot interop")

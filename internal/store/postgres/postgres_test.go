@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"github.com/grantd/grantd/internal/testenv"
 	"net/url"
 	"os"
 	"strings"
@@ -26,7 +27,7 @@ func baseURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv(envURL)
 	if u == "" {
-		t.Skip(envURL + " is not set; skipping PostgreSQL conformance (example: postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+		testenv.Skip(t, envURL+" is not set; skipping PostgreSQL conformance (example: postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
 	}
 	return u
 }
