@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grantd/grantd/internal/store"
 )
@@ -86,9 +87,13 @@ func queryTime(q url.Values, name string) (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
+// truncate cuts s to at most n bytes (plus "…"), between characters.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n-- // cut between characters
 	}
 	return s[:n] + "…"
 }

@@ -118,14 +118,14 @@ func (s *Server) routes() {
 
 	// Everything else is a 404 in the error envelope.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.respondError(w, r, NotFound("no route for %s %s", r.Method, r.URL.Path))
+		s.respondError(w, r, NotFound("no route for %s %s", truncate(r.Method, maxLoggedMethod), truncate(r.URL.Path, 2*maxPathSegment)))
 	})
 	// A known path with another method is a 405 in the error envelope.
 	for path, methods := range s.methods {
 		allow := strings.Join(methods, ", ")
 		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			s.respondError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: TypeMethodNotAllowed, Message: r.Method + " is not allowed here; use " + allow})
+			s.respondError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: TypeMethodNotAllowed, Message: truncate(r.Method, maxLoggedMethod) + " is not allowed here; use " + allow})
 		})
 	}
 }
@@ -172,12 +172,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		s.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
-		s.latency.WithLabelValues(route, r.Method).Observe(d.Seconds())
+		// Labels come from closed sets: any token is a method to net/http,
+		// and every label value is a series kept for good.
+		method := methodLabel(r.Method)
+		s.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		s.latency.WithLabelValues(route, method).Observe(d.Seconds())
 		// Log the route, never the raw URL: query strings can carry tokens.
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
-			slog.Int("status", status), slog.Duration("duration", d))
+		attrs := []slog.Attr{slog.String("request_id", id), slog.String("method", method), slog.String("route", route),
+			slog.Int("status", status), slog.Duration("duration", d)}
+		if method == methodOther {
+			attrs = append(attrs, slog.String("method_sent", truncate(r.Method, maxLoggedMethod)))
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
 	if pathErr != nil {
 		s.respondError(rec, r, pathErr)
@@ -193,6 +199,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// methodOther is the method label of every method not in knownMethods.
+const methodOther = "other"
+
+// maxLoggedMethod bounds the part of an unknown method the access log
+// keeps (net/http has already refused any byte outside the token set).
+const maxLoggedMethod = 32
+
+// knownMethods are the methods of RFC 9110 and PATCH.
+var knownMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace}
+
+// methodLabel is m when it is a known method, else "other".
+func methodLabel(m string) string {
+	if slices.Contains(knownMethods, m) {
+		return m
+	}
+	return methodOther
 }
 
 // canonicalPath puts u's path in the form net/http's ServeMux matches

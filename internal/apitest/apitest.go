@@ -260,3 +260,18 @@ var DefaultScopes = map[string][]string{
 	"yahoo":     {"openid", "email", "profile", "mail-r"},
 	"zoom":      {"meeting:write:meeting", "user:read:user"},
 }
+
+// Metrics returns grantd's /metrics page.
+func (e *Env) Metrics() string {
+	e.T.Helper()
+	resp, err := e.Client.Get(e.HTTP.URL + "/metrics")
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		e.T.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(b)
+}
