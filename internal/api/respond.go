@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 )
@@ -84,11 +85,61 @@ type errorPayload struct {
 // respondError writes the Nylas error envelope. Errors that are not *Error
 // (or classified provider errors) are internal: they are logged and the
 // caller sees a generic message, never the cause.
+//
+// A client that hung up is not grantd's failure: it is logged at info and
+// counted as status 499 (see clientGone), never as an internal error.
 func (s *Server) respondError(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r, err) {
+		markClientGone(w)
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "client closed the request",
+			slog.String("request_id", RequestID(r.Context())), slog.String("route", r.Pattern), slog.Any("err", err))
+		if r.Context().Err() != nil {
+			// What failed, failed because of it; a client that only
+			// half-closed its connection still reads this.
+			err = errClientClosed
+		}
+	}
 	ae, ok := toAPIError(err)
 	if !ok {
 		s.log.ErrorContext(r.Context(), "internal error", slog.String("request_id", RequestID(r.Context())), slog.String("route", r.Pattern), slog.Any("err", err))
 		ae = &Error{Status: http.StatusInternalServerError, Type: TypeInternal, Message: "internal error; the request id identifies it in grantd's log"}
 	}
 	writeJSON(w, ae.Status, errorBody{RequestID: RequestID(r.Context()), Error: errorPayload{Type: ae.Type, Message: ae.Message, ProviderError: ae.ProviderError}})
+}
+
+// StatusClientClosedRequest is the status a request the client hung up on
+// is counted with (the common convention): the client may never see it.
+const StatusClientClosedRequest = 499
+
+var (
+	// errClientClosed answers a request whose client closed its connection
+	// while grantd worked on it.
+	errClientClosed = &Error{Status: StatusClientClosedRequest, Type: TypeInvalidRequest,
+		Message: "the request was cancelled: the client closed its connection before grantd answered"}
+	// errBodyCut answers a body that ended before its declared length.
+	errBodyCut = &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload,
+		Message: "the request body ended early: the client closed the connection before sending all of it"}
+)
+
+// clientGone reports whether err is the client's hang-up: the request's
+// context ends when the client closes its connection (or cancels an
+// HTTP/2 stream), and a body cut short is one that was never finished.
+func clientGone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil || errors.Is(err, errBodyCut)
+}
+
+// markClientGone makes the request count as StatusClientClosedRequest in
+// the metrics and the access log, whatever is written.
+func markClientGone(w http.ResponseWriter) {
+	for {
+		switch v := w.(type) {
+		case *statusRecorder:
+			v.clientGone = true
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return
+		}
+	}
 }

@@ -172,6 +172,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		if rec.clientGone {
+			status = StatusClientClosedRequest
+		}
 		// Labels come from closed sets: any token is a method to net/http,
 		// and every label value is a series kept for good.
 		method := methodLabel(r.Method)
@@ -309,8 +312,9 @@ func collapseSlashes(p string) string {
 
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
-	wrote  bool
+	status     int
+	wrote      bool
+	clientGone bool // counted as StatusClientClosedRequest
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -379,6 +383,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.cfg.Ready.Ping(ctx); err != nil {
+			if r.Context().Err() != nil {
+				s.respondError(w, r, err) // the client hung up
+				return
+			}
 			s.log.WarnContext(r.Context(), "not ready", slog.Any("err", err))
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "store is not reachable"})
 			return
