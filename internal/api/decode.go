@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -139,16 +140,21 @@ func jsonFields(t reflect.Type) []string {
 var fieldCache sync.Map // reflect.Type → []string
 
 // checkValues refuses what decoding let through but no store can keep
-// faithfully: numbers beyond float64 (1e400 would be stored as text and
-// fail every later read) and strings or keys holding a NUL character.
-// body is known to be valid JSON.
+// faithfully, naming the field: numbers beyond float64 (1e400 would be
+// stored as text and fail every later read), strings or keys holding a NUL
+// character, and lone UTF-16 surrogates ("\ud800" not followed by the
+// low half of a pair), which encoding/json silently turns into U+FFFD: a
+// password would be changed, as with invalid UTF-8. body is known to be
+// valid JSON.
 func checkValues(body []byte) error {
-	if !bytes.Contains(body, []byte(`\u0000`)) && !hasHugeNumber(body) {
+	if !bytes.Contains(body, []byte(`\u0000`)) && !hasHugeNumber(body) && loneSurrogate(body) < 0 {
 		return nil // the common case, without a second decode
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
+	var path jsonPath
 	for {
+		start := dec.InputOffset()
 		tok, err := dec.Token()
 		if err == io.EOF {
 			return nil
@@ -156,19 +162,155 @@ func checkValues(body []byte) error {
 		if err != nil {
 			return payloadError(err)
 		}
+		if d, ok := tok.(json.Delim); ok {
+			path.delim(d)
+			continue
+		}
+		isKey := path.atKey()
+		var where string
+		if isKey {
+			where = "a field name " + path.in()
+			path.key(tok.(string))
+		} else {
+			path.value()
+			where = "field " + path.String()
+			path.done()
+		}
+		problem := ""
 		switch t := tok.(type) {
 		case json.Number:
 			if msg := numberProblem(string(t)); msg != "" {
-				return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload,
-					Message: fmt.Sprintf("the number %s in the request body %s", truncate(string(t), 40), msg)}
+				problem = fmt.Sprintf("the number %s %s", truncate(string(t), 40), msg)
 			}
 		case string:
-			if strings.ContainsRune(t, 0) {
-				return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload,
-					Message: "a string in the request body contains a NUL character (\\u0000)"}
+			if i := loneSurrogate(body[start:dec.InputOffset()]); i >= 0 {
+				esc := body[start:][i : i+6]
+				problem = fmt.Sprintf("contains %s, half of a UTF-16 surrogate pair without the other half: it is no character (it would be read as U+FFFD); send the character itself or both halves", esc)
+			} else if strings.ContainsRune(t, 0) {
+				problem = "contains a NUL character (\\u0000)"
 			}
 		}
+		if problem != "" {
+			return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: fmt.Sprintf("%s: %s", where, problem)}
+		}
 	}
+}
+
+// jsonPath follows where a json.Decoder's tokens are, to name a field
+// ("settings.imap_port", "scope[1]").
+type jsonPath struct{ frames []pathFrame }
+
+type pathFrame struct {
+	object  bool
+	key     string
+	index   int  // arrays: the current element
+	wantKey bool // objects: the next string is a key
+}
+
+func (p *jsonPath) top() *pathFrame {
+	if len(p.frames) == 0 {
+		return nil
+	}
+	return &p.frames[len(p.frames)-1]
+}
+
+// atKey reports whether the next token is an object's key.
+func (p *jsonPath) atKey() bool { f := p.top(); return f != nil && f.object && f.wantKey }
+
+func (p *jsonPath) key(k string) { f := p.top(); f.key, f.wantKey = k, false }
+
+// value records that a value (a scalar, or an object or array opening)
+// starts.
+func (p *jsonPath) value() {
+	if f := p.top(); f != nil && !f.object {
+		f.index++
+	}
+}
+
+// done records that a value ended.
+func (p *jsonPath) done() {
+	if f := p.top(); f != nil && f.object {
+		f.wantKey = true
+	}
+}
+
+func (p *jsonPath) delim(d json.Delim) {
+	switch d {
+	case '{', '[':
+		p.value()
+		p.frames = append(p.frames, pathFrame{object: d == '{', index: -1, wantKey: true})
+	default:
+		p.frames = p.frames[:len(p.frames)-1]
+		p.done()
+		return
+	}
+}
+
+// String names the value the last token belongs to.
+func (p *jsonPath) String() string {
+	var b strings.Builder
+	for _, f := range p.frames {
+		if !f.object {
+			fmt.Fprintf(&b, "[%d]", f.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(truncate(f.key, 40))
+	}
+	if b.Len() == 0 {
+		return "(the body)"
+	}
+	return b.String()
+}
+
+// in says where a key is: "at the top level" or "in settings".
+func (p *jsonPath) in() string {
+	outer := jsonPath{frames: p.frames[:len(p.frames)-1]}
+	if len(outer.frames) == 0 {
+		return "at the top level"
+	}
+	return "in " + outer.String()
+}
+
+// loneSurrogate returns the offset in b of the first \u escape of a UTF-16
+// surrogate that is not part of a pair (a high half not followed by an
+// escaped low half, or a low half alone), or -1. b is valid JSON or a
+// slice of it that starts outside a string or at a token.
+func loneSurrogate(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // the escaped character, which may be a backslash
+			continue
+		}
+		r, ok := hex4(b, i+2)
+		if !ok || !utf16.IsSurrogate(r) {
+			i += 5
+			continue
+		}
+		if r >= 0xdc00 {
+			return i // a low half first
+		}
+		if next, ok := hex4(b, i+8); ok && b[i+6] == '\\' && b[i+7] == 'u' && next >= 0xdc00 && next <= 0xdfff {
+			i += 11
+			continue
+		}
+		return i
+	}
+	return -1
+}
+
+// hex4 reads the four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i < 0 || i+4 > len(b) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
+	return rune(n), err == nil
 }
 
 // maxNumberLength bounds a JSON number's text: a float64 never needs more

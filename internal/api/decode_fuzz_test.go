@@ -1,24 +1,38 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecodeBody feeds arbitrary bodies to the request decoder: it never
-// panics, and every rejection is a 4xx API error with a message.
+// panics, every rejection is a 4xx API error with a message, and a body
+// whose strings decode to more U+FFFD than it spells (a lone UTF-16
+// surrogate, which encoding/json turns into U+FFFD) is refused.
 func FuzzDecodeBody(f *testing.F) {
 	for _, s := range []string{
 		`{"provider":"google","settings":{"refresh_token":"x"},"scope":"a,b"}`,
 		`{"provider":"imap","settings":{"imap_port":"993"},"scope":["a"]}`,
 		`{"scope":5}`, `{"scope":[1]}`, `{"settings":"x"}`, `[]`, `null`, ``, `{"a":1} {}`, `{"provider":`,
 		"{\"provider\":\"\x00\"}", `{"scope":null,"state":7}`,
+		`{"settings":{"imap_password":"\ud800"}}`, `{"settings":{"p":"\ud83d\ude00"}}`, `{"state":"\udc00\ud800"}`,
+		`{"scope":["\ud83d\ud83d\ude00"]}`, `{"s\uDBFF":1}`, `{"state":"\\ud800"}`, `{"state":"\ufffd\uFFFD` + "\xef\xbf\xbd" + `"}`,
+		`"\ud800"`, `{"settings":{"a":[{"b":"\ud800x"}]}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var c customAuthBody
 		err := decodeBody(body, &c)
+		if replacedCharacters(body) && err == nil {
+			t.Fatalf("a body with a lone surrogate was accepted: %q", body)
+		}
 		if err == nil {
 			_ = c.Scope.get()
 			return
@@ -28,4 +42,32 @@ func FuzzDecodeBody(f *testing.F) {
 			t.Fatalf("decode error is not a 4xx API error: %#v", err)
 		}
 	})
+}
+
+var escapedFFFD = regexp.MustCompile(`(?i)\\ufffd`)
+
+// replacedCharacters reports whether encoding/json reads more U+FFFD in
+// body's strings and keys than body spells, as a character or an escape:
+// the decoder made some up. Only a valid UTF-8 body is asked (invalid
+// UTF-8 is refused before).
+func replacedCharacters(body []byte) bool {
+	if !utf8.Valid(body) {
+		return false
+	}
+	spelled := bytes.Count(body, []byte("\uFFFD")) + len(escapedFFFD.FindAll(body, -1))
+	dec := json.NewDecoder(bytes.NewReader(body))
+	read := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return false // not JSON: refused anyway
+		}
+		if s, ok := tok.(string); ok {
+			read += strings.Count(s, "\uFFFD")
+		}
+	}
+	return read > spelled
 }
