@@ -173,15 +173,18 @@ export async function buildGrantd() {
 
 // ------------------------------------------------------------------ grantd
 
-/** Starts `grantd dev` in a fresh data directory; see the file comment. */
-export async function startGrantd() {
+/**
+ * Starts `grantd dev` in a fresh data directory; see the file comment.
+ * opts.env adds environment variables (GRANTD_* configuration keys).
+ */
+export async function startGrantd(opts = {}) {
   const bin = await buildGrantd();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'grantd-conformance-data-'));
   const devFile = path.join(dataDir, 'dev.json');
   const child = spawn(bin, ['dev', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
     cwd: dataDir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env },
+    env: { ...process.env, ...opts.env },
   });
   let stderr = '';
   const keep = (chunk) => {
@@ -277,10 +280,10 @@ export async function startGrantd() {
  * Starts one grantd for the current test file (before) and stops it (after).
  * Returns an object that is filled in once `before` has run.
  */
-export function useGrantd() {
+export function useGrantd(opts = {}) {
   const g = {};
   before(async () => {
-    Object.assign(g, await startGrantd());
+    Object.assign(g, await startGrantd(opts));
   });
   after(async () => {
     if (g.stop) await g.stop();

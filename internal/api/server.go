@@ -22,6 +22,7 @@ import (
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/tenant"
 )
 
@@ -47,6 +48,10 @@ type Config struct {
 	Registry     *prometheus.Registry // nil: a private registry
 	MaxBodyBytes int64
 	Version      string
+	// RateLimit bounds each application's requests on every authenticated
+	// route but detection, which DetectRateLimit bounds; nil: no limit.
+	RateLimit       *ratelimit.Limiter
+	DetectRateLimit *ratelimit.Limiter
 }
 
 // Server is grantd's HTTP handler.
@@ -113,7 +118,7 @@ func (s *Server) routes() {
 	s.handle("GET /v3/grants/{id}", s.authed(s.getGrant))
 	s.handle("PATCH /v3/grants/{id}", s.authed(s.updateGrant))
 	s.handle("DELETE /v3/grants/{id}", s.authed(s.deleteGrant))
-	s.handle("POST /v3/providers/detect", s.authed(s.detectProvider))
+	s.handle("POST /v3/providers/detect", s.authedLimited(s.cfg.DetectRateLimit, "provider detection", s.detectProvider))
 	s.handle("GET /grantd/v1/grants/{id}/access-token", s.authed(s.accessToken))
 
 	// Everything else is a 404 in the error envelope.
@@ -333,8 +338,15 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// authed requires a valid API key (Authorization: Bearer <key>).
+// authed requires a valid API key (Authorization: Bearer <key>) and takes
+// a token of the application's general rate limit.
 func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
+	return s.authedLimited(s.cfg.RateLimit, "the API", h)
+}
+
+// authedLimited requires a valid API key and takes a token of the
+// application's bucket in lim (what names the bucket in a 429).
+func (s *Server) authedLimited(lim *ratelimit.Limiter, what string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if len(r.Header.Values("Authorization")) > 1 {
 			// Which one counts would depend on the proxy in front.
@@ -355,7 +367,11 @@ func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 			s.respondError(w, r, err)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+		r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
+		if s.limit(w, r, lim, what) {
+			return
+		}
+		h(w, r)
 	}
 }
 

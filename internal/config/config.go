@@ -24,6 +24,21 @@ type Config struct {
 	Network   Network   `yaml:"network"`
 	Providers Providers `yaml:"providers"`
 	Refresh   Refresh   `yaml:"refresh"`
+	RateLimit RateLimit `yaml:"ratelimit"`
+}
+
+// RateLimit configures the per-application request limits: a token bucket
+// per application and per node (each node counts on its own), on every
+// authenticated route. A rate of 0 disables a limit.
+type RateLimit struct {
+	// RequestsPerSecond and Burst bound every authenticated route but
+	// provider detection.
+	RequestsPerSecond int `yaml:"requests_per_second"`
+	Burst             int `yaml:"burst"`
+	// DetectRequestsPerSecond and DetectBurst bound POST
+	// /v3/providers/detect, with a bucket of its own.
+	DetectRequestsPerSecond int `yaml:"detect_requests_per_second"`
+	DetectBurst             int `yaml:"detect_burst"`
 }
 
 // Refresh configures the background refresh of OAuth grants and the
@@ -202,5 +217,6 @@ func Default() Config {
 			AccessTokenMargin:   2 * time.Minute,
 			PasswordRecheck:     6 * time.Hour,
 		},
+		RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100, DetectRequestsPerSecond: 100, DetectBurst: 200},
 	}
 }

@@ -94,7 +94,7 @@ providers:
 
 func TestEnvMapping(t *testing.T) {
 	keys := Keys()
-	if len(keys) != 45 {
+	if len(keys) != 49 {
 		t.Errorf("%d keys; update this test and docs/configuration.md when adding keys", len(keys))
 	}
 	want := map[string]string{
@@ -362,6 +362,11 @@ func TestValidate(t *testing.T) {
 		{"database_url", "postgres://u:hunter2@db/grantd", ""},
 		{"database_url", "mysql://u:hunter2@db/grantd", "database_url"},
 		{"data_dir", "", "data_dir"},
+		{"ratelimit.requests_per_second", "0", ""},
+		{"ratelimit.requests_per_second", "-1", "ratelimit.requests_per_second"},
+		{"ratelimit.burst", "0", "ratelimit.burst"},
+		{"ratelimit.detect_requests_per_second", "-5", "ratelimit.detect_requests_per_second"},
+		{"ratelimit.detect_burst", "0", "ratelimit.detect_burst"},
 	}
 	for _, tc := range cases {
 		c := Default()

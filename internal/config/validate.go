@@ -71,6 +71,21 @@ func (c Config) Validate() error {
 		bad("refresh.min_backoff", "must not exceed refresh.max_backoff (%v)", c.Refresh.MaxBackoff)
 	}
 
+	for _, l := range []struct {
+		rate, burst       int
+		rateKey, burstKey string
+	}{
+		{c.RateLimit.RequestsPerSecond, c.RateLimit.Burst, "ratelimit.requests_per_second", "ratelimit.burst"},
+		{c.RateLimit.DetectRequestsPerSecond, c.RateLimit.DetectBurst, "ratelimit.detect_requests_per_second", "ratelimit.detect_burst"},
+	} {
+		if l.rate < 0 {
+			bad(l.rateKey, "must be 0 (no limit) or positive, got %d", l.rate)
+		}
+		if l.rate > 0 && l.burst < 1 {
+			bad(l.burstKey, "must be at least 1 when %s is set, got %d", l.rateKey, l.burst)
+		}
+	}
+
 	cv := reflect.ValueOf(c)
 	for _, f := range getSchema().fields {
 		v := cv.FieldByIndex(f.index)

@@ -96,6 +96,7 @@ func testConfig(t testing.TB, sb *sandbox.Sandbox, databaseURL string) config.Co
 		t.Fatal(err)
 	}
 	cfg.Vault.Keyring = kr.MarshalInline()
+	cfg.RateLimit = config.RateLimit{} // clients here hammer the API on purpose
 	fastRefresh(&cfg)
 	return cfg
 }

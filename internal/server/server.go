@@ -32,6 +32,7 @@ import (
 	"github.com/grantd/grantd/internal/provider/microsoft"
 	"github.com/grantd/grantd/internal/provider/yahoo"
 	"github.com/grantd/grantd/internal/provider/zoom"
+	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/refresh"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/postgres"
@@ -253,6 +254,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.API = api.New(api.Config{
 		Auth: s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version, AccessTokens: s.Refresher,
+		RateLimit:       ratelimit.New(float64(cfg.RateLimit.RequestsPerSecond), cfg.RateLimit.Burst),
+		DetectRateLimit: ratelimit.New(float64(cfg.RateLimit.DetectRequestsPerSecond), cfg.RateLimit.DetectBurst),
 	})
 	if err := s.Refresher.Register(s.API.Registry()); err != nil {
 		st.Close()
