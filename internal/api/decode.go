@@ -167,14 +167,10 @@ func checkValues(body []byte) error {
 			continue
 		}
 		isKey := path.atKey()
-		var where string
 		if isKey {
-			where = "a field name " + path.in()
 			path.key(tok.(string))
 		} else {
 			path.value()
-			where = "field " + path.String()
-			path.done()
 		}
 		problem := ""
 		switch t := tok.(type) {
@@ -191,7 +187,14 @@ func checkValues(body []byte) error {
 			}
 		}
 		if problem != "" {
+			where := "field " + path.String()
+			if isKey {
+				where = "a field name " + path.in()
+			}
 			return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: fmt.Sprintf("%s: %s", where, problem)}
+		}
+		if !isKey {
+			path.done()
 		}
 	}
 }
@@ -246,10 +249,20 @@ func (p *jsonPath) delim(d json.Delim) {
 	}
 }
 
-// String names the value the last token belongs to.
+// maxPathFrames bounds how much of a deep path String spells out.
+const maxPathFrames = 12
+
+// String names the value the last token belongs to; the middle of a path
+// deeper than maxPathFrames is left out.
 func (p *jsonPath) String() string {
 	var b strings.Builder
-	for _, f := range p.frames {
+	for i, f := range p.frames {
+		if n := len(p.frames); n > maxPathFrames && i >= maxPathFrames/2 && i < n-maxPathFrames/2 {
+			if i == maxPathFrames/2 {
+				b.WriteString("…")
+			}
+			continue
+		}
 		if !f.object {
 			fmt.Fprintf(&b, "[%d]", f.index)
 			continue

@@ -71,3 +71,29 @@ func replacedCharacters(body []byte) bool {
 	}
 	return read > spelled
 }
+
+// A problem deep in a body is named with a path of bounded length.
+func TestDeepProblemPath(t *testing.T) {
+	const depth = 9000
+	body := `{"settings":{"a":` + strings.Repeat("[", depth) + `1,"\u0000"` + strings.Repeat("]", depth) + `}}`
+	var c customAuthBody
+	err := decodeBody([]byte(body), &c)
+	var ae *Error
+	if !errors.As(err, &ae) || !strings.HasPrefix(ae.Message, "field settings.a[0][0][0][0]…[0][0][0][0][0][1]: contains a NUL character") || len(ae.Message) > 200 {
+		t.Fatalf("%v", err)
+	}
+}
+
+// BenchmarkDecodeDeepProblem: 50,000 numbers 5,000 deep, then a NUL (the
+// value check walks them once; the path is spelled only for the problem
+// found, not at every value, which made this quadratic).
+func BenchmarkDecodeDeepProblem(b *testing.B) {
+	const depth = 5000
+	body := []byte(`{"settings":{"a":` + strings.Repeat("[", depth) + strings.Repeat("1,", 50000) + `"\u0000"` + strings.Repeat("]", depth) + `}}`)
+	for b.Loop() {
+		var c customAuthBody
+		if err := decodeBody(body, &c); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
