@@ -60,6 +60,7 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	methods  map[string][]string // path pattern → methods registered
+	patterns []string            // "METHOD /path" of every route
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	registry *prometheus.Registry
@@ -90,6 +91,10 @@ func New(cfg Config) *Server {
 	s.routes()
 	return s
 }
+
+// Routes returns the pattern ("METHOD /path/{wildcard}") of every route,
+// in the order they were registered.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // Registry is the Prometheus registry the server reports to; other
 // components register their metrics here.
@@ -137,6 +142,7 @@ func (s *Server) routes() {
 
 // handle registers "METHOD /path" and records the method for 405 answers.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	method, path, _ := strings.Cut(pattern, " ")
 	s.methods[path] = append(s.methods[path], method)
 	if method == http.MethodGet && !slices.Contains(s.methods[path], http.MethodHead) {
