@@ -17,6 +17,7 @@ import (
 //	POST   /admin/clients              {provider, client_id, client_secret}            → 201 {provider, client_id}
 //	POST   /admin/users                {provider, email, name?, id?, tenant?}          → 201 {provider, id, email, name, tenant?}
 //	POST   /admin/tokens               {provider, client_id, email, scopes[]}          → 201 {refresh_token}
+//	POST   /admin/tokens/batch         {provider, client_id, emails[], scopes[]}       → 201 {refresh_tokens[]}
 //	POST   /admin/tokens/revoke        {provider, refresh_token} or {provider, email}  → 200 {revoked: n}
 //	POST   /admin/tokens/introspect    {provider, refresh_token}                       → 200 {valid: bool}
 //	GET    /admin/providers/{provider}                                                 → 200 settings
@@ -24,12 +25,16 @@ import (
 //	POST   /admin/failures             {provider, endpoint?, status?, delay_ms?, count?} → 201 {}
 //	DELETE /admin/failures                                                             → 200 {cleared: true}
 //	GET    /admin/ledger?provider=p                                                    → 200 ledger (all providers without ?provider)
+//	GET    /admin/counters?provider=p                                                  → 200 counters (a ledger without valid_tokens)
 //	POST   /admin/reset                                                                → 200 {reset: true}
 //
 // Errors are {"error": code, "error_description": text} with 400, 404 or
 // 405. The ledger reports token counts, never tokens.
 
 const maxAdminBody = 1 << 20
+
+// MaxBatch is the most emails one POST /admin/tokens/batch takes.
+const MaxBatch = 10000
 
 type adminClient struct {
 	Provider     string `json:"provider"`
@@ -49,6 +54,13 @@ type adminMint struct {
 	Provider string   `json:"provider"`
 	ClientID string   `json:"client_id"`
 	Email    string   `json:"email"`
+	Scopes   []string `json:"scopes"`
+}
+
+type adminMintBatch struct {
+	Provider string   `json:"provider"`
+	ClientID string   `json:"client_id"`
+	Emails   []string `json:"emails"`
 	Scopes   []string `json:"scopes"`
 }
 
@@ -74,13 +86,24 @@ type adminFailure struct {
 }
 
 type adminLedger struct {
-	Provider           string         `json:"provider"`
-	ValidTokens        map[string]int `json:"valid_tokens"`
-	Redemptions        int            `json:"redemptions"`
-	Rejections         int            `json:"rejections"`
-	IdentityCalls      int            `json:"identity_calls"`
-	IdentityRejections int            `json:"identity_rejections"`
-	InjectedFailures   int            `json:"injected_failures"`
+	Provider    string         `json:"provider"`
+	ValidTokens map[string]int `json:"valid_tokens"`
+	adminCounters
+}
+
+type adminCounters struct {
+	Redemptions        int `json:"redemptions"`
+	Rejections         int `json:"rejections"`
+	IdentityCalls      int `json:"identity_calls"`
+	IdentityRejections int `json:"identity_rejections"`
+	InjectedFailures   int `json:"injected_failures"`
+}
+
+func countersOf(l Ledger) adminCounters {
+	return adminCounters{
+		Redemptions: l.Redemptions, Rejections: l.Rejections, IdentityCalls: l.IdentityCalls,
+		IdentityRejections: l.IdentityRejections, InjectedFailures: l.InjectedFailures,
+	}
 }
 
 func adminError(w http.ResponseWriter, status int, format string, args ...any) {
@@ -130,6 +153,7 @@ func (s *Sandbox) newAdminMux() *http.ServeMux {
 		{"/admin/clients", map[string]http.HandlerFunc{http.MethodPost: s.adminAddClient}},
 		{"/admin/users", map[string]http.HandlerFunc{http.MethodPost: s.adminAddUser}},
 		{"/admin/tokens", map[string]http.HandlerFunc{http.MethodPost: s.adminMint}},
+		{"/admin/tokens/batch", map[string]http.HandlerFunc{http.MethodPost: s.adminMintBatch}},
 		{"/admin/tokens/revoke", map[string]http.HandlerFunc{http.MethodPost: s.adminRevoke}},
 		{"/admin/tokens/introspect", map[string]http.HandlerFunc{http.MethodPost: s.adminIntrospect}},
 		{"/admin/providers/{provider}", map[string]http.HandlerFunc{
@@ -149,6 +173,7 @@ func (s *Sandbox) newAdminMux() *http.ServeMux {
 			},
 		}},
 		{"/admin/ledger", map[string]http.HandlerFunc{http.MethodGet: s.adminLedger}},
+		{"/admin/counters", map[string]http.HandlerFunc{http.MethodGet: s.adminCounters}},
 		{"/admin/reset", map[string]http.HandlerFunc{http.MethodPost: func(w http.ResponseWriter, r *http.Request) {
 			s.Reset()
 			writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
@@ -218,6 +243,56 @@ func (s *Sandbox) adminMint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"refresh_token": tok})
+}
+
+// adminMintBatch creates the users that do not exist yet and mints one
+// refresh token per email, in the order given: what a load test needs by
+// the hundred thousand, one request per few thousand users.
+func (s *Sandbox) adminMintBatch(w http.ResponseWriter, r *http.Request) {
+	var req adminMintBatch
+	if !decode(w, r, &req) {
+		return
+	}
+	p := s.adminProv(w, req.Provider)
+	if p == nil {
+		return
+	}
+	if len(req.Emails) == 0 || len(req.Emails) > MaxBatch {
+		adminError(w, http.StatusBadRequest, "emails must list 1 to %d addresses", MaxBatch)
+		return
+	}
+	for i, e := range req.Emails {
+		if !strings.Contains(e, "@") || strings.TrimSpace(e) != e {
+			adminError(w, http.StatusBadRequest, "emails[%d] is not an email address", i)
+			return
+		}
+	}
+	p.mu.Lock()
+	_, known := p.clients[req.ClientID]
+	p.mu.Unlock()
+	if !known {
+		adminError(w, http.StatusBadRequest, "%s: unknown client %q", p.name, req.ClientID)
+		return
+	}
+	toks := make([]string, len(req.Emails))
+	for i, e := range req.Emails {
+		if !s.hasUser(p, e) {
+			s.AddUser(p.name, User{Email: e})
+		}
+		tok, err := s.MintRefreshToken(p.name, req.ClientID, e, req.Scopes)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		toks[i] = tok
+	}
+	writeJSON(w, http.StatusCreated, map[string][]string{"refresh_tokens": toks})
+}
+
+func (s *Sandbox) hasUser(p *prov, email string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.users[strings.ToLower(strings.TrimSpace(email))] != nil
 }
 
 func (s *Sandbox) adminRevoke(w http.ResponseWriter, r *http.Request) {
@@ -360,10 +435,7 @@ func (s *Sandbox) adminLedger(w http.ResponseWriter, r *http.Request) {
 		for email, toks := range l.ValidTokens {
 			counts[email] = len(toks)
 		}
-		return adminLedger{
-			Provider: name, ValidTokens: counts, Redemptions: l.Redemptions, Rejections: l.Rejections,
-			IdentityCalls: l.IdentityCalls, IdentityRejections: l.IdentityRejections, InjectedFailures: l.InjectedFailures,
-		}
+		return adminLedger{Provider: name, ValidTokens: counts, adminCounters: countersOf(l)}
 	}
 	if name := r.URL.Query().Get("provider"); name != "" {
 		p := s.adminProv(w, name)
@@ -378,4 +450,17 @@ func (s *Sandbox) adminLedger(w http.ResponseWriter, r *http.Request) {
 		all[name] = one(name)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"providers": all})
+}
+
+// adminCounters answers a provider's counters without the per-user token
+// counts of the ledger: cheap at any number of tokens, for polling.
+func (s *Sandbox) adminCounters(w http.ResponseWriter, r *http.Request) {
+	p := s.adminProv(w, r.URL.Query().Get("provider"))
+	if p == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Provider string `json:"provider"`
+		adminCounters
+	}{p.name, countersOf(s.Counters(p.name))})
 }

@@ -127,6 +127,41 @@ func TestAdmin(t *testing.T) {
 	}
 }
 
+// TestAdminBatch mints tokens for new and existing users in one request
+// and reads the counters.
+func TestAdminBatch(t *testing.T) {
+	s := start(t)
+	type obj = map[string]any
+	st, body := adminDo(t, s, "POST", "/admin/clients", obj{"provider": "google", "client_id": "app", "client_secret": "pw"})
+	wantStatus(t, "client", st, body, 201)
+	old := s.AddUser(Google, User{Email: "old@example.com", Name: "Old Timer"})
+	emails := []string{"old@example.com", "new1@example.com", "new2@example.com"}
+	st, body = adminDo(t, s, "POST", "/admin/tokens/batch", obj{"provider": "google", "client_id": "app", "emails": emails, "scopes": []string{"https://www.googleapis.com/auth/userinfo.email"}})
+	wantStatus(t, "batch", st, body, 201)
+	toks, _ := body["refresh_tokens"].([]any)
+	if len(toks) != len(emails) {
+		t.Fatalf("batch %v", body)
+	}
+	for i, tok := range toks {
+		f := fixture{provider: Google, clientID: "app", secret: "pw", rt: tok.(string)}
+		st, tb := redeem(t, s, f, f.rt)
+		wantStatus(t, "redeem", st, tb, 200)
+		st, ui := get(t, identityURL(s, Google), str(tb, "access_token"))
+		wantStatus(t, "userinfo", st, ui, 200)
+		if ui["email"] != emails[i] {
+			t.Errorf("token %d belongs to %v, want %s", i, ui["email"], emails[i])
+		}
+		if i == 0 && (ui["sub"] != old.ID || ui["name"] != "Old Timer") {
+			t.Errorf("existing user changed: %v", ui)
+		}
+	}
+	st, body = adminDo(t, s, "GET", "/admin/counters?provider=google", nil)
+	wantStatus(t, "counters", st, body, 200)
+	if body["redemptions"] != float64(3) || body["identity_calls"] != float64(3) || body["valid_tokens"] != nil {
+		t.Errorf("counters %v", body)
+	}
+}
+
 func TestAdminErrors(t *testing.T) {
 	s := start(t)
 	type obj = map[string]any
@@ -151,6 +186,10 @@ func TestAdminErrors(t *testing.T) {
 		{"POST", "/admin/failures", obj{"provider": "google"}, 400},
 		{"POST", "/admin/failures", obj{"provider": "google", "status": 1000}, 400},
 		{"GET", "/admin/ledger?provider=aol", nil, 400},
+		{"GET", "/admin/counters", nil, 400},
+		{"POST", "/admin/tokens/batch", obj{"provider": "google", "client_id": "x", "emails": []string{"a@b.c"}}, 400},
+		{"POST", "/admin/tokens/batch", obj{"provider": "google", "client_id": "x", "emails": []string{}}, 400},
+		{"POST", "/admin/tokens/batch", obj{"provider": "google", "client_id": "x", "emails": []string{" a@b.c"}}, 400},
 		{"GET", "/admin/whatever", nil, 404},
 	}
 	for _, c := range cases {
