@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// result is one scenario at one concurrency (a public contract: the
+// --json output, docs/benchmarks.md).
+type result struct {
+	Scenario     string   `json:"scenario"`
+	Via          string   `json:"via"` // the process the requests go to
+	Concurrency  int      `json:"concurrency"`
+	Seconds      float64  `json:"seconds"`
+	Ops          int      `json:"ops"`
+	Errors       int      `json:"errors"`
+	ErrorSamples []string `json:"error_samples,omitempty"`
+	PerSecond    float64  `json:"ops_per_second"`
+	P50Ms        float64  `json:"p50_ms"`
+	P99Ms        float64  `json:"p99_ms"`
+	// CPUPerOpUs is each process's CPU (user + system) during the
+	// measurement divided by the operations: µs per operation, null when
+	// the process's counters cannot be read (not on this machine).
+	CPUPerOpUs map[string]*float64 `json:"cpu_us_per_op"`
+	// CPUCores is each process's CPU during the measurement divided by its
+	// duration.
+	CPUCores map[string]*float64 `json:"cpu_cores"`
+	// ProviderCalls is the stand-in's token redemptions and identity
+	// (userinfo) answers per operation; null when it cannot be read.
+	ProviderCalls *providerCalls `json:"provider_calls_per_op"`
+}
+
+type providerCalls struct {
+	Token    float64 `json:"token"`
+	Identity float64 `json:"identity"`
+}
+
+// counters are the stand-in's Google counters (GET /admin/counters).
+type counters struct {
+	Redemptions   int `json:"redemptions"`
+	IdentityCalls int `json:"identity_calls"`
+}
+
+// snapshot is every counter at one instant.
+type snapshot struct {
+	at    time.Time
+	cpu   map[string]time.Duration // by process name; absent: unreadable
+	calls *counters
+}
+
+func (l *load) snapshot(ctx context.Context) snapshot {
+	s := snapshot{cpu: map[string]time.Duration{}}
+	var c counters
+	if err := l.e.standinAdmin(ctx, "/admin/counters?provider=google", nil, &c); err == nil {
+		s.calls = &c
+	}
+	for _, p := range l.e.procs {
+		if p.pid == 0 {
+			continue
+		}
+		if d, err := procCPU(p.pid); err == nil {
+			s.cpu[p.name] = d
+		}
+	}
+	if d, err := selfCPU(); err == nil {
+		s.cpu[procLoad] = d
+	}
+	s.at = time.Now()
+	return s
+}
+
+// drive runs sc's operation in conc closed loops for the warm-up and the
+// measured duration, and measures the operations that complete within
+// the measured window.
+func (l *load) drive(ctx context.Context, sc *scenario, conc int) (result, error) {
+	if err := sc.op(ctx, true); err != nil {
+		return result{}, fmt.Errorf("%s: the first request went wrong, so the figures would mean nothing: %w", sc.name, err)
+	}
+	start := time.Now()
+	t0 := start.Add(l.o.warmup)
+	t1 := t0.Add(l.o.duration)
+	lats := make([][]time.Duration, conc)
+	fails := make([]int, conc)
+	var completed, failed atomic.Int64
+	var mu sync.Mutex
+	var samples []string
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				s := time.Now()
+				if !s.Before(t1) {
+					return
+				}
+				err := sc.op(ctx, false)
+				f := time.Now()
+				completed.Add(1)
+				if err != nil {
+					failed.Add(1)
+					if ctx.Err() != nil {
+						return
+					}
+					mu.Lock()
+					if len(samples) < 3 && !slices.Contains(samples, err.Error()) {
+						samples = append(samples, err.Error())
+					}
+					mu.Unlock()
+				}
+				if f.Before(t0) || f.After(t1) {
+					continue
+				}
+				if err != nil {
+					fails[w]++
+				} else {
+					lats[w] = append(lats[w], f.Sub(s))
+				}
+			}
+		})
+	}
+	label := fmt.Sprintf("%-11s c=%-3d", sc.name, conc)
+	var s0, s1 snapshot
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last int64
+	for phase := 0; phase < 2; {
+		next := t0
+		if phase == 1 {
+			next = t1
+		}
+		select {
+		case <-time.After(time.Until(next)):
+			if phase == 0 {
+				s0 = l.snapshot(ctx)
+			} else {
+				s1 = l.snapshot(ctx)
+			}
+			phase++
+		case <-tick.C:
+			n := completed.Load()
+			what := "measuring"
+			if time.Now().Before(t0) {
+				what = "warming up"
+			}
+			l.p.update("%s %-10s %5.1f/%.0f s  %8d ops  %8.0f/s  %d errors", label, what,
+				time.Since(start).Seconds(), (l.o.warmup + l.o.duration).Seconds(), n, float64(n-last), failed.Load())
+			last = n
+		case <-ctx.Done():
+			wg.Wait()
+			return result{}, ctx.Err()
+		}
+	}
+	wg.Wait()
+
+	var all []time.Duration
+	r := result{Scenario: sc.name, Via: sc.via, Concurrency: conc, Seconds: s1.at.Sub(s0.at).Seconds(), ErrorSamples: samples}
+	for w := range conc {
+		all = append(all, lats[w]...)
+		r.Errors += fails[w]
+	}
+	slices.Sort(all)
+	r.Ops = len(all)
+	r.PerSecond = float64(r.Ops) / r.Seconds
+	r.P50Ms, r.P99Ms = ms(percentile(all, 0.50)), ms(percentile(all, 0.99))
+	r.CPUPerOpUs, r.CPUCores = map[string]*float64{}, map[string]*float64{}
+	for _, name := range l.procNames() {
+		a, ok0 := s0.cpu[name]
+		b, ok1 := s1.cpu[name]
+		if !ok0 || !ok1 {
+			r.CPUPerOpUs[name], r.CPUCores[name] = nil, nil
+			continue
+		}
+		cores := (b - a).Seconds() / r.Seconds
+		r.CPUCores[name] = &cores
+		if r.Ops > 0 {
+			us := float64((b - a).Microseconds()) / float64(r.Ops)
+			r.CPUPerOpUs[name] = &us
+		}
+	}
+	if s0.calls != nil && s1.calls != nil && r.Ops > 0 {
+		// Calls of failed operations count too: they are few, and an
+		// operation that failed at the provider made its calls.
+		n := float64(r.Ops + r.Errors)
+		r.ProviderCalls = &providerCalls{
+			Token:    float64(s1.calls.Redemptions-s0.calls.Redemptions) / n,
+			Identity: float64(s1.calls.IdentityCalls-s0.calls.IdentityCalls) / n,
+		}
+	}
+	l.p.done("%s %8.0f/s  p50 %7.2f ms  p99 %7.2f ms  %d errors", label, r.PerSecond, r.P50Ms, r.P99Ms, r.Errors)
+	return r, nil
+}
+
+// procNames are the processes whose CPU is shown, in order.
+func (l *load) procNames() []string {
+	names := make([]string, 0, len(l.e.procs)+1)
+	for _, p := range l.e.procs {
+		names = append(names, p.name)
+	}
+	return append(names, procLoad)
+}
+
+// percentile is the nearest-rank percentile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// progress writes what is going on to stderr: on a terminal one line
+// rewritten in place, otherwise a line per update.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	quiet bool
+	open  bool // a line is being rewritten
+}
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	p := &progress{w: w, quiet: quiet}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+// update reports a state that the next update replaces.
+func (p *progress) update(format string, args ...any) {
+	if p.quiet {
+		return
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K"+format, args...)
+		p.open = true
+		return
+	}
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
+// done reports a state that stays.
+func (p *progress) done(format string, args ...any) {
+	if p.quiet {
+		return
+	}
+	if p.open {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.open = false
+	}
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
