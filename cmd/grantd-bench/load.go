@@ -56,7 +56,7 @@ type snapshot struct {
 }
 
 func (l *load) snapshot(ctx context.Context) snapshot {
-	s := snapshot{cpu: map[string]time.Duration{}}
+	s := snapshot{at: time.Now(), cpu: map[string]time.Duration{}}
 	var c counters
 	if err := l.e.standinAdmin(ctx, "/admin/counters?provider=google", nil, &c); err == nil {
 		s.calls = &c
@@ -72,7 +72,6 @@ func (l *load) snapshot(ctx context.Context) snapshot {
 	if d, err := selfCPU(); err == nil {
 		s.cpu[procLoad] = d
 	}
-	s.at = time.Now()
 	return s
 }
 
@@ -86,19 +85,24 @@ func (l *load) drive(ctx context.Context, sc *scenario, conc int) (result, error
 	start := time.Now()
 	t0 := start.Add(l.o.warmup)
 	t1 := t0.Add(l.o.duration)
-	lats := make([][]time.Duration, conc)
-	fails := make([]int, conc)
-	var completed, failed atomic.Int64
+	// Each worker keeps the operations that completed after t0: when, how
+	// long, and whether they failed. The window is cut afterwards at the
+	// instants the counters were read.
+	type done struct {
+		at  time.Time
+		lat time.Duration
+		err bool
+	}
+	dones := make([][]done, conc)
+	var completed, failed, lastOK atomic.Int64
+	var stop atomic.Bool
 	var mu sync.Mutex
 	var samples []string
 	var wg sync.WaitGroup
 	for w := range conc {
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for !stop.Load() && ctx.Err() == nil {
 				s := time.Now()
-				if !s.Before(t1) {
-					return
-				}
 				err := sc.op(ctx, false)
 				f := time.Now()
 				completed.Add(1)
@@ -112,14 +116,11 @@ func (l *load) drive(ctx context.Context, sc *scenario, conc int) (result, error
 						samples = append(samples, err.Error())
 					}
 					mu.Unlock()
-				}
-				if f.Before(t0) || f.After(t1) {
-					continue
-				}
-				if err != nil {
-					fails[w]++
 				} else {
-					lats[w] = append(lats[w], f.Sub(s))
+					lastOK.Store(f.UnixNano())
+				}
+				if !f.Before(t0) {
+					dones[w] = append(dones[w], done{f, f.Sub(s), err != nil})
 				}
 			}
 		})
@@ -138,9 +139,19 @@ func (l *load) drive(ctx context.Context, sc *scenario, conc int) (result, error
 		case <-time.After(time.Until(next)):
 			if phase == 0 {
 				s0 = l.snapshot(ctx)
-			} else {
-				s1 = l.snapshot(ctx)
+				t1 = s0.at.Add(l.o.duration)
+				phase++
+				break
 			}
+			// The window lasts the duration, and until one operation
+			// succeeded in it: every figure has a value, however
+			// loaded the machine.
+			if lastOK.Load() <= s0.at.UnixNano() {
+				t1 = time.Now().Add(time.Millisecond)
+				break
+			}
+			s1 = l.snapshot(ctx)
+			stop.Store(true)
 			phase++
 		case <-tick.C:
 			n := completed.Load()
@@ -148,10 +159,11 @@ func (l *load) drive(ctx context.Context, sc *scenario, conc int) (result, error
 			if time.Now().Before(t0) {
 				what = "warming up"
 			}
-			l.p.update("%s %-10s %5.1f/%.0f s  %8d ops  %8.0f/s  %d errors", label, what,
+			l.p.update("%s %-10s %5.1f/%.1f s  %8d ops  %8.0f/s  %d errors", label, what,
 				time.Since(start).Seconds(), (l.o.warmup + l.o.duration).Seconds(), n, float64(n-last), failed.Load())
 			last = n
 		case <-ctx.Done():
+			stop.Store(true)
 			wg.Wait()
 			return result{}, ctx.Err()
 		}
@@ -160,9 +172,16 @@ func (l *load) drive(ctx context.Context, sc *scenario, conc int) (result, error
 
 	var all []time.Duration
 	r := result{Scenario: sc.name, Via: sc.via, Concurrency: conc, Seconds: s1.at.Sub(s0.at).Seconds(), ErrorSamples: samples}
-	for w := range conc {
-		all = append(all, lats[w]...)
-		r.Errors += fails[w]
+	for _, ds := range dones {
+		for _, d := range ds {
+			switch {
+			case d.at.Before(s0.at) || d.at.After(s1.at):
+			case d.err:
+				r.Errors++
+			default:
+				all = append(all, d.lat)
+			}
+		}
 	}
 	slices.Sort(all)
 	r.Ops = len(all)

@@ -87,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see grantd-bench --help)", fs.Arg(0))
 	}
+	opts.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { opts.set[f.Name] = true })
 	if err := opts.check(); err != nil {
 		return err
 	}
@@ -113,6 +115,8 @@ type options struct {
 	seedConcurrency int
 	// Output.
 	json, quiet bool
+
+	set map[string]bool // flags given on the command line
 }
 
 func (o *options) attached() bool { return o.url != "" }
@@ -247,8 +251,8 @@ func (o *options) check() error {
 			return errors.New("--url needs --api-key")
 		case o.standinURL == "":
 			return errors.New("--url needs --standin-url: the provider stand-in that grantd is configured to use for Google (docs/benchmarks.md)")
-		case o.grantdBin != "" || o.databaseURL != "" || len(o.grantdEnv) > 0 || o.keep:
-			return errors.New("--grantd, --database-url, --grantd-env and --keep configure the grantd grantd-bench starts; with --url, configure your deployment instead")
+		case o.set["grantd"] || o.set["database-url"] || o.set["grantd-env"] || o.set["keep"] || o.set["log-level"] || o.set["refresh"]:
+			return errors.New("--grantd, --database-url, --grantd-env, --log-level, --refresh and --keep configure the grantd grantd-bench starts; with --url, configure your deployment instead")
 		}
 	} else if o.apiKey != "" || o.readAPIKey != "" || o.standinURL != "" || o.grantdPID != 0 || o.standinPID != 0 {
 		return errors.New("--api-key, --read-api-key, --standin-url, --grantd-pid and --standin-pid go with --url")

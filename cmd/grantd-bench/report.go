@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -135,12 +136,16 @@ run:
 		if o.json {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
 			if err := enc.Encode(rep); err != nil {
 				return err
 			}
 		} else {
 			printTable(stdout, rep, l.procNames())
 		}
+	}
+	if errors.Is(failed, context.Canceled) {
+		return errors.New("interrupted")
 	}
 	if failed != nil {
 		return failed
@@ -241,7 +246,8 @@ func printTable(w io.Writer, rep report, procs []string) {
 		fmt.Fprintf(w, "seeded:   %s grants through the API in %.1f s (%s/s; %.1f s more to mint their tokens at the stand-in)\n",
 			thousands(float64(s.Grants)), s.SeedSeconds, thousands(s.SeedPerSec), s.MintSeconds)
 	}
-	fmt.Fprintf(w, "load:     closed loop, %.0f s measured after %.0f s of warm-up per scenario and concurrency\n", s.DurationS, s.WarmupS)
+	fmt.Fprintf(w, "load:     closed loops; per scenario and concurrency, %v measured after %v of warm-up\n",
+		time.Duration(s.DurationS*float64(time.Second)), time.Duration(s.WarmupS*float64(time.Second)))
 	fmt.Fprintf(w, "CPU:      %s\n\n", rep.CPUSource)
 
 	head := []string{"scenario", "conc", "ops/s", "p50 ms", "p99 ms", "errors", "calls/op"}
@@ -316,7 +322,7 @@ func ratioLine(w io.Writer, what string, v *float64, format, target string, met 
 			verdict = "met"
 		}
 	}
-	fmt.Fprintf(w, "%-60s %9s   %-9s %s\n", what, val, target, verdict)
+	fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%-60s %9s   %-9s %s", what, val, target, verdict), " "))
 }
 
 // thousands formats a non-negative figure with no decimals below 10, and

@@ -60,7 +60,9 @@ func (l *load) mint(ctx context.Context, n int) ([]account, error) {
 		batch := min(n-len(out), 5000)
 		emails := make([]string, batch)
 		for i := range emails {
-			emails[i] = fmt.Sprintf("gb-%s-%d@bench.example.com", l.runID, l.n.Add(1))
+			// A random start, as real addresses have: grants land all over
+			// the email index, not at its end.
+			emails[i] = fmt.Sprintf("%s.%s-%d@bench.example.com", strings.ToLower(rand.Text()[:6]), l.runID, l.n.Add(1))
 		}
 		var res struct {
 			RefreshTokens []string `json:"refresh_tokens"`
