@@ -50,29 +50,58 @@ type counters struct {
 
 // snapshot is every counter at one instant.
 type snapshot struct {
-	at    time.Time
-	cpu   map[string]time.Duration // by process name; absent: unreadable
+	at time.Time
+	// cpu is the CPU time of each process by name, of each of its pids
+	// (the database's backends are several); absent: unreadable.
+	cpu   map[string]map[int]time.Duration
 	calls *counters
 }
 
 func (l *load) snapshot(ctx context.Context) snapshot {
-	s := snapshot{at: time.Now(), cpu: map[string]time.Duration{}}
+	s := snapshot{at: time.Now(), cpu: map[string]map[int]time.Duration{}}
 	var c counters
 	if err := l.e.standinAdmin(ctx, "/admin/counters?provider=google", nil, &c); err == nil {
 		s.calls = &c
 	}
 	for _, p := range l.e.procs {
-		if p.pid == 0 {
+		pids := []int{p.pid}
+		if p.pids != nil {
+			var err error
+			if pids, err = p.pids(ctx); err != nil {
+				continue
+			}
+		} else if p.pid == 0 {
 			continue
 		}
-		if d, err := procCPU(p.pid); err == nil {
-			s.cpu[p.name] = d
+		m := map[int]time.Duration{}
+		for _, pid := range pids {
+			if d, err := procCPU(pid); err == nil {
+				m[pid] = d
+			} // else gone meanwhile (a backend), or not on this machine
+		}
+		if len(m) > 0 || len(pids) == 0 {
+			s.cpu[p.name] = m
 		}
 	}
 	if d, err := selfCPU(); err == nil {
-		s.cpu[procLoad] = d
+		s.cpu[procLoad] = map[int]time.Duration{0: d}
 	}
 	return s
+}
+
+// cpuBetween is a process's CPU time from s0 to s1: over its pids at s1,
+// what each used since s0 (all of it for a pid that was not there yet).
+func cpuBetween(s0, s1 snapshot, name string) (time.Duration, bool) {
+	a, ok0 := s0.cpu[name]
+	b, ok1 := s1.cpu[name]
+	if !ok0 || !ok1 {
+		return 0, false
+	}
+	var d time.Duration
+	for pid, t := range b {
+		d += t - a[pid]
+	}
+	return d, true
 }
 
 // drive runs sc's operation in conc closed loops for the warm-up and the
@@ -189,16 +218,15 @@ func (l *load) drive(ctx context.Context, sc *scenario, conc int) (result, error
 	r.P50Ms, r.P99Ms = ms(percentile(all, 0.50)), ms(percentile(all, 0.99))
 	r.CPUPerOpUs, r.CPUCores = map[string]*float64{}, map[string]*float64{}
 	for _, name := range l.procNames() {
-		a, ok0 := s0.cpu[name]
-		b, ok1 := s1.cpu[name]
-		if !ok0 || !ok1 {
+		d, ok := cpuBetween(s0, s1, name)
+		if !ok {
 			r.CPUPerOpUs[name], r.CPUCores[name] = nil, nil
 			continue
 		}
-		cores := (b - a).Seconds() / r.Seconds
+		cores := d.Seconds() / r.Seconds
 		r.CPUCores[name] = &cores
 		if r.Ops > 0 {
-			us := float64((b - a).Microseconds()) / float64(r.Ops)
+			us := float64(d.Microseconds()) / float64(r.Ops)
 			r.CPUPerOpUs[name] = &us
 		}
 	}

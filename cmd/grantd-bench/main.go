@@ -191,7 +191,7 @@ func newFlags(w io.Writer, o *options) *flag.FlagSet {
 	fs.IntVar(&o.grantdPID, "grantd-pid", 0, "with --url: pid of the grantd process, when on this machine, for its CPU per operation")
 	fs.IntVar(&o.standinPID, "standin-pid", 0, "with --standin-url: pid of the stand-in, when on this machine")
 	fs.IntVar(&o.passPID, "passthrough-pid", 0, "with --passthrough-url: pid of the pass-through, when on this machine")
-	fs.StringVar(&o.grantdBin, "grantd", "", "grantd binary to run (default: built with `go build` from the repository of the working directory)")
+	fs.StringVar(&o.grantdBin, "grantd", "", "grantd binary to run (default: built with go build from the repository of the working directory)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL URL for the grantd it starts (default: SQLite in a temporary directory); use an empty schema or database")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log.level of the grantd it starts: info logs every request, as in production")
 	fs.BoolVar(&o.refresh, "refresh", true, "refresh.enabled of the grantd it starts (the refresher runs beside the API, as in production)")

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/grantd/grantd/internal/testenv"
 )
@@ -131,18 +135,25 @@ func TestTable(t *testing.T) {
 	}
 }
 
-// TestJSON runs the command self-contained with --json and checks every
-// figure of the document.
+// TestJSON runs the command self-contained with --json, on PostgreSQL
+// when GRANTD_TEST_DATABASE_URL is set (SQLite otherwise), and checks
+// every figure of the document.
 func TestJSON(t *testing.T) {
 	t.Parallel()
-	out := runBench(t, "--json")
+	var args []string
+	store, procs := "SQLite", []string{procGrantd, procStandin, procPass, procLoad}
+	if base := os.Getenv("GRANTD_TEST_DATABASE_URL"); base != "" {
+		args = []string{"--database-url", pgSchema(t, base)}
+		store, procs = "PostgreSQL", append(procs, procDB)
+	}
+	out := runBench(t, append(args, "--json")...)
 	var rep report
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rep); err != nil {
 		t.Fatalf("not the JSON report: %v\n%s", err, out)
 	}
-	if rep.Setup.Grants != 25 || rep.Setup.Store != "SQLite" || rep.Machine.CPUs < 1 || rep.StartedAt.IsZero() || rep.CPUSource == "" {
+	if rep.Setup.Grants != 25 || rep.Setup.Store != store || rep.Machine.CPUs < 1 || rep.StartedAt.IsZero() || rep.CPUSource == "" {
 		t.Errorf("setup or machine incomplete: %+v %+v", rep.Setup, rep.Machine)
 	}
 	if len(rep.Results) != 2*len(scenarioOrder) {
@@ -154,7 +165,10 @@ func TestJSON(t *testing.T) {
 		if r.Ops < 1 || r.Errors != 0 || !(r.PerSecond > 0) || !(r.Seconds >= 0.2) || !(r.P50Ms > 0) || r.P99Ms < r.P50Ms {
 			t.Errorf("%s: %+v", name, r)
 		}
-		for _, p := range []string{procGrantd, procStandin, procPass, procLoad} {
+		if len(r.CPUPerOpUs) != len(procs) {
+			t.Errorf("%s: CPU of %d processes, want %v", name, len(r.CPUPerOpUs), procs)
+		}
+		for _, p := range procs {
 			v, c := r.CPUPerOpUs[p], r.CPUCores[p]
 			if v == nil || c == nil || *v < 0 || *c < 0 || math.IsInf(*v, 0) {
 				t.Errorf("%s: CPU of %s missing or wrong: %v %v", name, p, v, c)
@@ -195,4 +209,39 @@ func TestJSON(t *testing.T) {
 			t.Errorf("ratio %s: %v", name, v)
 		}
 	}
+}
+
+// pgSchema creates a throwaway schema in the database at base and returns
+// a URL using it.
+func pgSchema(t *testing.T, base string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("GRANTD_TEST_DATABASE_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	schema := "grantd_bench_" + strings.ToLower(rand.Text()[:10])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -37,10 +37,12 @@ type machine struct {
 }
 
 type setupInfo struct {
-	Mode         string   `json:"mode"`  // self-contained or attached
-	Store        string   `json:"store"` // SQLite, PostgreSQL, or "as deployed"
+	Mode         string   `json:"mode"`            // self-contained or attached
+	Store        string   `json:"store,omitempty"` // SQLite or PostgreSQL; empty when attached
 	Grantd       string   `json:"grantd"`
 	GrantdURL    string   `json:"grantd_url"`
+	StandinURL   string   `json:"standin_url"`
+	PassURL      string   `json:"passthrough_url"`
 	LogLevel     string   `json:"log_level,omitempty"`
 	Refresher    *bool    `json:"refresher,omitempty"`
 	GrantdEnv    []string `json:"grantd_env,omitempty"` // names only: values may be secrets
@@ -84,7 +86,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer e.Close()
-	l := &load{o: o, e: e, p: p, runID: newRunID()}
+	l := &load{o: o, e: e, p: p}
 	if l.pool, err = l.mint(ctx, 1000); err != nil {
 		return err
 	}
@@ -118,7 +120,7 @@ run:
 	rep.Results = l.results
 	rep.Ratios = computeRatios(l.results)
 	rep.Setup = setupInfo{
-		Mode: e.mode, Store: e.store, Grantd: e.grantdBuild, GrantdURL: e.grantdURL,
+		Mode: e.mode, Store: e.store, Grantd: e.grantdBuild, GrantdURL: e.grantdURL, StandinURL: e.standinURL, PassURL: e.passURL,
 		Scenarios: o.scenarios, Concurrency: o.concurrency, DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(),
 		Grants: len(l.seeded), SeedSeconds: l.seedSeconds, MintSeconds: l.mintSeconds, MintedDuring: l.mintedDuring,
 	}
@@ -225,18 +227,20 @@ var describe = map[string]string{
 func printTable(w io.Writer, rep report, procs []string) {
 	s := rep.Setup
 	m := rep.Machine
-	fmt.Fprintf(w, "grantd-bench, %s: %s, %s store", rep.StartedAt.Format(time.RFC3339), s.Mode, s.Store)
-	if s.LogLevel != "" {
+	fmt.Fprintf(w, "grantd-bench, %s: ", rep.StartedAt.Format(time.RFC3339))
+	if s.Mode == modeAttached {
+		fmt.Fprintf(w, "attached to the grantd at %s, stand-in at %s\n", s.GrantdURL, s.StandinURL)
+	} else {
 		refresher := "off"
 		if *s.Refresher {
 			refresher = "on"
 		}
-		fmt.Fprintf(w, ", log level %s, refresher %s", s.LogLevel, refresher)
+		fmt.Fprintf(w, "self-contained (grantd serve, the stand-in and the pass-through started as processes here), %s, log level %s, refresher %s", s.Store, s.LogLevel, refresher)
+		if len(s.GrantdEnv) > 0 {
+			fmt.Fprintf(w, ", also %s", strings.Join(s.GrantdEnv, ", "))
+		}
+		fmt.Fprintln(w)
 	}
-	if len(s.GrantdEnv) > 0 {
-		fmt.Fprintf(w, ", also %s", strings.Join(s.GrantdEnv, ", "))
-	}
-	fmt.Fprintln(w)
 	if s.Grantd != "" {
 		fmt.Fprintf(w, "grantd:   %s\n", s.Grantd)
 	}

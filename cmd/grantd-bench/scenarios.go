@@ -24,11 +24,10 @@ type account struct {
 
 // load is one run: the environment, the accounts and the results.
 type load struct {
-	o     options
-	e     *env
-	p     *progress
-	runID string
-	n     atomic.Int64 // accounts minted so far, for unique emails
+	o options
+	e *env
+	p *progress
+	n atomic.Int64 // accounts minted so far, for unique emails
 
 	seeded []account // accounts with a grant, created before the scenarios
 	pool   []account // accounts for the round trips and the pass-through
@@ -62,7 +61,7 @@ func (l *load) mint(ctx context.Context, n int) ([]account, error) {
 		for i := range emails {
 			// A random start, as real addresses have: grants land all over
 			// the email index, not at its end.
-			emails[i] = fmt.Sprintf("%s.%s-%d@bench.example.com", strings.ToLower(rand.Text()[:6]), l.runID, l.n.Add(1))
+			emails[i] = fmt.Sprintf("%s.%s-%d@bench.example.com", strings.ToLower(rand.Text()[:6]), l.e.runID, l.n.Add(1))
 		}
 		var res struct {
 			RefreshTokens []string `json:"refresh_tokens"`
@@ -423,5 +422,3 @@ func (l *load) roundTrip(ctx context.Context, a account, check bool) error {
 	}
 	return nil
 }
-
-func newRunID() string { return strings.ToLower(rand.Text()[:8]) }

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/sandbox"
 )
@@ -26,16 +28,24 @@ import (
 // Process names, as the results show them.
 const (
 	procGrantd  = "grantd"
+	procDB      = "postgres"
 	procStandin = "stand-in"
 	procPass    = "pass-through"
 	procLoad    = "load-gen"
 )
 
+// Modes of a run.
+const (
+	modeSelfContained = "self-contained"
+	modeAttached      = "attached"
+)
+
 // proc is a process whose CPU is measured.
 type proc struct {
 	name    string
-	pid     int         // 0: not on this machine (or not said): no CPU figure
-	process *os.Process // nil when grantd-bench did not start it
+	pid     int                                      // 0: not on this machine (or not said): no CPU figure
+	pids    func(ctx context.Context) ([]int, error) // several processes (the database's backends), instead of pid
+	process *os.Process                              // nil when grantd-bench did not start it
 	done    chan struct{}
 	log     string // its stderr, when grantd-bench started it
 }
@@ -68,6 +78,8 @@ type env struct {
 	grantdURL, apiKey, readKey string
 	standinURL, passURL        string
 	providers                  config.Providers // the stand-in's endpoints
+	runID                      string           // in emails and names of this run
+	db                         *pgx.Conn        // watches the PostgreSQL backends
 	clientID, clientSecret     string
 	procs                      []*proc // grantd, stand-in, pass-through
 	dir                        string  // temporary directory, "" when attached
@@ -101,7 +113,7 @@ func newHTTPClient(conns int) *http.Client {
 }
 
 func setUp(ctx context.Context, o options, say func(string, ...any)) (_ *env, err error) {
-	e := &env{hc: newHTTPClient(max(slices.Max(o.concurrency), o.seedConcurrency) + 8), say: say, keep: o.keep}
+	e := &env{hc: newHTTPClient(max(slices.Max(o.concurrency), o.seedConcurrency) + 8), say: say, keep: o.keep, runID: strings.ToLower(rand.Text()[:8])}
 	defer func() {
 		if err != nil {
 			e.Close()
@@ -112,7 +124,7 @@ func setUp(ctx context.Context, o options, say func(string, ...any)) (_ *env, er
 		return nil, err
 	}
 	if o.attached() {
-		e.mode, e.store = "attached", "as deployed"
+		e.mode = modeAttached
 		e.grantdURL, e.apiKey, e.readKey = strings.TrimSuffix(o.url, "/"), o.apiKey, o.readAPIKey
 		e.standinURL = strings.TrimSuffix(o.standinURL, "/")
 		e.providers = standinProviders(e.standinURL)
@@ -121,7 +133,7 @@ func setUp(ctx context.Context, o options, say func(string, ...any)) (_ *env, er
 			return nil, err
 		}
 	} else {
-		e.mode, e.store = "self-contained", "SQLite"
+		e.mode, e.store = modeSelfContained, "SQLite"
 		if o.databaseURL != "" {
 			e.store = "PostgreSQL"
 		}
@@ -141,9 +153,20 @@ func setUp(ctx context.Context, o options, say func(string, ...any)) (_ *env, er
 		} else {
 			e.grantdBuild = bin
 		}
+		app := ""
+		if o.databaseURL != "" {
+			if o.databaseURL, app, err = withAppName(o.databaseURL, "grantd-bench-"+e.runID); err != nil {
+				return nil, fmt.Errorf("--database-url: %w", err)
+			}
+		}
 		say("starting grantd serve (%s)", e.store)
 		if err := e.startGrantd(ctx, bin, o); err != nil {
 			return nil, err
+		}
+		if app != "" {
+			if err := e.watchDatabase(ctx, o.databaseURL, app); err != nil {
+				return nil, err
+			}
 		}
 		if err := e.connector(ctx, false); err != nil {
 			return nil, err
@@ -156,8 +179,8 @@ func setUp(ctx context.Context, o options, say func(string, ...any)) (_ *env, er
 		[]string{secretEnv + "=" + e.clientSecret}); err != nil {
 		return nil, err
 	}
-	// Shown in this order: grantd, stand-in, pass-through.
-	order := []string{procGrantd, procStandin, procPass}
+	// Shown in this order: grantd, its database, stand-in, pass-through.
+	order := []string{procGrantd, procDB, procStandin, procPass}
 	slices.SortStableFunc(e.procs, func(a, b *proc) int { return slices.Index(order, a.name) - slices.Index(order, b.name) })
 	return e, nil
 }
@@ -165,6 +188,9 @@ func setUp(ctx context.Context, o options, say func(string, ...any)) (_ *env, er
 // Close stops the processes grantd-bench started (grantd gracefully) and
 // removes the temporary directory unless --keep.
 func (e *env) Close() {
+	if e.db != nil {
+		_ = e.db.Close(context.Background())
+	}
 	for _, p := range slices.Backward(e.procs) {
 		if p.process == nil {
 			continue
