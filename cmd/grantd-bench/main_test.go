@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/grantd/grantd/internal/testenv"
 )
@@ -142,8 +138,8 @@ func TestJSON(t *testing.T) {
 	t.Parallel()
 	var args []string
 	store, procs := "SQLite", []string{procGrantd, procStandin, procPass, procLoad}
-	if base := os.Getenv("GRANTD_TEST_DATABASE_URL"); base != "" {
-		args = []string{"--database-url", pgSchema(t, base)}
+	if os.Getenv(testenv.DatabaseURLVar) != "" {
+		args = []string{"--database-url", testenv.PostgresSchema(t, "the load command on PostgreSQL")}
 		store, procs = "PostgreSQL", append(procs, procDB)
 	}
 	out := runBench(t, append(args, "--json")...)
@@ -209,39 +205,4 @@ func TestJSON(t *testing.T) {
 			t.Errorf("ratio %s: %v", name, v)
 		}
 	}
-}
-
-// pgSchema creates a throwaway schema in the database at base and returns
-// a URL using it.
-func pgSchema(t *testing.T, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("GRANTD_TEST_DATABASE_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	schema := "grantd_bench_" + strings.ToLower(rand.Text()[:10])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"github.com/grantd/grantd/internal/apitest"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/netx"
+	"github.com/grantd/grantd/internal/passthrough"
 )
 
 // The BYO benchmarks create grants through grantd's HTTP API against the
@@ -175,74 +175,23 @@ func BenchmarkSandboxRoundTripParallel(b *testing.B) {
 	parallel(b, be.roundTrip)
 }
 
-// The pass-through benchmarks measure the floor of any service in grantd's
-// place: an HTTP handler that decodes the same request body, makes the same
-// two provider calls with grantd's provider HTTP client (netx) and answers
-// 201 with a small JSON body, and does nothing else: no API key, no
-// connector, no store, no encryption, no event, no log line. grantd's
-// throughput against the pass-through's is the share its own work costs.
+// The pass-through benchmark measures the floor of any service in grantd's
+// place (package passthrough): the same two provider calls with grantd's
+// provider HTTP client (netx) and nothing else. grantd's throughput against
+// the pass-through's is the share its own work costs.
 
-type passThrough struct {
-	be *benchEnv
-	hc *http.Client
-}
-
-func (p *passThrough) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Settings struct {
-			RefreshToken string `json:"refresh_token"`
-		} `json:"settings"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	y := p.be.e.Config.Providers.Yahoo
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {in.Settings.RefreshToken}}
-	req, _ := http.NewRequestWithContext(r.Context(), "POST", y.TokenURL, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(p.be.clientID, "secret-yahoo-canary")
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := p.getJSON(req, &tok); err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	req, _ = http.NewRequestWithContext(r.Context(), "GET", y.UserinfoURL, nil)
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	var id struct {
-		Email string `json:"email"`
-	}
-	if err := p.getJSON(req, &id); err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"email": id.Email, "provider": "yahoo", "grant_status": "valid"}})
-}
-
-func (p *passThrough) getJSON(req *http.Request, v any) error {
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("%s: status %d", req.URL.Path, resp.StatusCode)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-// BenchmarkPassThroughParallel: see passThrough.
+// BenchmarkPassThroughParallel: see above.
 func BenchmarkPassThroughParallel(b *testing.B) {
 	be := newBenchEnv(b, b.N)
 	hc, err := netx.NewHTTPClient(be.e.Config.Network)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ts := httptest.NewServer(&passThrough{be: be, hc: hc})
+	y := be.e.Config.Providers.Yahoo
+	ts := httptest.NewServer(&passthrough.Handler{
+		Client: hc, Provider: "yahoo", TokenURL: y.TokenURL, UserinfoURL: y.UserinfoURL,
+		ClientID: be.clientID, Secret: "secret-yahoo-canary", BasicAuth: true,
+	})
 	b.Cleanup(ts.Close)
 	parallel(b, func(b *testing.B) { be.createAt(b, ts.URL) })
 }

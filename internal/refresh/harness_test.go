@@ -3,8 +3,6 @@ package refresh_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"github.com/grantd/grantd/internal/testenv"
@@ -12,13 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/grantd/grantd/internal/apitest"
 	"github.com/grantd/grantd/internal/config"
@@ -297,41 +291,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 // returns a URL using it; it skips t when the variable is unset.
 func pgSchema(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("GRANTD_TEST_DATABASE_URL")
-	if base == "" {
-		testenv.Skip(t, "GRANTD_TEST_DATABASE_URL is not set; skipping the multi-node PostgreSQL test (example: postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "grantd_test_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testenv.PostgresSchema(t, "the multi-node PostgreSQL test")
 }
 
 // waitHealthy waits until every grant of ids is valid with no pending

@@ -33,8 +33,8 @@ import (
 
 const maxAdminBody = 1 << 20
 
-// MaxBatch is the most emails one POST /admin/tokens/batch takes.
-const MaxBatch = 10000
+// maxBatch is the most emails one POST /admin/tokens/batch takes.
+const maxBatch = 10000
 
 type adminClient struct {
 	Provider     string `json:"provider"`
@@ -257,8 +257,8 @@ func (s *Sandbox) adminMintBatch(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	if len(req.Emails) == 0 || len(req.Emails) > MaxBatch {
-		adminError(w, http.StatusBadRequest, "emails must list 1 to %d addresses", MaxBatch)
+	if len(req.Emails) == 0 || len(req.Emails) > maxBatch {
+		adminError(w, http.StatusBadRequest, "emails must list 1 to %d addresses", maxBatch)
 		return
 	}
 	for i, e := range req.Emails {

@@ -2,8 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"github.com/grantd/grantd/internal/testenv"
 	"net/url"
@@ -36,40 +34,7 @@ func baseURL(t testing.TB) string {
 // returns the test database URL with search_path pointing at it.
 func testSchema(t testing.TB) string {
 	t.Helper()
-	base := baseURL(t)
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "grantd_test_" + hex.EncodeToString(b)
-
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", envURL, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s: %v", envURL, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testenv.PostgresSchema(t, "PostgreSQL conformance")
 }
 
 func open(t testing.TB, dsn string) *postgres.Store {
