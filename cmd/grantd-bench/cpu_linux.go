@@ -16,7 +16,7 @@ import (
 const userHZ = 100
 
 // cpuSource says where the CPU figures come from (printed with them).
-const cpuSource = "each process's own counters: utime+stime of /proc/<pid>/stat (10 ms units) for grantd, the stand-in and the pass-through; getrusage(RUSAGE_SELF) for the load generator"
+const cpuSource = "each process's own counters: utime+stime of /proc/<pid>/stat (10 ms units) for grantd, its PostgreSQL backends, the stand-in and the pass-through; getrusage(RUSAGE_SELF) for the load generator"
 
 // procCPU is the CPU time (user + system, all threads, living and exited)
 // process pid has used so far.

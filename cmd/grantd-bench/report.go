@@ -254,10 +254,7 @@ func printTable(w io.Writer, rep report, procs []string) {
 		time.Duration(s.DurationS*float64(time.Second)), time.Duration(s.WarmupS*float64(time.Second)))
 	fmt.Fprintf(w, "CPU:      %s\n\n", rep.CPUSource)
 
-	head := []string{"scenario", "conc", "ops/s", "p50 ms", "p99 ms", "errors", "calls/op"}
-	for _, p := range procs {
-		head = append(head, p)
-	}
+	head := append([]string{"scenario", "conc", "ops/s", "p50 ms", "p99 ms", "errors", "calls/op"}, procs...)
 	rows := [][]string{head}
 	for _, r := range rep.Results {
 		calls := "n/a"
