@@ -69,13 +69,13 @@ func invalid(format string, args ...any) error {
 
 // Service is the grant service.
 type Service struct {
-	Store      store.Store
-	Vault      Sealer
-	Clients    ClientResolver
-	Validators map[string]provider.Validator // by provider name
-	Log        *slog.Logger
-	Now        func() time.Time
-	NewID      func() string
+	Store     store.Store
+	Vault     Sealer
+	Clients   ClientResolver
+	Providers map[string]provider.Provider // by provider name
+	Log       *slog.Logger
+	Now       func() time.Time
+	NewID     func() string
 	// PasswordRecheck schedules the periodic re-check of grants whose
 	// provider has no refresh token but can re-check stored credentials
 	// (provider.Rechecker: IMAP, iCloud, EWS): NextRefreshAt is set this
@@ -97,8 +97,8 @@ type AuthRequest struct {
 
 // Supported returns the providers that can be authenticated, sorted.
 func (s *Service) Supported() []string {
-	out := make([]string, 0, len(s.Validators))
-	for p := range s.Validators {
+	out := make([]string, 0, len(s.Providers))
+	for p := range s.Providers {
 		out = append(out, p)
 	}
 	sort.Strings(out)
@@ -115,7 +115,7 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microseco
 // given, else the client of the grant being updated (grant non-nil), else
 // the default for a new authentication.
 func (s *Service) validate(ctx context.Context, appID, prov string, settings map[string]any, scope []string, grant *store.Grant) (provider.Result, string, []string, error) {
-	v, ok := s.Validators[prov]
+	v, ok := s.Providers[prov]
 	if !ok {
 		if prov == "" {
 			return provider.Result{}, "", nil, invalid("provider is required; one of: %s", strings.Join(s.Supported(), ", "))
@@ -315,7 +315,7 @@ func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID
 	g.NextRefreshAt = time.Time{}
 	if !res.AccessTokenExpiresAt.IsZero() {
 		g.NextRefreshAt = nextRefresh(now, res.AccessTokenExpiresAt)
-	} else if _, ok := s.Validators[prov].(provider.Rechecker); ok && s.PasswordRecheck > 0 && res.Secrets["refresh_token"] == "" {
+	} else if _, ok := s.Providers[prov].(provider.Rechecker); ok && s.PasswordRecheck > 0 && res.Secrets["refresh_token"] == "" {
 		g.NextRefreshAt = NextRecheck(now, s.PasswordRecheck)
 	}
 	secrets := res.Secrets

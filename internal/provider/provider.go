@@ -1,7 +1,10 @@
-// Package provider defines what the grant service needs from a provider
-// (Google, Microsoft, IMAP, …): checking credentials against the real
-// service and learning who they belong to. Each provider lives in its own
-// package under internal/provider and implements Validator.
+// Package provider defines what grantd needs from a provider (Google,
+// Microsoft, IMAP, …): the Provider interface (check credentials against
+// the real service and learn whom they belong to), the optional
+// capabilities a provider may add (Refresher, Rechecker, …), the request
+// and result types, and the classified Error every provider failure is.
+// Each provider lives in its own package under internal/provider and
+// implements Provider.
 package provider
 
 import (
@@ -89,8 +92,12 @@ type Result struct {
 	AccessTokenExpiresAt time.Time
 }
 
-// Validator checks credentials against a provider.
-type Validator interface {
+// Provider is a provider grantd authenticates accounts of: it checks the
+// credentials a caller brings (a refresh token, a password) against the
+// real service and learns whom they belong to. Errors are classified
+// *Error values. What else a provider can do is said by the optional
+// capability interfaces it also implements (Refresher, Rechecker, …).
+type Provider interface {
 	Validate(ctx context.Context, req Request) (Result, error)
 }
 
@@ -110,7 +117,7 @@ type Token struct {
 
 // Refresher redeems a stored refresh token for a fresh access token, with
 // no identity call (the background refresher and the access-token
-// endpoint). Errors are classified *Error values, as with Validator:
+// endpoint). Errors are classified *Error values, as with Provider.Validate:
 // ClassUnavailable and ClassInvalidClient are transient for the grant, every
 // other class is permanent.
 type Refresher interface {
@@ -122,7 +129,7 @@ type Refresher interface {
 // without storing anything: settings are the grant's stored non-secret
 // settings (as Result.Settings returned them, possibly after a JSON round
 // trip), secrets its decrypted secrets (Result.Secrets), scope its scope.
-// Errors are classified *Error values, as with Validator.
+// Errors are classified *Error values, as with Provider.Validate.
 type Rechecker interface {
 	Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error
 }

@@ -183,10 +183,10 @@ func firstSealedKeyID(ctx context.Context, st store.Store) (string, error) {
 	return id, nil
 }
 
-// Validators returns the provider validators configured by cfg.
+// Providers returns the providers configured by cfg.
 // finder (provider detection) fills in the IMAP/SMTP hosts and the EWS URL
 // the caller left out; it may be nil.
-func Validators(cfg config.Config, hc *http.Client, finder *detect.Detector) map[string]provider.Validator {
+func Providers(cfg config.Config, hc *http.Client, finder *detect.Detector) map[string]provider.Provider {
 	p := cfg.Providers
 	var (
 		mailFinder provider.ServerFinder
@@ -196,7 +196,7 @@ func Validators(cfg config.Config, hc *http.Client, finder *detect.Detector) map
 		mailFinder, ewsFinder = finder, finder
 	}
 	mail := imap.New(imap.Options{Network: cfg.Network, Finder: mailFinder})
-	return map[string]provider.Validator{
+	return map[string]provider.Provider{
 		provider.Google:    google.New(p.Google, hc),
 		provider.Microsoft: microsoft.New(p.Microsoft, hc),
 		provider.Yahoo:     yahoo.New(p.Yahoo, hc),
@@ -247,7 +247,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.Tenants = tenant.New(st)
 	s.Connectors = &connector.Service{Store: st, Vault: v, Now: time.Now, NewID: tenant.NewID}
 	s.Grants = &grant.Service{
-		Store: st, Vault: v, Clients: s.Connectors, Validators: Validators(cfg, hc, det),
+		Store: st, Vault: v, Clients: s.Connectors, Providers: Providers(cfg, hc, det),
 		Log: log, Now: time.Now, NewID: tenant.NewID, PasswordRecheck: cfg.Refresh.PasswordRecheck,
 	}
 	s.Refresher = NewRefresher(cfg, s.Store, s.Grants, s.Connectors, log)
@@ -265,12 +265,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 }
 
 // NewRefresher returns the grant refresher configured by cfg.refresh, for
-// the providers whose validator can also refresh (the OAuth ones) or
+// the providers that can also refresh (the OAuth ones) or
 // re-check stored credentials (the password ones).
 func NewRefresher(cfg config.Config, st store.Store, grants *grant.Service, clients grant.ClientResolver, log *slog.Logger) *refresh.Refresher {
 	provs := map[string]provider.Refresher{}
 	checkers := map[string]provider.Rechecker{}
-	for name, v := range grants.Validators {
+	for name, v := range grants.Providers {
 		if r, ok := v.(provider.Refresher); ok {
 			provs[name] = r
 		}

@@ -79,8 +79,9 @@ var scopeAliases = map[string]bool{"ews.calendar": true}
 // maxBody bounds a SOAP answer.
 const maxBody = 4 << 20
 
-// Validator checks EWS credentials. It is safe for concurrent use.
-type Validator struct {
+// Provider is the EWS provider: it checks and re-checks Exchange Web
+// Services credentials. It is safe for concurrent use.
+type Provider struct {
 	// Dial opens TCP connections; nil means a net.Dialer bounded by the
 	// network timeout. Set it before the first Validate.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -94,12 +95,12 @@ type Validator struct {
 // New returns the EWS validator. network gives the trusted CAs, the
 // timeout and whether http:// is allowed; finder, which may be nil, finds
 // the EWS URL when ews_host is omitted.
-func New(network config.Network, finder provider.EWSFinder) *Validator {
+func New(network config.Network, finder provider.EWSFinder) *Provider {
 	tc, err := netx.TLSConfig(network)
-	return &Validator{network: network, tls: tc, tlsErr: err, finder: finder}
+	return &Provider{network: network, tls: tc, tlsErr: err, finder: finder}
 }
 
-func (v *Validator) timeout() time.Duration {
+func (v *Provider) timeout() time.Duration {
 	if v.network.Timeout > 0 {
 		return v.network.Timeout
 	}
@@ -295,7 +296,7 @@ func parseEndpoint(raw string, port int, portSet, allowInsecure bool, what strin
 	return e, nil
 }
 
-func (v *Validator) endpoint(ctx context.Context, s settings) (endpoint, error) {
+func (v *Provider) endpoint(ctx context.Context, s settings) (endpoint, error) {
 	if s.host != "" {
 		return parseEndpoint(s.host, s.port, s.portSet, v.network.AllowInsecure, "settings.ews_host")
 	}
@@ -325,7 +326,7 @@ func (v *Validator) endpoint(ctx context.Context, s settings) (endpoint, error) 
 // Validate checks the credentials against the EWS server. Its errors
 // carry the server's own words, without the password (in case the server
 // repeats it, or the Basic header it received).
-func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	r, err := v.validate(ctx, req)
 	if err != nil {
 		user, _ := req.Settings["ews_username"].(string)
@@ -337,7 +338,7 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	return r, nil
 }
 
-func (v *Validator) validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+func (v *Provider) validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	if v.tlsErr != nil {
 		return provider.Result{}, v.tlsErr
 	}
@@ -412,7 +413,7 @@ func (v *Validator) validate(ctx context.Context, req provider.Request) (provide
 // Recheck implements provider.Rechecker: the stored credentials go
 // through Validate again (ResolveNames and GetFolder) against the stored
 // ews_url, the endpoint the grant was validated against (no Autodiscover).
-func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
+func (v *Provider) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
 	m := provider.MergeSettings(settings, secrets)
 	if u, _ := m["ews_url"].(string); u != "" {
 		m["ews_host"] = u
@@ -450,7 +451,7 @@ type session struct {
 	method   string       // "basic" or "ntlm", once a call succeeded
 }
 
-func (v *Validator) newSession(ep endpoint, user, pw string) *session {
+func (v *Provider) newSession(ep endpoint, user, pw string) *session {
 	t := v.timeout()
 	dial := v.Dial
 	if dial == nil {

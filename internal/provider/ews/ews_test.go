@@ -31,7 +31,7 @@ const (
 	aliceName  = "Alice Liddell"
 )
 
-func start(t *testing.T, auth ewssb.Auth) (*ewssb.Server, *ews.Validator) {
+func start(t *testing.T, auth ewssb.Auth) (*ewssb.Server, *ews.Provider) {
 	t.Helper()
 	srv, err := ewssb.Start(ewssb.Options{Auth: auth})
 	if err != nil {
@@ -58,7 +58,7 @@ func echoRedacted(t *testing.T, pe *provider.Error) {
 
 // dialing returns a validator trusting srv's CA that opens connections
 // with dial.
-func dialing(srv *ewssb.Server, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *ews.Validator {
+func dialing(srv *ewssb.Server, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *ews.Provider {
 	v := ews.New(config.Network{CAFile: srv.CAFile(), Timeout: 2 * time.Second}, nil)
 	v.Dial = dial
 	return v
@@ -71,7 +71,7 @@ func settings(srv *ewssb.Server, username, password string) map[string]any {
 	}
 }
 
-func validate(v *ews.Validator, s map[string]any, scope ...string) (provider.Result, error) {
+func validate(v *ews.Provider, s map[string]any, scope ...string) (provider.Result, error) {
 	return v.Validate(context.Background(), provider.Request{Settings: s, Scope: scope})
 }
 
@@ -259,7 +259,7 @@ func (b buffered) RoundTrip(req *http.Request) (*http.Response, error) {
 const getFolderXML = `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header><t:RequestServerVersion Version="Exchange2013"/></soap:Header><soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder></soap:Body></soap:Envelope>`
 
 func TestFailureClasses(t *testing.T) {
-	type setup func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Validator
+	type setup func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Provider
 	cases := []struct {
 		name  string
 		auth  ewssb.Auth
@@ -267,7 +267,7 @@ func TestFailureClasses(t *testing.T) {
 		class provider.Class
 		check func(t *testing.T, pe *provider.Error)
 	}{
-		{"basic auth disabled (Bearer only)", ewssb.Both, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+		{"basic auth disabled (Bearer only)", ewssb.Both, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.Fail(ewssb.FailBasicDisabled)
 			return nil
 		}, provider.ClassBasicAuthDisabled, func(t *testing.T, pe *provider.Error) {
@@ -275,7 +275,7 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("provider_error %v", pe.ProviderError)
 			}
 		}},
-		{"EWS disabled for the mailbox (403)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+		{"EWS disabled for the mailbox (403)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.DisableEWS(aliceEmail, true)
 			return nil
 		}, provider.ClassAccessDisabled, func(t *testing.T, pe *provider.Error) {
@@ -283,11 +283,11 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("provider_error %v", pe.ProviderError)
 			}
 		}},
-		{"forbidden (403, Basic)", ewssb.Basic, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+		{"forbidden (403, Basic)", ewssb.Basic, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.Fail(ewssb.FailForbidden)
 			return nil
 		}, provider.ClassAccessDisabled, nil},
-		{"ErrorAccessDenied", ewssb.Both, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+		{"ErrorAccessDenied", ewssb.Both, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.Fail(ewssb.FailAccessDenied)
 			return nil
 		}, provider.ClassAccessDisabled, func(t *testing.T, pe *provider.Error) {
@@ -295,7 +295,7 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("provider_error %v", pe.ProviderError)
 			}
 		}},
-		{"another user's mailbox", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Validator {
+		{"another user's mailbox", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Provider {
 			s["email"] = "bob@contoso.test"
 			return nil
 		}, provider.ClassAccessDisabled, func(t *testing.T, pe *provider.Error) {
@@ -303,7 +303,7 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("provider_error %v", pe.ProviderError)
 			}
 		}},
-		{"no such mailbox", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Validator {
+		{"no such mailbox", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Provider {
 			s["email"] = "nobody@contoso.test"
 			return nil
 		}, provider.ClassBadRequest, func(t *testing.T, pe *provider.Error) {
@@ -311,15 +311,15 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("%s %v", pe.Message, pe.ProviderError)
 			}
 		}},
-		{"server repeating the credentials (NTLM)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+		{"server repeating the credentials (NTLM)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.Fail(ewssb.FailEchoCredentials)
 			return nil
 		}, provider.ClassUnavailable, echoRedacted},
-		{"server repeating the credentials (Basic)", ewssb.Basic, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+		{"server repeating the credentials (Basic)", ewssb.Basic, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.Fail(ewssb.FailEchoCredentials)
 			return nil
 		}, provider.ClassUnavailable, echoRedacted},
-		{"server busy (ErrorServerBusy fault)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+		{"server busy (ErrorServerBusy fault)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.Fail(ewssb.FailServerBusy)
 			return nil
 		}, provider.ClassUnavailable, func(t *testing.T, pe *provider.Error) {
@@ -327,7 +327,7 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("provider_error %v", pe.ProviderError)
 			}
 		}},
-		{"503", ewssb.Basic, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+		{"503", ewssb.Basic, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.Fail(ewssb.FailUnavailable)
 			return nil
 		}, provider.ClassUnavailable, func(t *testing.T, pe *provider.Error) {
@@ -335,7 +335,7 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("provider_error %v", pe.ProviderError)
 			}
 		}},
-		{"slow server (timeout)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+		{"slow server (timeout)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.SetDelay(2 * time.Second)
 			return ews.New(config.Network{CAFile: srv.CAFile(), Timeout: 200 * time.Millisecond}, nil)
 		}, provider.ClassUnavailable, func(t *testing.T, pe *provider.Error) {
@@ -343,7 +343,7 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("message %s", pe.Message)
 			}
 		}},
-		{"connection refused", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Validator {
+		{"connection refused", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Provider {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -356,14 +356,14 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("message %s", pe.Message)
 			}
 		}},
-		{"untrusted certificate", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Validator {
+		{"untrusted certificate", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			return ews.New(config.Network{Timeout: 2 * time.Second}, nil)
 		}, provider.ClassTLS, func(t *testing.T, pe *provider.Error) {
 			if !strings.Contains(pe.Message, "network.ca_file") {
 				t.Errorf("message %s", pe.Message)
 			}
 		}},
-		{"certificate for another host", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Validator {
+		{"certificate for another host", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Provider {
 			// mail.wrong.test reaches the server, whose certificate
 			// names localhost and 127.0.0.1 only.
 			s["ews_host"] = "mail.wrong.test"
@@ -377,7 +377,7 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("message %s", pe.Message)
 			}
 		}},
-		{"host name does not resolve", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Validator {
+		{"host name does not resolve", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Provider {
 			s["ews_host"] = "mail.nowhere.test"
 			return dialing(srv, func(ctx context.Context, network, addr string) (net.Conn, error) {
 				host, _, _ := net.SplitHostPort(addr)
@@ -388,14 +388,14 @@ func TestFailureClasses(t *testing.T) {
 				t.Errorf("message %s", pe.Message)
 			}
 		}},
-		{"plain HTTP on the port", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Validator {
+		{"plain HTTP on the port", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Provider {
 			plain := httptest.NewServer(http.NotFoundHandler())
 			t.Cleanup(plain.Close)
 			s["ews_host"] = strings.TrimPrefix(plain.URL, "http://")
 			delete(s, "ews_port")
 			return nil
 		}, provider.ClassTLS, nil},
-		{"not an EWS endpoint (404)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Validator {
+		{"not an EWS endpoint (404)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, s map[string]any) *ews.Provider {
 			s["ews_host"] = fmt.Sprintf("https://%s:%d/owa/", srv.Host(), srv.Port())
 			delete(s, "ews_port")
 			return nil

@@ -24,9 +24,10 @@ const googleIssuer = "https://accounts.google.com"
 // documents.
 const identityScopes = "openid, https://www.googleapis.com/auth/userinfo.email and https://www.googleapis.com/auth/userinfo.profile"
 
-// Validator validates Google refresh tokens. It is safe for concurrent use
-// and caches Google's signing keys.
-type Validator struct {
+// Provider is the Google provider: it validates and refreshes Google
+// refresh tokens. It is safe for concurrent use and caches Google's
+// signing keys.
+type Provider struct {
 	cfg     config.Google
 	hc      *http.Client
 	issuers []string
@@ -36,11 +37,11 @@ type Validator struct {
 	now  func() time.Time
 }
 
-var _ provider.Validator = (*Validator)(nil)
+var _ provider.Provider = (*Provider)(nil)
 
-// New returns a Validator for the endpoints of cfg, calling them with hc
+// New returns a Provider for the endpoints of cfg, calling them with hc
 // (nil means a client with oauthx.DefaultTimeout).
-func New(cfg config.Google, hc *http.Client) *Validator {
+func New(cfg config.Google, hc *http.Client) *Provider {
 	hc = oauthx.Client(hc)
 	iss := cfg.Issuer
 	if iss == "" {
@@ -50,7 +51,7 @@ func New(cfg config.Google, hc *http.Client) *Validator {
 	if iss == googleIssuer {
 		issuers = append(issuers, "accounts.google.com")
 	}
-	return &Validator{
+	return &Provider{
 		cfg:     cfg,
 		hc:      hc,
 		issuers: issuers,
@@ -62,7 +63,7 @@ func New(cfg config.Google, hc *http.Client) *Validator {
 
 // Validate redeems settings.refresh_token and learns the account's email,
 // name and subject.
-func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	s, err := oauthx.Start(req, "Google", v.hc)
 	if err != nil {
 		return provider.Result{}, err
@@ -111,11 +112,11 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	return s.Result(tok, id), nil
 }
 
-var _ provider.Refresher = (*Validator)(nil)
+var _ provider.Refresher = (*Provider)(nil)
 
 // Refresh redeems a stored Google refresh token (Google does not rotate
 // it).
-func (v *Validator) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
+func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
 	return oauthx.Refresh(ctx, "Google", v.hc, client, refreshToken, scope,
 		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, nil)
 }

@@ -40,7 +40,7 @@ var errUnknownKey = errors.New("signing key not in the JWKS")
 
 // verify checks an RS256 id_token: signature against the JWKS, issuer,
 // audience (clientID), expiry and issue time.
-func (v *Validator) verify(ctx context.Context, s *oauthx.Session, raw, clientID string) (*claims, error) {
+func (v *Provider) verify(ctx context.Context, s *oauthx.Session, raw, clientID string) (*claims, error) {
 	bad := func(format string, args ...any) error {
 		return s.Redact(provider.Errorf(provider.ClassInvalidCredentials,
 			"Google's id_token failed verification (%s); check the google issuer and jwks_url configuration or ask the user to sign in again",

@@ -104,7 +104,7 @@ func validClaims(now time.Time) map[string]any {
 	}
 }
 
-func newTestValidator(j *jwksServer, issuer string) (*Validator, *oauthx.Session) {
+func newTestProvider(j *jwksServer, issuer string) (*Provider, *oauthx.Session) {
 	v := New(config.Google{JWKSURL: j.URL, Issuer: issuer}, j.Client())
 	s, err := oauthx.Start(provider.Request{
 		Settings: map[string]any{"refresh_token": "rt-secret"},
@@ -175,7 +175,7 @@ func TestVerifyIDToken(t *testing.T) {
 			if iss == "" {
 				iss = "https://issuer.test"
 			}
-			v, s := newTestValidator(j, iss)
+			v, s := newTestProvider(j, iss)
 			c, err := v.verify(context.Background(), s, tc.token(), testClient)
 			if tc.wantErr == "" {
 				if err != nil {
@@ -200,7 +200,7 @@ func TestKeyCache(t *testing.T) {
 	now := time.Now()
 	clock := now
 	j := newJWKS(t, jwk("A", a))
-	v, s := newTestValidator(j, "https://issuer.test")
+	v, s := newTestProvider(j, "https://issuer.test")
 	v.now = func() time.Time { return clock }
 	ctx := context.Background()
 	tokA := sign(t, a, map[string]string{"alg": "RS256", "kid": "A"}, validClaims(now))
@@ -259,7 +259,7 @@ func TestKeyCache(t *testing.T) {
 	}
 
 	// A failing JWKS with no usable key is the provider's fault: retryable.
-	v2, s2 := newTestValidator(j, "https://issuer.test")
+	v2, s2 := newTestProvider(j, "https://issuer.test")
 	_, err := v2.verify(ctx, s2, tokA, testClient)
 	pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
 	if !strings.Contains(pe.Message, "JWKS") {

@@ -20,7 +20,7 @@ const (
 
 var suite = oauthxtest.Suite{
 	Provider: sandbox.Google,
-	New: func(p config.Providers, hc *http.Client) provider.Validator {
+	New: func(p config.Providers, hc *http.Client) provider.Provider {
 		return google.New(p.Google, hc)
 	},
 	// No openid: no id_token, so every validation calls userinfo.
@@ -37,7 +37,7 @@ func TestIDTokenPath(t *testing.T) {
 	e := suite.NewEnv(t)
 	scopes := []string{"openid", scEmail, scProfile, scGmail}
 	rt := e.Mint(t, scopes)
-	res, err := e.Validator(0).Validate(context.Background(), e.Request(rt))
+	res, err := e.Provider(0).Validate(context.Background(), e.Request(rt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestUserinfoFallback(t *testing.T) {
 	e := suite.NewEnv(t)
 	scopes := []string{scEmail, scProfile}
 	rt := e.Mint(t, scopes)
-	res, err := e.Validator(0).Validate(context.Background(), e.Request(rt))
+	res, err := e.Provider(0).Validate(context.Background(), e.Request(rt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestUserinfoFallback(t *testing.T) {
 
 func TestIDTokenKeysCached(t *testing.T) {
 	e := suite.NewEnv(t)
-	v := e.Validator(0)
+	v := e.Provider(0)
 	for range 3 {
 		rt := e.Mint(t, []string{"openid", scEmail})
 		if _, err := v.Validate(context.Background(), e.Request(rt)); err != nil {
@@ -92,7 +92,7 @@ func TestInvalidScopeRequested(t *testing.T) {
 	req.Scope = []string{"https://www.googleapis.com/auth/calendar"}
 	// Google ignores req.Scope in the refresh request (it is not sent), so
 	// this succeeds with the granted scopes.
-	res, err := e.Validator(0).Validate(context.Background(), req)
+	res, err := e.Provider(0).Validate(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}

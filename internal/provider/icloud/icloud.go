@@ -15,19 +15,20 @@ import (
 	"github.com/grantd/grantd/internal/provider/imap"
 )
 
-// Validator validates provider "icloud" settings.
-type Validator struct {
+// Provider is the iCloud provider: it checks and re-checks iCloud Mail
+// app-specific passwords.
+type Provider struct {
 	hosts config.MailHosts
-	mail  *imap.Validator
+	mail  *imap.Provider
 }
 
-// New returns a Validator against hosts, connecting as mail does.
-func New(hosts config.MailHosts, mail *imap.Validator) *Validator {
-	return &Validator{hosts: hosts, mail: mail}
+// New returns a Provider against hosts, connecting as mail does.
+func New(hosts config.MailHosts, mail *imap.Provider) *Provider {
+	return &Provider{hosts: hosts, mail: mail}
 }
 
-// Validate implements provider.Validator.
-func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+// Validate implements provider.Provider.
+func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	user, err := str(req.Settings, "username")
 	if err != nil {
 		return provider.Result{}, err
@@ -61,7 +62,7 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 
 // Recheck implements provider.Rechecker: the stored username and
 // app-specific password log in again to the configured iCloud hosts.
-func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
+func (v *Provider) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
 	_, err := v.Validate(ctx, provider.Request{Settings: map[string]any{"username": settings["username"], "password": secrets["password"]}, Scope: scope, Recheck: true})
 	return err
 }

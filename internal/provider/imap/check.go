@@ -71,7 +71,7 @@ type target struct {
 
 func (t target) addr() string { return net.JoinHostPort(t.host, strconv.Itoa(t.port)) }
 
-func (v *Validator) dial(ctx context.Context, t target) (net.Conn, error) {
+func (v *Provider) dial(ctx context.Context, t target) (net.Conn, error) {
 	if v.opts.Dial != nil {
 		return v.opts.Dial(ctx, "tcp", t.addr())
 	}
@@ -79,7 +79,7 @@ func (v *Validator) dial(ctx context.Context, t target) (net.Conn, error) {
 	return d.DialContext(ctx, "tcp", t.addr())
 }
 
-func (v *Validator) tlsConfig(host string, alpn string) *tls.Config {
+func (v *Provider) tlsConfig(host string, alpn string) *tls.Config {
 	c := v.tls.Clone()
 	c.ServerName = host
 	if alpn != "" && c.NextProtos == nil {
@@ -94,7 +94,7 @@ type conn struct {
 	stop func() bool
 }
 
-func (v *Validator) connect(ctx context.Context, t target) (*conn, error) {
+func (v *Provider) connect(ctx context.Context, t target) (*conn, error) {
 	c, err := v.dial(ctx, t)
 	if err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func (c *conn) release() {
 }
 
 // handshake runs the client side of TLS on c.
-func (v *Validator) handshake(ctx context.Context, c net.Conn, t target, alpn string) (*tls.Conn, error) {
+func (v *Provider) handshake(ctx context.Context, c net.Conn, t target, alpn string) (*tls.Conn, error) {
 	tc := tls.Client(c, v.tlsConfig(t.host, alpn))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func isRecordHeader(err error) bool {
 
 // ---- IMAP ----
 
-func (v *Validator) checkIMAP(ctx context.Context, a Account) error {
+func (v *Provider) checkIMAP(ctx context.Context, a Account) error {
 	t := target{proto: "imap", host: a.IMAPHost, port: a.IMAPPort, username: a.IMAPUsername, hint: a.Hint}
 	c, raw, stage, err := v.imapConnect(ctx, t)
 	if err != nil {
@@ -159,7 +159,7 @@ func imapLogin(c *imapclient.Client, username, password string) error {
 
 // imapConnect opens an IMAP session that has received its greeting, over
 // TLS unless plaintext is allowed and the server offers nothing else.
-func (v *Validator) imapConnect(ctx context.Context, t target) (*imapclient.Client, *conn, string, error) {
+func (v *Provider) imapConnect(ctx context.Context, t target) (*imapclient.Client, *conn, string, error) {
 	switch imapSecurity(t.port) {
 	case implicitTLS:
 		return v.imapImplicit(ctx, t)
@@ -174,7 +174,7 @@ func (v *Validator) imapConnect(ctx context.Context, t target) (*imapclient.Clie
 	return c, raw, stage, err
 }
 
-func (v *Validator) imapImplicit(ctx context.Context, t target) (*imapclient.Client, *conn, string, error) {
+func (v *Provider) imapImplicit(ctx context.Context, t target) (*imapclient.Client, *conn, string, error) {
 	raw, err := v.connect(ctx, t)
 	if err != nil {
 		return nil, nil, stageConnect, err
@@ -187,7 +187,7 @@ func (v *Validator) imapImplicit(ctx context.Context, t target) (*imapclient.Cli
 	return v.imapGreet(raw, tc)
 }
 
-func (v *Validator) imapPlain(ctx context.Context, t target) (*imapclient.Client, *conn, string, error) {
+func (v *Provider) imapPlain(ctx context.Context, t target) (*imapclient.Client, *conn, string, error) {
 	raw, err := v.connect(ctx, t)
 	if err != nil {
 		return nil, nil, stageConnect, err
@@ -195,7 +195,7 @@ func (v *Validator) imapPlain(ctx context.Context, t target) (*imapclient.Client
 	return v.imapGreet(raw, raw.Conn)
 }
 
-func (v *Validator) imapGreet(raw *conn, nc net.Conn) (*imapclient.Client, *conn, string, error) {
+func (v *Provider) imapGreet(raw *conn, nc net.Conn) (*imapclient.Client, *conn, string, error) {
 	c := imapclient.New(nc, nil)
 	if err := c.WaitGreeting(); err != nil {
 		c.Close()
@@ -209,7 +209,7 @@ func (v *Validator) imapGreet(raw *conn, nc net.Conn) (*imapclient.Client, *conn
 // refusing greeting keeps its words), then hands the TLS connection to the
 // client. A server without STARTTLS is used in plaintext only when
 // allow_insecure permits it.
-func (v *Validator) imapStartTLS(ctx context.Context, t target) (*imapclient.Client, *conn, string, error) {
+func (v *Provider) imapStartTLS(ctx context.Context, t target) (*imapclient.Client, *conn, string, error) {
 	raw, err := v.connect(ctx, t)
 	if err != nil {
 		return nil, nil, stageConnect, err
@@ -306,7 +306,7 @@ func parseStatus(s string) (string, *imap.Error) {
 
 // ---- SMTP ----
 
-func (v *Validator) checkSMTP(ctx context.Context, a Account) error {
+func (v *Provider) checkSMTP(ctx context.Context, a Account) error {
 	t := target{proto: "smtp", host: a.SMTPHost, port: a.SMTPPort, username: a.SMTPUsername, hint: a.Hint}
 	c, raw, stage, err := v.smtpConnect(ctx, t)
 	if err != nil {
@@ -334,7 +334,7 @@ func (v *Validator) checkSMTP(ctx context.Context, a Account) error {
 	return nil
 }
 
-func (v *Validator) smtpClient(ctx context.Context, nc net.Conn) *smtp.Client {
+func (v *Provider) smtpClient(ctx context.Context, nc net.Conn) *smtp.Client {
 	c := smtp.NewClient(nc)
 	if dl, ok := ctx.Deadline(); ok {
 		c.CommandTimeout = max(time.Until(dl), time.Millisecond)
@@ -344,7 +344,7 @@ func (v *Validator) smtpClient(ctx context.Context, nc net.Conn) *smtp.Client {
 
 // smtpConnect opens an SMTP session that has said EHLO, over TLS unless
 // plaintext is allowed and the server offers nothing else.
-func (v *Validator) smtpConnect(ctx context.Context, t target) (*smtp.Client, *conn, string, error) {
+func (v *Provider) smtpConnect(ctx context.Context, t target) (*smtp.Client, *conn, string, error) {
 	switch smtpSecurity(t.port) {
 	case implicitTLS:
 		return v.smtpImplicit(ctx, t)
@@ -358,7 +358,7 @@ func (v *Validator) smtpConnect(ctx context.Context, t target) (*smtp.Client, *c
 	return c, raw, stage, err
 }
 
-func (v *Validator) smtpImplicit(ctx context.Context, t target) (*smtp.Client, *conn, string, error) {
+func (v *Provider) smtpImplicit(ctx context.Context, t target) (*smtp.Client, *conn, string, error) {
 	raw, err := v.connect(ctx, t)
 	if err != nil {
 		return nil, nil, stageConnect, err
@@ -371,7 +371,7 @@ func (v *Validator) smtpImplicit(ctx context.Context, t target) (*smtp.Client, *
 	return v.smtpHello(ctx, raw, tc)
 }
 
-func (v *Validator) smtpPlain(ctx context.Context, t target) (*smtp.Client, *conn, string, error) {
+func (v *Provider) smtpPlain(ctx context.Context, t target) (*smtp.Client, *conn, string, error) {
 	raw, err := v.connect(ctx, t)
 	if err != nil {
 		return nil, nil, stageConnect, err
@@ -379,7 +379,7 @@ func (v *Validator) smtpPlain(ctx context.Context, t target) (*smtp.Client, *con
 	return v.smtpHello(ctx, raw, raw.Conn)
 }
 
-func (v *Validator) smtpHello(ctx context.Context, raw *conn, nc net.Conn) (*smtp.Client, *conn, string, error) {
+func (v *Provider) smtpHello(ctx context.Context, raw *conn, nc net.Conn) (*smtp.Client, *conn, string, error) {
 	c := v.smtpClient(ctx, nc)
 	if err := c.Hello("localhost"); err != nil {
 		c.Close()
@@ -389,7 +389,7 @@ func (v *Validator) smtpHello(ctx context.Context, raw *conn, nc net.Conn) (*smt
 	return c, raw, "", nil
 }
 
-func (v *Validator) smtpStartTLS(ctx context.Context, t target) (*smtp.Client, *conn, string, error) {
+func (v *Provider) smtpStartTLS(ctx context.Context, t target) (*smtp.Client, *conn, string, error) {
 	raw, err := v.connect(ctx, t)
 	if err != nil {
 		return nil, nil, stageConnect, err

@@ -100,7 +100,7 @@ func containsAny(s string, subs []string) bool {
 }
 
 // classify turns a failure of stage into a *provider.Error.
-func (v *Validator) classify(ctx context.Context, t target, stage string, err error) *provider.Error {
+func (v *Provider) classify(ctx context.Context, t target, stage string, err error) *provider.Error {
 	var ie *imap.Error
 	if errors.As(err, &ie) {
 		return v.imapFailure(t, stage, ie)
@@ -207,7 +207,7 @@ func credentialCode(c imap.ResponseCode) bool {
 	return c == imap.ResponseCodeAuthenticationFailed || c == imap.ResponseCodeAuthorizationFailed || c == imap.ResponseCodeExpired
 }
 
-func (v *Validator) imapFailure(t target, stage string, e *imap.Error) *provider.Error {
+func (v *Provider) imapFailure(t target, stage string, e *imap.Error) *provider.Error {
 	resp := imapResponse(e)
 	low := strings.ToLower(resp)
 	pe := map[string]any{"response": resp}
@@ -252,7 +252,7 @@ func smtpResponse(e *smtp.SMTPError) string {
 	return s
 }
 
-func (v *Validator) smtpFailure(t target, stage string, e *smtp.SMTPError) *provider.Error {
+func (v *Provider) smtpFailure(t target, stage string, e *smtp.SMTPError) *provider.Error {
 	resp := smtpResponse(e)
 	low := strings.ToLower(resp)
 	pe := map[string]any{"response": resp, "code": e.Code}
@@ -288,7 +288,7 @@ func (v *Validator) smtpFailure(t target, stage string, e *smtp.SMTPError) *prov
 	return t.fail(provider.ClassUnavailable, e, pe, "the SMTP server %s answered the login with an error (%s); nothing was stored, try again later", addr, resp)
 }
 
-func (v *Validator) noSMTPAuth(t target, offered string) *provider.Error {
+func (v *Provider) noSMTPAuth(t target, offered string) *provider.Error {
 	pe := map[string]any{}
 	if offered != "" {
 		pe["response"] = offered

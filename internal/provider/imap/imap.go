@@ -58,7 +58,7 @@ const (
 	SMTPPort       = 25
 )
 
-// Options configure a Validator.
+// Options configure a Provider.
 type Options struct {
 	// Network supplies timeout (default 15s), allow_insecure and ca_file.
 	Network config.Network
@@ -72,18 +72,18 @@ type Options struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// Validator validates provider "imap" settings. It is safe for concurrent
-// use.
-type Validator struct {
+// Provider is the IMAP provider: it checks and re-checks IMAP and SMTP
+// credentials. It is safe for concurrent use.
+type Provider struct {
 	opts    Options
 	tls     *tls.Config
 	tlsErr  error
 	timeout time.Duration
 }
 
-// New returns a Validator.
-func New(o Options) *Validator {
-	v := &Validator{opts: o, tls: o.TLS, timeout: o.Network.Timeout}
+// New returns a Provider.
+func New(o Options) *Provider {
+	v := &Provider{opts: o, tls: o.TLS, timeout: o.Network.Timeout}
 	if v.tls == nil {
 		v.tls, v.tlsErr = netx.TLSConfig(o.Network)
 	}
@@ -105,8 +105,8 @@ type Account struct {
 	Hint string
 }
 
-// Validate implements provider.Validator.
-func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+// Validate implements provider.Provider.
+func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	s := req.Settings
 	user, err := requiredString(s, "imap_username")
 	if err != nil {
@@ -178,7 +178,7 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 // Recheck implements provider.Rechecker: the stored settings (hosts,
 // ports, usernames) and passwords go through Validate again (IMAP LOGIN
 // and LIST, SMTP AUTH); nothing is looked up.
-func (v *Validator) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
+func (v *Provider) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
 	_, err := v.Validate(ctx, provider.Request{Settings: provider.MergeSettings(settings, secrets), Scope: scope, Recheck: true})
 	return err
 }
@@ -203,7 +203,7 @@ func accountEmail(explicit, username string, recheck bool) (string, error) {
 }
 
 // fillServers completes missing hosts (from the finder) and ports.
-func (v *Validator) fillServers(ctx context.Context, email string, a *Account) error {
+func (v *Provider) fillServers(ctx context.Context, email string, a *Account) error {
 	if a.IMAPHost == "" || a.SMTPHost == "" {
 		var missing []string
 		if a.IMAPHost == "" {
@@ -259,7 +259,7 @@ func (v *Validator) fillServers(ctx context.Context, email string, a *Account) e
 // Check logs in to the account's IMAP server (and lists its folders) and
 // SMTP server, concurrently, and returns a classified *provider.Error when
 // either refuses. Secrets never appear in the error.
-func (v *Validator) Check(ctx context.Context, a Account) error {
+func (v *Provider) Check(ctx context.Context, a Account) error {
 	if v.tlsErr != nil {
 		return v.tlsErr
 	}

@@ -21,7 +21,7 @@ import (
 
 type env struct {
 	srv *mail.Server
-	v   *imap.Validator
+	v   *imap.Provider
 }
 
 type envOpts struct {

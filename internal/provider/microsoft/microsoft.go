@@ -26,30 +26,30 @@ const DefaultTenant = "common"
 // consumers) may look like; anything else would change the token URL's path.
 var tenantRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// Validator validates Microsoft refresh tokens. It is safe for concurrent
-// use.
-type Validator struct {
+// Provider is the Microsoft provider: it validates and refreshes Microsoft
+// refresh tokens. It is safe for concurrent use.
+type Provider struct {
 	cfg config.Microsoft
 	hc  *http.Client
 }
 
-var _ provider.Validator = (*Validator)(nil)
+var _ provider.Provider = (*Provider)(nil)
 
-// New returns a Validator for the endpoints of cfg, calling them with hc
+// New returns a Provider for the endpoints of cfg, calling them with hc
 // (nil means a client with oauthx.DefaultTimeout).
-func New(cfg config.Microsoft, hc *http.Client) *Validator {
-	return &Validator{cfg: cfg, hc: oauthx.Client(hc)}
+func New(cfg config.Microsoft, hc *http.Client) *Provider {
+	return &Provider{cfg: cfg, hc: oauthx.Client(hc)}
 }
 
 // TokenURL returns the v2.0 token endpoint of tenant.
-func (v *Validator) TokenURL(tenant string) string {
+func (v *Provider) TokenURL(tenant string) string {
 	return strings.TrimRight(v.cfg.LoginURL, "/") + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
 }
 
 // Validate redeems settings.refresh_token for req.Scope (plus
 // offline_access) and learns the account from Graph /me. The rotated
 // refresh token Microsoft returns is the one to store.
-func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	s, err := oauthx.Start(req, "Microsoft", v.hc)
 	if err != nil {
 		return provider.Result{}, err
@@ -123,12 +123,12 @@ func clientTenant(c provider.Client) (string, error) {
 	return tenant, nil
 }
 
-var _ provider.Refresher = (*Validator)(nil)
+var _ provider.Refresher = (*Provider)(nil)
 
 // Refresh redeems a stored Microsoft refresh token for scope (plus
 // offline_access). Microsoft rotates refresh tokens: store the returned
 // one; the redeemed one stays valid for a while only.
-func (v *Validator) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
+func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
 	tenant, err := clientTenant(client)
 	if err != nil {
 		return provider.Token{}, err

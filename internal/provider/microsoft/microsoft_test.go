@@ -18,7 +18,7 @@ import (
 
 var suite = oauthxtest.Suite{
 	Provider: sandbox.Microsoft,
-	New: func(p config.Providers, hc *http.Client) provider.Validator {
+	New: func(p config.Providers, hc *http.Client) provider.Provider {
 		return microsoft.New(p.Microsoft, hc)
 	},
 	Scopes:       []string{"openid", "profile", "email", "offline_access", "User.Read", "Mail.Read", "Calendars.ReadWrite"},
@@ -37,7 +37,7 @@ func TestRotationPersisted(t *testing.T) {
 				e.SB.SetRotation(sandbox.Microsoft, sandbox.Rotation{Mode: sandbox.RotateStrict})
 			}
 			rt := e.Mint(t, nil)
-			res, err := e.Validator(0).Validate(context.Background(), e.Request(rt))
+			res, err := e.Provider(0).Validate(context.Background(), e.Request(rt))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func TestRequestedScopes(t *testing.T) {
 	rt := e.Mint(t, nil)
 	req := e.Request(rt)
 	req.Scope = []string{"openid", "User.Read", "Mail.Read"}
-	res, err := e.Validator(0).Validate(context.Background(), req)
+	res, err := e.Provider(0).Validate(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestRequestedScopes(t *testing.T) {
 	rt2 := res.Secrets["refresh_token"]
 	req = e.Request(rt2)
 	req.Scope = []string{"User.Read", "Mail.Send"}
-	_, err = e.Validator(0).Validate(context.Background(), req)
+	_, err = e.Provider(0).Validate(context.Background(), req)
 	pe := oauthxtest.Class(t, err, provider.ClassMissingScope)
 	if !strings.Contains(pe.Message, "Mail.Send") {
 		t.Errorf("message %q does not name the scope", pe.Message)
@@ -87,7 +87,7 @@ func TestTenants(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	v := e.Validator(0)
+	v := e.Provider(0)
 
 	req := e.Request(rt)
 	req.Client.Tenant = "contoso-tenant-id"

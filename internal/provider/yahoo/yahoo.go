@@ -14,23 +14,24 @@ import (
 	"github.com/grantd/grantd/internal/provider/oauthx"
 )
 
-// Validator validates Yahoo refresh tokens. It is safe for concurrent use.
-type Validator struct {
+// Provider is the Yahoo provider: it validates and refreshes Yahoo refresh
+// tokens. It is safe for concurrent use.
+type Provider struct {
 	cfg config.Yahoo
 	hc  *http.Client
 }
 
-var _ provider.Validator = (*Validator)(nil)
+var _ provider.Provider = (*Provider)(nil)
 
-// New returns a Validator for the endpoints of cfg, calling them with hc
+// New returns a Provider for the endpoints of cfg, calling them with hc
 // (nil means a client with oauthx.DefaultTimeout).
-func New(cfg config.Yahoo, hc *http.Client) *Validator {
-	return &Validator{cfg: cfg, hc: oauthx.Client(hc)}
+func New(cfg config.Yahoo, hc *http.Client) *Provider {
+	return &Provider{cfg: cfg, hc: oauthx.Client(hc)}
 }
 
 // Validate redeems settings.refresh_token and learns the account from the
 // userinfo endpoint.
-func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	s, err := oauthx.Start(req, "Yahoo", v.hc)
 	if err != nil {
 		return provider.Result{}, err
@@ -57,10 +58,10 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	return s.Result(tok, oauthx.Identity{Email: ui.Email, Name: ui.Name, ProviderUserID: ui.Sub}), nil
 }
 
-var _ provider.Refresher = (*Validator)(nil)
+var _ provider.Refresher = (*Provider)(nil)
 
 // Refresh redeems a stored Yahoo refresh token.
-func (v *Validator) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
+func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
 	return oauthx.Refresh(ctx, "Yahoo", v.hc, client, refreshToken, scope,
 		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, nil)
 }

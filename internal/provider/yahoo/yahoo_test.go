@@ -15,7 +15,7 @@ import (
 
 var suite = oauthxtest.Suite{
 	Provider: sandbox.Yahoo,
-	New: func(p config.Providers, hc *http.Client) provider.Validator {
+	New: func(p config.Providers, hc *http.Client) provider.Provider {
 		return yahoo.New(p.Yahoo, hc)
 	},
 	Scopes:       []string{"openid", "email", "profile", "mail-r"},
@@ -29,7 +29,7 @@ func TestSandboxConformance(t *testing.T) { suite.Run(t) }
 func TestNoRotation(t *testing.T) {
 	e := suite.NewEnv(t)
 	rt := e.Mint(t, nil)
-	res, err := e.Validator(0).Validate(context.Background(), e.Request(rt))
+	res, err := e.Provider(0).Validate(context.Background(), e.Request(rt))
 	if err != nil {
 		t.Fatal(err)
 	}

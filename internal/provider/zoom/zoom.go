@@ -15,24 +15,25 @@ import (
 	"github.com/grantd/grantd/internal/provider/oauthx"
 )
 
-// Validator validates Zoom refresh tokens. It is safe for concurrent use.
-type Validator struct {
+// Provider is the Zoom provider: it validates and refreshes Zoom refresh
+// tokens. It is safe for concurrent use.
+type Provider struct {
 	cfg config.Zoom
 	hc  *http.Client
 }
 
-var _ provider.Validator = (*Validator)(nil)
+var _ provider.Provider = (*Provider)(nil)
 
-// New returns a Validator for the endpoints of cfg, calling them with hc
+// New returns a Provider for the endpoints of cfg, calling them with hc
 // (nil means a client with oauthx.DefaultTimeout).
-func New(cfg config.Zoom, hc *http.Client) *Validator {
-	return &Validator{cfg: cfg, hc: oauthx.Client(hc)}
+func New(cfg config.Zoom, hc *http.Client) *Provider {
+	return &Provider{cfg: cfg, hc: oauthx.Client(hc)}
 }
 
 // Validate redeems settings.refresh_token and learns the account from
 // /users/me. Zoom invalidates the redeemed refresh token: Result.Secrets
 // holds the new one, and only it works from now on.
-func (v *Validator) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	s, err := oauthx.Start(req, "Zoom", v.hc)
 	if err != nil {
 		return provider.Result{}, err
@@ -64,11 +65,11 @@ func (v *Validator) Validate(ctx context.Context, req provider.Request) (provide
 	return s.Result(tok, oauthx.Identity{Email: me.Email, Name: name, ProviderUserID: me.ID}), nil
 }
 
-var _ provider.Refresher = (*Validator)(nil)
+var _ provider.Refresher = (*Provider)(nil)
 
 // Refresh redeems a stored Zoom refresh token. Zoom rotates it on every
 // use: the returned Token.RefreshToken is the only one valid from now on.
-func (v *Validator) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
+func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
 	return oauthx.Refresh(ctx, "Zoom", v.hc, client, refreshToken, scope,
 		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, nil)
 }

@@ -16,7 +16,7 @@ import (
 
 var suite = oauthxtest.Suite{
 	Provider: sandbox.Zoom,
-	New: func(p config.Providers, hc *http.Client) provider.Validator {
+	New: func(p config.Providers, hc *http.Client) provider.Provider {
 		return zoom.New(p.Zoom, hc)
 	},
 	Scopes:       []string{"user:read:user", "meeting:write:meeting", "meeting:update:meeting", "meeting:delete:meeting"},
@@ -31,7 +31,7 @@ func TestSandboxConformance(t *testing.T) { suite.Run(t) }
 func TestStrictRotationPersisted(t *testing.T) {
 	e := suite.NewEnv(t)
 	rt := e.Mint(t, nil)
-	v := e.Validator(0)
+	v := e.Provider(0)
 	res, err := v.Validate(context.Background(), e.Request(rt))
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestIdentityRetriedAfterRotation(t *testing.T) {
 	e := suite.NewEnv(t)
 	rt := e.Mint(t, nil)
 	e.SB.InjectFailure(sandbox.Zoom, sandbox.Failure{Endpoint: "identity", Status: 503, Count: 2})
-	res, err := e.Validator(0).Validate(context.Background(), e.Request(rt))
+	res, err := e.Provider(0).Validate(context.Background(), e.Request(rt))
 	if err != nil {
 		t.Fatalf("two identity failures after a rotation were not retried: %v", err)
 	}
@@ -108,7 +108,7 @@ func TestIdentityRetriedAfterRotation(t *testing.T) {
 	rt = e.Mint(t, nil)
 	e.SB.InjectFailure(sandbox.Zoom, sandbox.Failure{Endpoint: "identity", Status: 503, Count: -1})
 	defer e.SB.ClearFailures()
-	_, err = e.Validator(0).Validate(context.Background(), e.Request(rt))
+	_, err = e.Provider(0).Validate(context.Background(), e.Request(rt))
 	pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
 	if !strings.Contains(pe.Message, "rotated the refresh token") {
 		t.Errorf("message does not warn about the rotation: %s", pe.Message)

@@ -18,10 +18,10 @@ import (
 type Suite struct {
 	// Provider is the provider's name (sandbox.Google, …).
 	Provider string
-	// New builds the validator under test from the sandbox's endpoints.
-	New func(p config.Providers, hc *http.Client) provider.Validator
+	// New builds the provider under test from the sandbox's endpoints.
+	New func(p config.Providers, hc *http.Client) provider.Provider
 	// Scopes are granted when minting refresh tokens. They must make the
-	// validator call the identity endpoint (for Google: no openid, so that
+	// provider call the identity endpoint (for Google: no openid, so that
 	// there is no id_token).
 	Scopes []string
 	// ReportsScope: the token response carries the granted scopes (Yahoo's
@@ -75,9 +75,9 @@ func (e *Env) Mint(t *testing.T, scopes []string) string {
 	return rt
 }
 
-// Validator builds the validator under test with a client timing out
+// Provider builds the provider under test with a client timing out
 // after timeout (5s when zero).
-func (e *Env) Validator(timeout time.Duration) provider.Validator {
+func (e *Env) Provider(timeout time.Duration) provider.Provider {
 	if timeout == 0 {
 		timeout = 5 * time.Second
 	}
@@ -160,7 +160,7 @@ func (s Suite) Run(t *testing.T) {
 		if !s.ReportsScope {
 			req.Scope = e.Suite.Scopes
 		}
-		res, err := e.Validator(0).Validate(ctx, req)
+		res, err := e.Provider(0).Validate(ctx, req)
 		if err != nil {
 			t.Fatalf("Validate: %v", err)
 		}
@@ -227,7 +227,7 @@ func (s Suite) Run(t *testing.T) {
 			e := s.NewEnv(t)
 			rt := e.Mint(t, nil)
 			req, sent := tc.setup(e, rt)
-			_, err := e.Validator(0).Validate(ctx, req)
+			_, err := e.Provider(0).Validate(ctx, req)
 			record(t, err, sent)
 			pe := Class(t, err, tc.class)
 			if !strings.Contains(pe.Message, tc.msg) {
@@ -246,7 +246,7 @@ func (s Suite) Run(t *testing.T) {
 		rt := e.Mint(t, nil)
 		e.SB.InjectFailure(s.Provider, sandbox.Failure{Endpoint: "token", Delay: 10 * time.Second})
 		start := time.Now()
-		_, err := e.Validator(200*time.Millisecond).Validate(ctx, e.Request(rt))
+		_, err := e.Provider(200*time.Millisecond).Validate(ctx, e.Request(rt))
 		record(t, err, rt)
 		pe := Class(t, err, provider.ClassUnavailable)
 		if !strings.Contains(pe.Message, "timed out") {
@@ -264,7 +264,7 @@ func (s Suite) Run(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, err := e.Validator(0).Validate(ctx, e.Request(rt))
+		_, err := e.Provider(0).Validate(ctx, e.Request(rt))
 		record(t, err, rt)
 		pe := Class(t, err, provider.ClassUnavailable)
 		if !strings.Contains(pe.Message, "timed out") {
@@ -293,7 +293,7 @@ func (s Suite) Run(t *testing.T) {
 
 	t.Run("bad requests", func(t *testing.T) {
 		e := s.NewEnv(t)
-		v := e.Validator(0)
+		v := e.Provider(0)
 		for name, req := range map[string]provider.Request{
 			"no refresh_token":     {Settings: map[string]any{}, Client: e.Client},
 			"numeric":              {Settings: map[string]any{"refresh_token": 42.0}, Client: e.Client},
