@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/sandbox"
 )
 
@@ -77,7 +78,7 @@ type env struct {
 	mode, store                string
 	grantdURL, apiKey, readKey string
 	standinURL, passURL        string
-	providers                  config.Providers // the stand-in's endpoints
+	providers                  providers.Config // the stand-in's endpoints
 	runID                      string           // in emails and names of this run
 	db                         *pgx.Conn        // watches the PostgreSQL backends
 	clientID, clientSecret     string
@@ -386,7 +387,7 @@ func (e *env) startGrantd(ctx context.Context, bin string, o options) error {
 }
 
 // standinProviders are the provider endpoints of the stand-in at url.
-func standinProviders(url string) config.Providers {
+func standinProviders(url string) providers.Config {
 	return sandbox.New(sandbox.Options{Issuer: url}).Providers()
 }
 

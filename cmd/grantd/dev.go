@@ -19,6 +19,7 @@ import (
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/sandbox"
 	"github.com/grantd/grantd/internal/sandbox/ews"
 	"github.com/grantd/grantd/internal/sandbox/mail"
@@ -197,7 +198,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // mergeProviders points the OAuth providers at the sandbox and keeps the
 // rest of the configuration.
-func mergeProviders(cfg, sb config.Providers) config.Providers {
+func mergeProviders(cfg, sb providers.Config) providers.Config {
 	cfg.Google, cfg.Microsoft, cfg.Yahoo, cfg.Zoom = sb.Google, sb.Microsoft, sb.Yahoo, sb.Zoom
 	return cfg
 }

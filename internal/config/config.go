@@ -1,14 +1,22 @@
 // Package config holds grantd's configuration: defaults, a YAML file, the
 // environment (GRANTD_ + the upper-cased key path joined with _) and flags,
 // in that order of precedence (flags win). Every key is documented in
-// docs/configuration.md.
+// docs/configuration.md. The package a section configures owns its struct
+// and defaults: netx.Config is network.*, providers.Config (made of each
+// provider package's Config) is providers.*.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/grantd/grantd/internal/netx"
+	"github.com/grantd/grantd/internal/providers"
+)
 
 // Config is the whole configuration. The yaml tag of each field is its key;
 // the environment variable is derived from the key path. A `grantd:"secret"`
-// tag marks a value that must never be printed (Key.Secret).
+// tag marks a value that must never be printed (Key.Secret); a
+// `grantd:"optional"` tag, a URL key under providers that may be empty.
 type Config struct {
 	// Listen is the address the API server listens on.
 	Listen string `yaml:"listen"`
@@ -18,13 +26,16 @@ type Config struct {
 	// DataDir.
 	DatabaseURL string `yaml:"database_url" grantd:"secret"`
 
-	Log       Log       `yaml:"log"`
-	HTTP      HTTP      `yaml:"http"`
-	Vault     Vault     `yaml:"vault"`
-	Network   Network   `yaml:"network"`
-	Providers Providers `yaml:"providers"`
-	Refresh   Refresh   `yaml:"refresh"`
-	RateLimit RateLimit `yaml:"ratelimit"`
+	Log   Log   `yaml:"log"`
+	HTTP  HTTP  `yaml:"http"`
+	Vault Vault `yaml:"vault"`
+	// Network is how grantd reaches providers (netx owns its keys).
+	Network netx.Config `yaml:"network"`
+	// Providers is every provider's configuration (each provider package
+	// owns its keys; internal/providers lists them).
+	Providers providers.Config `yaml:"providers"`
+	Refresh   Refresh          `yaml:"refresh"`
+	RateLimit RateLimit        `yaml:"ratelimit"`
 }
 
 // RateLimit configures the per-application request limits: a token bucket
@@ -98,74 +109,6 @@ type Vault struct {
 	ReloadInterval time.Duration `yaml:"reload_interval"`
 }
 
-// Network configures how grantd reaches the outside world.
-type Network struct {
-	// DNSServer is the host:port of the DNS server used for discovery
-	// lookups; empty means the system resolver.
-	DNSServer string `yaml:"dns_server"`
-	// CAFile is a PEM file of extra CA certificates trusted for every
-	// outbound TLS connection (providers, IMAP, SMTP, EWS).
-	CAFile string `yaml:"ca_file"`
-	// Timeout bounds one outbound call to a provider.
-	Timeout time.Duration `yaml:"timeout"`
-	// AllowInsecure permits plaintext IMAP/SMTP/EWS connections (no TLS);
-	// meant for loopback test servers only.
-	AllowInsecure bool `yaml:"allow_insecure"`
-}
-
-// Providers holds every provider endpoint grantd talks to.
-type Providers struct {
-	Google    Google    `yaml:"google"`
-	Microsoft Microsoft `yaml:"microsoft"`
-	Yahoo     Yahoo     `yaml:"yahoo"`
-	Zoom      Zoom      `yaml:"zoom"`
-	ICloud    MailHosts `yaml:"icloud"`
-	EWS       EWS       `yaml:"ews"`
-}
-
-// Google endpoints.
-type Google struct {
-	TokenURL    string `yaml:"token_url"`
-	UserinfoURL string `yaml:"userinfo_url"`
-	JWKSURL     string `yaml:"jwks_url"`
-	Issuer      string `yaml:"issuer"`
-	APIURL      string `yaml:"api_url"`
-}
-
-// Microsoft endpoints. LoginURL is the authority base; the token endpoint
-// is LoginURL/{tenant}/oauth2/v2.0/token.
-type Microsoft struct {
-	LoginURL string `yaml:"login_url"`
-	GraphURL string `yaml:"graph_url"`
-}
-
-// Yahoo endpoints.
-type Yahoo struct {
-	TokenURL    string `yaml:"token_url"`
-	UserinfoURL string `yaml:"userinfo_url"`
-}
-
-// Zoom endpoints.
-type Zoom struct {
-	TokenURL string `yaml:"token_url"`
-	APIURL   string `yaml:"api_url"`
-}
-
-// MailHosts are the IMAP and SMTP servers of a mail provider.
-type MailHosts struct {
-	IMAPHost string `yaml:"imap_host"`
-	IMAPPort int    `yaml:"imap_port"`
-	SMTPHost string `yaml:"smtp_host"`
-	SMTPPort int    `yaml:"smtp_port"`
-}
-
-// EWS endpoints.
-type EWS struct {
-	// AutodiscoverURL overrides Autodiscover lookups (for tests); empty
-	// means the standard Autodiscover locations of the user's domain.
-	AutodiscoverURL string `yaml:"autodiscover_url"`
-}
-
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
@@ -180,30 +123,9 @@ func Default() Config {
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   15 * time.Second,
 		},
-		Vault:   Vault{ReloadInterval: 10 * time.Second},
-		Network: Network{Timeout: 15 * time.Second},
-		Providers: Providers{
-			Google: Google{
-				TokenURL:    "https://oauth2.googleapis.com/token",
-				UserinfoURL: "https://openidconnect.googleapis.com/v1/userinfo",
-				JWKSURL:     "https://www.googleapis.com/oauth2/v3/certs",
-				Issuer:      "https://accounts.google.com",
-				APIURL:      "https://www.googleapis.com",
-			},
-			Microsoft: Microsoft{
-				LoginURL: "https://login.microsoftonline.com",
-				GraphURL: "https://graph.microsoft.com/v1.0",
-			},
-			Yahoo: Yahoo{
-				TokenURL:    "https://api.login.yahoo.com/oauth2/get_token",
-				UserinfoURL: "https://api.login.yahoo.com/openid/v1/userinfo",
-			},
-			Zoom: Zoom{
-				TokenURL: "https://zoom.us/oauth/token",
-				APIURL:   "https://api.zoom.us/v2",
-			},
-			ICloud: MailHosts{IMAPHost: "imap.mail.me.com", IMAPPort: 993, SMTPHost: "smtp.mail.me.com", SMTPPort: 587},
-		},
+		Vault:     Vault{ReloadInterval: 10 * time.Second},
+		Network:   netx.DefaultConfig(),
+		Providers: providers.DefaultConfig(),
 		Refresh: Refresh{
 			Enabled:             true,
 			Workers:             8,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,8 @@ type Key struct {
 type field struct {
 	Key
 	index []int
+	// optional: a URL key that may be empty (tag `grantd:"optional"`).
+	optional bool
 }
 
 type schema struct {
@@ -88,7 +91,9 @@ var getSchema = sync.OnceValue(func() *schema {
 				panic(fmt.Sprintf("config: key %s has unsupported type %s", path, sf.Type))
 			}
 			env := EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
-			f := field{Key: Key{Path: path, Env: env, Type: typ, Secret: sf.Tag.Get("grantd") == "secret"}, index: idx}
+			tags := strings.Split(sf.Tag.Get("grantd"), ",")
+			f := field{Key: Key{Path: path, Env: env, Type: typ, Secret: slices.Contains(tags, "secret")}, index: idx,
+				optional: slices.Contains(tags, "optional")}
 			s.fields = append(s.fields, f)
 		}
 	}

@@ -10,11 +10,6 @@ import (
 	"strings"
 )
 
-// optionalURLs are URL keys that may be empty.
-var optionalURLs = map[string]bool{
-	"providers.ews.autodiscover_url": true,
-}
-
 // Validate checks that the configuration is usable: the listen address
 // parses, data_dir is set when needed, database_url is a postgres:// URL,
 // the log level and format are known, sizes, timeouts and intervals are
@@ -96,7 +91,7 @@ func (c Config) Validate() error {
 			}
 		case !strings.HasPrefix(f.Path, "providers."):
 		case f.Type == "string" && (strings.HasSuffix(f.Path, "_url") || strings.HasSuffix(f.Path, ".issuer")):
-			if v.String() == "" && optionalURLs[f.Path] {
+			if v.String() == "" && f.optional {
 				continue
 			}
 			if err := checkHTTPURL(v.String()); err != nil {

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -72,7 +71,7 @@ type Service struct {
 	Store     store.Store
 	Vault     Sealer
 	Clients   ClientResolver
-	Providers map[string]provider.Provider // by provider name
+	Providers *provider.Registry
 	Log       *slog.Logger
 	Now       func() time.Time
 	NewID     func() string
@@ -97,12 +96,7 @@ type AuthRequest struct {
 
 // Supported returns the providers that can be authenticated, sorted.
 func (s *Service) Supported() []string {
-	out := make([]string, 0, len(s.Providers))
-	for p := range s.Providers {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+	return s.Providers.Authenticating()
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -115,8 +109,8 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microseco
 // given, else the client of the grant being updated (grant non-nil), else
 // the default for a new authentication.
 func (s *Service) validate(ctx context.Context, appID, prov string, settings map[string]any, scope []string, grant *store.Grant) (provider.Result, string, []string, error) {
-	v, ok := s.Providers[prov]
-	if !ok {
+	v := s.Providers.Get(prov)
+	if v == nil {
 		if prov == "" {
 			return provider.Result{}, "", nil, invalid("provider is required; one of: %s", strings.Join(s.Supported(), ", "))
 		}
@@ -315,7 +309,7 @@ func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID
 	g.NextRefreshAt = time.Time{}
 	if !res.AccessTokenExpiresAt.IsZero() {
 		g.NextRefreshAt = nextRefresh(now, res.AccessTokenExpiresAt)
-	} else if _, ok := s.Providers[prov].(provider.Rechecker); ok && s.PasswordRecheck > 0 && res.Secrets["refresh_token"] == "" {
+	} else if provider.Implements[provider.Rechecker](s.Providers, prov) && s.PasswordRecheck > 0 && res.Secrets["refresh_token"] == "" {
 		g.NextRefreshAt = NextRecheck(now, s.PasswordRecheck)
 	}
 	secrets := res.Secrets

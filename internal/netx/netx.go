@@ -11,13 +11,11 @@ import (
 	"net/http"
 	"os"
 	"time"
-
-	"github.com/grantd/grantd/internal/config"
 )
 
 // TLSConfig returns the TLS configuration for outbound connections: the
 // system roots plus the PEM certificates of cfg.CAFile, if set.
-func TLSConfig(cfg config.Network) (*tls.Config, error) {
+func TLSConfig(cfg Config) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile == "" {
 		return tc, nil
@@ -41,7 +39,7 @@ func TLSConfig(cfg config.Network) (*tls.Config, error) {
 // sized for concurrent use (the default transport keeps only two idle
 // connections per host, which costs a third of the throughput under load)
 // and a per-request timeout of cfg.Timeout.
-func NewHTTPClient(cfg config.Network) (*http.Client, error) {
+func NewHTTPClient(cfg Config) (*http.Client, error) {
 	tc, err := TLSConfig(cfg)
 	if err != nil {
 		return nil, err

@@ -37,8 +37,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/google"
+	"github.com/grantd/grantd/internal/provider/microsoft"
+	"github.com/grantd/grantd/internal/provider/yahoo"
+	"github.com/grantd/grantd/internal/provider/zoom"
+	"github.com/grantd/grantd/internal/providers"
 )
 
 // Provider names accepted by the sandbox (the same as grantd's).
@@ -337,29 +341,29 @@ func (s *Sandbox) issuerBase(r *http.Request) string {
 
 // Providers returns grantd's provider configuration pointing at this
 // sandbox (ICloud and EWS are left zero).
-func (s *Sandbox) Providers() config.Providers {
+func (s *Sandbox) Providers() providers.Config {
 	b := s.base()
 	iss := s.opts.Issuer
 	if iss == "" {
 		iss = b
 	}
-	return config.Providers{
-		Google: config.Google{
+	return providers.Config{
+		Google: google.Config{
 			TokenURL:    b + "/google/token",
 			UserinfoURL: b + "/google/userinfo",
 			JWKSURL:     b + "/google/certs",
 			Issuer:      iss + "/google",
 			APIURL:      b + "/google",
 		},
-		Microsoft: config.Microsoft{
+		Microsoft: microsoft.Config{
 			LoginURL: b + "/microsoft",
 			GraphURL: b + "/microsoft/graph/v1.0",
 		},
-		Yahoo: config.Yahoo{
+		Yahoo: yahoo.Config{
 			TokenURL:    b + "/yahoo/oauth2/get_token",
 			UserinfoURL: b + "/yahoo/openid/v1/userinfo",
 		},
-		Zoom: config.Zoom{
+		Zoom: zoom.Config{
 			TokenURL: b + "/zoom/oauth/token",
 			APIURL:   b + "/zoom/v2",
 		},

@@ -25,13 +25,7 @@ import (
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
-	"github.com/grantd/grantd/internal/provider/ews"
-	"github.com/grantd/grantd/internal/provider/google"
-	"github.com/grantd/grantd/internal/provider/icloud"
-	"github.com/grantd/grantd/internal/provider/imap"
-	"github.com/grantd/grantd/internal/provider/microsoft"
-	"github.com/grantd/grantd/internal/provider/yahoo"
-	"github.com/grantd/grantd/internal/provider/zoom"
+	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/refresh"
 	"github.com/grantd/grantd/internal/store"
@@ -183,29 +177,15 @@ func firstSealedKeyID(ctx context.Context, st store.Store) (string, error) {
 	return id, nil
 }
 
-// Providers returns the providers configured by cfg.
-// finder (provider detection) fills in the IMAP/SMTP hosts and the EWS URL
-// the caller left out; it may be nil.
-func Providers(cfg config.Config, hc *http.Client, finder *detect.Detector) map[string]provider.Provider {
-	p := cfg.Providers
-	var (
-		mailFinder provider.ServerFinder
-		ewsFinder  provider.EWSFinder
-	)
+// Providers returns the providers configured by cfg (see package
+// providers). finder (provider detection) fills in the IMAP/SMTP hosts and
+// the EWS URL the caller left out; it may be nil.
+func Providers(cfg config.Config, hc *http.Client, finder *detect.Detector) *provider.Registry {
+	env := providers.Env{Network: cfg.Network, HTTP: hc}
 	if finder != nil {
-		mailFinder, ewsFinder = finder, finder
+		env.MailFinder, env.EWSFinder = finder, finder
 	}
-	mail := imap.New(imap.Options{Network: cfg.Network, Finder: mailFinder})
-	return map[string]provider.Provider{
-		provider.Google:    google.New(p.Google, hc),
-		provider.Microsoft: microsoft.New(p.Microsoft, hc),
-		provider.Yahoo:     yahoo.New(p.Yahoo, hc),
-		provider.Zoom:      zoom.New(p.Zoom, hc),
-		// IMAP and SMTP use netx.TLSConfig(cfg.Network) (built by imap.New).
-		provider.IMAP:   mail,
-		provider.ICloud: icloud.New(p.ICloud, mail),
-		provider.EWS:    ews.New(cfg.Network, ewsFinder),
-	}
+	return providers.New(cfg.Providers, env)
 }
 
 // Server is an assembled grantd.
@@ -268,19 +248,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 // the providers that can also refresh (the OAuth ones) or
 // re-check stored credentials (the password ones).
 func NewRefresher(cfg config.Config, st store.Store, grants *grant.Service, clients grant.ClientResolver, log *slog.Logger) *refresh.Refresher {
-	provs := map[string]provider.Refresher{}
-	checkers := map[string]provider.Rechecker{}
-	for name, v := range grants.Providers {
-		if r, ok := v.(provider.Refresher); ok {
-			provs[name] = r
-		}
-		if c, ok := v.(provider.Rechecker); ok {
-			checkers[name] = c
-		}
-	}
 	return refresh.New(refresh.Options{
 		Config: refreshConfig(cfg.Refresh),
-		Store:  st, Grants: grants, Clients: clients, Providers: provs, Checkers: checkers, Log: log, Now: time.Now,
+		Store:  st, Grants: grants, Clients: clients, Log: log, Now: time.Now,
+		Providers: provider.Capable[provider.Refresher](grants.Providers),
+		Checkers:  provider.Capable[provider.Rechecker](grants.Providers),
 	})
 }
 

@@ -2,7 +2,6 @@ package ews_test
 
 import (
 	"crypto/tls"
-	"github.com/grantd/grantd/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -13,7 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/netx"
+	"github.com/grantd/grantd/internal/testenv"
+
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/ews"
 )
@@ -91,7 +92,7 @@ func TestApacheInterop(t *testing.T) {
 		waitTLS(t, p, exited, dir)
 	}
 
-	v := ews.New(config.Network{CAFile: filepath.Join(dir, "cert.pem"), Timeout: 5 * time.Second}, nil)
+	v := ews.New(netx.Config{CAFile: filepath.Join(dir, "cert.pem"), Timeout: 5 * time.Second}, nil)
 	check := func(port int, user, pw string) (provider.Result, error) {
 		return validate(v, map[string]any{"email": "alice@contoso.test", "ews_username": user, "ews_password": pw, "ews_host": "127.0.0.1", "ews_port": port})
 	}

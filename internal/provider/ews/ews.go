@@ -59,7 +59,6 @@ import (
 
 	"github.com/Azure/go-ntlmssp"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
@@ -86,7 +85,7 @@ type Provider struct {
 	// network timeout. Set it before the first Validate.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	network config.Network
+	network netx.Config
 	tls     *tls.Config
 	tlsErr  error
 	finder  provider.EWSFinder
@@ -95,7 +94,7 @@ type Provider struct {
 // New returns the EWS validator. network gives the trusted CAs, the
 // timeout and whether http:// is allowed; finder, which may be nil, finds
 // the EWS URL when ews_host is omitted.
-func New(network config.Network, finder provider.EWSFinder) *Provider {
+func New(network netx.Config, finder provider.EWSFinder) *Provider {
 	tc, err := netx.TLSConfig(network)
 	return &Provider{network: network, tls: tc, tlsErr: err, finder: finder}
 }

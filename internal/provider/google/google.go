@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/oauthx"
 )
@@ -28,7 +27,7 @@ const identityScopes = "openid, https://www.googleapis.com/auth/userinfo.email a
 // refresh tokens. It is safe for concurrent use and caches Google's
 // signing keys.
 type Provider struct {
-	cfg     config.Google
+	cfg     Config
 	hc      *http.Client
 	issuers []string
 	keys    *keyCache
@@ -41,7 +40,7 @@ var _ provider.Provider = (*Provider)(nil)
 
 // New returns a Provider for the endpoints of cfg, calling them with hc
 // (nil means a client with oauthx.DefaultTimeout).
-func New(cfg config.Google, hc *http.Client) *Provider {
+func New(cfg Config, hc *http.Client) *Provider {
 	hc = oauthx.Client(hc)
 	iss := cfg.Issuer
 	if iss == "" {

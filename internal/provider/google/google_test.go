@@ -7,10 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/google"
-	"github.com/grantd/grantd/internal/provider/oauthx/oauthxtest"
+	"github.com/grantd/grantd/internal/provider/providertest"
 )
 
 // TestEmailRequired: a token whose userinfo has no email (no
@@ -31,18 +30,18 @@ func TestEmailRequired(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	v := google.New(config.Google{TokenURL: srv.URL + "/token", UserinfoURL: srv.URL + "/userinfo", JWKSURL: srv.URL + "/certs"}, srv.Client())
+	v := google.New(google.Config{TokenURL: srv.URL + "/token", UserinfoURL: srv.URL + "/userinfo", JWKSURL: srv.URL + "/certs"}, srv.Client())
 	_, err := v.Validate(context.Background(), provider.Request{
 		Settings: map[string]any{"refresh_token": "rt-SECRET-1"},
 		Client:   provider.Client{ClientID: "cid", ClientSecret: "cs-SECRET-1"},
 	})
-	pe := oauthxtest.Class(t, err, provider.ClassMissingScope)
+	pe := providertest.Class(t, err, provider.ClassMissingScope)
 	for _, want := range []string{"openid", "https://www.googleapis.com/auth/userinfo.email", "userinfo.profile"} {
 		if !strings.Contains(pe.Message, want) {
 			t.Errorf("message %q does not name %s", pe.Message, want)
 		}
 	}
-	oauthxtest.NoSecrets(t, err, "rt-SECRET-1", "cs-SECRET-1", "at-SECRET-1")
+	providertest.NoSecrets(t, err, "rt-SECRET-1", "cs-SECRET-1", "at-SECRET-1")
 	// Google takes the client in the body.
 	if !strings.Contains(form, "client_secret=cs-SECRET-1") || !strings.Contains(form, "client_id=cid") {
 		t.Errorf("form = %q", form)

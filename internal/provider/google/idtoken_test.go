@@ -17,10 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/oauthx"
-	"github.com/grantd/grantd/internal/provider/oauthx/oauthxtest"
+	"github.com/grantd/grantd/internal/provider/providertest"
 )
 
 var (
@@ -105,7 +104,7 @@ func validClaims(now time.Time) map[string]any {
 }
 
 func newTestProvider(j *jwksServer, issuer string) (*Provider, *oauthx.Session) {
-	v := New(config.Google{JWKSURL: j.URL, Issuer: issuer}, j.Client())
+	v := New(Config{JWKSURL: j.URL, Issuer: issuer}, j.Client())
 	s, err := oauthx.Start(provider.Request{
 		Settings: map[string]any{"refresh_token": "rt-secret"},
 		Client:   provider.Client{ClientID: testClient, ClientSecret: "cs-secret"},
@@ -186,11 +185,11 @@ func TestVerifyIDToken(t *testing.T) {
 				}
 				return
 			}
-			pe := oauthxtest.Class(t, err, provider.ClassInvalidCredentials)
+			pe := providertest.Class(t, err, provider.ClassInvalidCredentials)
 			if !strings.Contains(pe.Message, tc.wantErr) {
 				t.Errorf("message %q does not contain %q", pe.Message, tc.wantErr)
 			}
-			oauthxtest.NoSecrets(t, err, "rt-secret", "cs-secret")
+			providertest.NoSecrets(t, err, "rt-secret", "cs-secret")
 		})
 	}
 }
@@ -229,7 +228,7 @@ func TestKeyCache(t *testing.T) {
 	tokC := sign(t, a, map[string]string{"alg": "RS256", "kid": "C"}, validClaims(now))
 	for range 3 {
 		_, err := v.verify(ctx, s, tokC, testClient)
-		oauthxtest.Class(t, err, provider.ClassInvalidCredentials)
+		providertest.Class(t, err, provider.ClassInvalidCredentials)
 	}
 	if n := j.fetches.Load(); n != 2 {
 		t.Fatalf("fetches = %d after repeated unknown kids, want still 2", n)
@@ -237,7 +236,7 @@ func TestKeyCache(t *testing.T) {
 	clock = clock.Add(v.keys.minRefetch)
 	for range 3 {
 		_, err := v.verify(ctx, s, tokC, testClient)
-		oauthxtest.Class(t, err, provider.ClassInvalidCredentials)
+		providertest.Class(t, err, provider.ClassInvalidCredentials)
 	}
 	if n := j.fetches.Load(); n != 3 {
 		t.Fatalf("fetches = %d after minRefetch, want 3", n)
@@ -261,7 +260,7 @@ func TestKeyCache(t *testing.T) {
 	// A failing JWKS with no usable key is the provider's fault: retryable.
 	v2, s2 := newTestProvider(j, "https://issuer.test")
 	_, err := v2.verify(ctx, s2, tokA, testClient)
-	pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
+	pe := providertest.Class(t, err, provider.ClassUnavailable)
 	if !strings.Contains(pe.Message, "JWKS") {
 		t.Errorf("message = %q", pe.Message)
 	}

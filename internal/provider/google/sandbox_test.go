@@ -5,10 +5,11 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/google"
 	"github.com/grantd/grantd/internal/provider/oauthx/oauthxtest"
+	"github.com/grantd/grantd/internal/provider/providertest"
+	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/sandbox"
 )
 
@@ -20,7 +21,7 @@ const (
 
 var suite = oauthxtest.Suite{
 	Provider: sandbox.Google,
-	New: func(p config.Providers, hc *http.Client) provider.Provider {
+	New: func(p providers.Config, hc *http.Client) provider.Provider {
 		return google.New(p.Google, hc)
 	},
 	// No openid: no id_token, so every validation calls userinfo.
@@ -81,8 +82,8 @@ func TestIDTokenWrongIssuer(t *testing.T) {
 	p := e.SB.Providers()
 	p.Google.Issuer = "https://accounts.google.com"
 	_, err := google.New(p.Google, nil).Validate(context.Background(), e.Request(rt))
-	pe := oauthxtest.Class(t, err, provider.ClassInvalidCredentials)
-	oauthxtest.NoSecrets(t, pe, rt, oauthxtest.ClientSecret)
+	pe := providertest.Class(t, err, provider.ClassInvalidCredentials)
+	providertest.NoSecrets(t, pe, rt, oauthxtest.ClientSecret)
 }
 
 func TestInvalidScopeRequested(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/imap"
 )
@@ -18,12 +17,12 @@ import (
 // Provider is the iCloud provider: it checks and re-checks iCloud Mail
 // app-specific passwords.
 type Provider struct {
-	hosts config.MailHosts
+	hosts Config
 	mail  *imap.Provider
 }
 
 // New returns a Provider against hosts, connecting as mail does.
-func New(hosts config.MailHosts, mail *imap.Provider) *Provider {
+func New(hosts Config, mail *imap.Provider) *Provider {
 	return &Provider{hosts: hosts, mail: mail}
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/imap"
 	"github.com/grantd/grantd/internal/sandbox/mail"
@@ -46,7 +46,7 @@ func BenchmarkIMAPSMTPValidate(b *testing.B) {
 			imapPort, smtpPort = 143, 587
 		}
 		addrs := map[string]string{strconv.Itoa(imapPort): srv.IMAPAddr(), strconv.Itoa(smtpPort): srv.SMTPAddr()}
-		v := imap.New(imap.Options{Network: config.Network{Timeout: 10 * time.Second}, TLS: tc,
+		v := imap.New(imap.Options{Network: netx.Config{Timeout: 10 * time.Second}, TLS: tc,
 			Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				_, p, _ := net.SplitHostPort(addr)
 				var d net.Dialer

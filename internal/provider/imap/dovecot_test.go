@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"github.com/grantd/grantd/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -17,7 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/netx"
+	"github.com/grantd/grantd/internal/testenv"
+
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/imap"
 )
@@ -93,7 +94,7 @@ func TestDovecotInterop(t *testing.T) {
 	pool.AppendCertsFromPEM(pem)
 	portMap := map[string]int{"993": ports[1], "143": ports[0], "465": ports[3], "587": ports[2]}
 	v := imap.New(imap.Options{
-		Network: config.Network{Timeout: 5 * time.Second},
+		Network: netx.Config{Timeout: 5 * time.Second},
 		TLS:     &tls.Config{RootCAs: pool},
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			_, p, _ := net.SplitHostPort(addr)

@@ -44,7 +44,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
@@ -61,7 +60,7 @@ const (
 // Options configure a Provider.
 type Options struct {
 	// Network supplies timeout (default 15s), allow_insecure and ca_file.
-	Network config.Network
+	Network netx.Config
 	// TLS is the client TLS configuration; nil means
 	// netx.TLSConfig(Network) (the system roots plus network.ca_file).
 	TLS *tls.Config

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/imap"
 	"github.com/grantd/grantd/internal/sandbox/mail"
@@ -49,7 +49,7 @@ func startEnv(t testing.TB, mode mail.TLSMode, o envOpts) env {
 		o.timeout = 3 * time.Second
 	}
 	v := imap.New(imap.Options{
-		Network: config.Network{Timeout: o.timeout, AllowInsecure: o.insecure},
+		Network: netx.Config{Timeout: o.timeout, AllowInsecure: o.insecure},
 		TLS:     tc, Finder: o.finder, Dial: o.dial,
 	})
 	return env{srv: srv, v: v}

@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/oauthx"
 )
@@ -29,7 +28,7 @@ var tenantRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // Provider is the Microsoft provider: it validates and refreshes Microsoft
 // refresh tokens. It is safe for concurrent use.
 type Provider struct {
-	cfg config.Microsoft
+	cfg Config
 	hc  *http.Client
 }
 
@@ -37,7 +36,7 @@ var _ provider.Provider = (*Provider)(nil)
 
 // New returns a Provider for the endpoints of cfg, calling them with hc
 // (nil means a client with oauthx.DefaultTimeout).
-func New(cfg config.Microsoft, hc *http.Client) *Provider {
+func New(cfg Config, hc *http.Client) *Provider {
 	return &Provider{cfg: cfg, hc: oauthx.Client(hc)}
 }
 

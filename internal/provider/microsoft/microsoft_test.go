@@ -9,16 +9,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/microsoft"
 	"github.com/grantd/grantd/internal/provider/oauthx/oauthxtest"
+	"github.com/grantd/grantd/internal/provider/providertest"
+	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/sandbox"
 )
 
 var suite = oauthxtest.Suite{
 	Provider: sandbox.Microsoft,
-	New: func(p config.Providers, hc *http.Client) provider.Provider {
+	New: func(p providers.Config, hc *http.Client) provider.Provider {
 		return microsoft.New(p.Microsoft, hc)
 	},
 	Scopes:       []string{"openid", "profile", "email", "offline_access", "User.Read", "Mail.Read", "Calendars.ReadWrite"},
@@ -69,14 +70,14 @@ func TestRequestedScopes(t *testing.T) {
 	req = e.Request(rt2)
 	req.Scope = []string{"User.Read", "Mail.Send"}
 	_, err = e.Provider(0).Validate(context.Background(), req)
-	pe := oauthxtest.Class(t, err, provider.ClassMissingScope)
+	pe := providertest.Class(t, err, provider.ClassMissingScope)
 	if !strings.Contains(pe.Message, "Mail.Send") {
 		t.Errorf("message %q does not name the scope", pe.Message)
 	}
 	if codes, _ := pe.ProviderError["error_codes"].([]any); !slices.Contains(codes, any(int64(65001))) {
 		t.Errorf("error_codes = %v", pe.ProviderError["error_codes"])
 	}
-	oauthxtest.NoSecrets(t, err, rt, rt2, oauthxtest.ClientSecret)
+	providertest.NoSecrets(t, err, rt, rt2, oauthxtest.ClientSecret)
 }
 
 func TestTenants(t *testing.T) {
@@ -104,14 +105,14 @@ func TestTenants(t *testing.T) {
 	_, err = v.Validate(ctx, req)
 	// An unknown tenant is the connector's configuration, not the user's
 	// token: invalid_client, which keeps grants valid when refreshing.
-	pe := oauthxtest.Class(t, err, provider.ClassInvalidClient)
+	pe := providertest.Class(t, err, provider.ClassInvalidClient)
 	if !strings.Contains(pe.Message, "AADSTS90002") || !strings.Contains(pe.Message, "tenant") {
 		t.Errorf("message = %q", pe.Message)
 	}
 
 	req.Client.Tenant = "../admin"
 	_, err = v.Validate(ctx, req)
-	oauthxtest.Class(t, err, provider.ClassBadRequest)
+	providertest.Class(t, err, provider.ClassBadRequest)
 }
 
 func TestMailFallsBackToUPN(t *testing.T) {
@@ -132,7 +133,7 @@ func TestMailFallsBackToUPN(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	v := microsoft.New(config.Microsoft{LoginURL: srv.URL + "/login/", GraphURL: srv.URL + "/graph"}, srv.Client())
+	v := microsoft.New(microsoft.Config{LoginURL: srv.URL + "/login/", GraphURL: srv.URL + "/graph"}, srv.Client())
 	res, err := v.Validate(context.Background(), provider.Request{
 		Settings: map[string]any{"refresh_token": "rt-1"},
 		Client:   provider.Client{ClientID: "cid", ClientSecret: "cs"},

@@ -20,7 +20,7 @@ import (
 
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/oauthx"
-	"github.com/grantd/grantd/internal/provider/oauthx/oauthxtest"
+	"github.com/grantd/grantd/internal/provider/providertest"
 )
 
 const (
@@ -169,7 +169,7 @@ func TestTokenErrorClassification(t *testing.T) {
 			srv, n := tokenServer(t, tc.status, tc.ctype, tc.body)
 			s := session(t, srv.Client())
 			_, err := s.Redeem(context.Background(), oauthx.TokenEndpoint{URL: srv.URL, AuthStyle: oauth2.AuthStyleInParams}, nil)
-			pe := oauthxtest.Class(t, err, tc.class)
+			pe := providertest.Class(t, err, tc.class)
 			if tc.msg != "" && !strings.Contains(pe.Message, tc.msg) {
 				t.Errorf("message %q does not contain %q", pe.Message, tc.msg)
 			}
@@ -189,7 +189,7 @@ func TestTokenErrorClassification(t *testing.T) {
 			if got := n.Load(); got != 1 {
 				t.Errorf("token endpoint called %d times, want 1 (AuthStyle probing?)", got)
 			}
-			oauthxtest.NoSecrets(t, err, testRT, testSecret, testAccess)
+			providertest.NoSecrets(t, err, testRT, testSecret, testAccess)
 			if tc.noSecret && !strings.Contains(pe.Message, provider.Redacted) {
 				t.Errorf("message %q: secrets were not replaced by %s", pe.Message, provider.Redacted)
 			}
@@ -201,7 +201,7 @@ func TestMicrosoftErrorCodesKept(t *testing.T) {
 	srv, _ := tokenServer(t, 400, "application/json",
 		`{"error":"invalid_grant","error_description":"AADSTS70000: bad","error_codes":[70000,123],"error_uri":"https://login/error?code=70000"}`)
 	_, err := session(t, srv.Client()).Redeem(context.Background(), oauthx.TokenEndpoint{URL: srv.URL, AuthStyle: oauth2.AuthStyleInParams}, nil)
-	pe := oauthxtest.Class(t, err, provider.ClassInvalidCredentials)
+	pe := providertest.Class(t, err, provider.ClassInvalidCredentials)
 	codes, ok := pe.ProviderError["error_codes"].([]any)
 	if !ok || len(codes) != 2 || codes[0] != int64(70000) {
 		t.Fatalf("error_codes = %#v", pe.ProviderError["error_codes"])
@@ -225,14 +225,14 @@ func TestTransportErrors(t *testing.T) {
 		l.Close()
 		start := time.Now()
 		_, err = session(t, &http.Client{Timeout: 5 * time.Second}).Redeem(context.Background(), ep("http://"+addr+"/token"), nil)
-		pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
+		pe := providertest.Class(t, err, provider.ClassUnavailable)
 		if !strings.Contains(pe.Message, "connection refused") || !strings.Contains(pe.Message, "try again") {
 			t.Errorf("message = %q", pe.Message)
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("took %v", d)
 		}
-		oauthxtest.NoSecrets(t, err, testRT, testSecret)
+		providertest.NoSecrets(t, err, testRT, testSecret)
 	})
 
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -248,7 +248,7 @@ func TestTransportErrors(t *testing.T) {
 	t.Run("client timeout", func(t *testing.T) {
 		start := time.Now()
 		_, err := session(t, &http.Client{Timeout: 150 * time.Millisecond}).Redeem(context.Background(), ep(slow.URL), nil)
-		pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
+		pe := providertest.Class(t, err, provider.ClassUnavailable)
 		if !strings.Contains(pe.Message, "timed out") {
 			t.Errorf("message = %q", pe.Message)
 		}
@@ -262,7 +262,7 @@ func TestTransportErrors(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		_, err := session(t, &http.Client{Timeout: 10 * time.Second}).Redeem(ctx, ep(slow.URL), nil)
-		pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
+		pe := providertest.Class(t, err, provider.ClassUnavailable)
 		if !strings.Contains(pe.Message, "timed out") {
 			t.Errorf("message = %q", pe.Message)
 		}
@@ -279,7 +279,7 @@ func TestTransportErrors(t *testing.T) {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: "token.example", IsNotFound: true}}
 		}}
 		_, err := session(t, &http.Client{Transport: tr}).Redeem(context.Background(), ep("http://token.example/token"), nil)
-		pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
+		pe := providertest.Class(t, err, provider.ClassUnavailable)
 		if !strings.Contains(pe.Message, "cannot resolve host token.example") {
 			t.Errorf("message = %q", pe.Message)
 		}
@@ -289,7 +289,7 @@ func TestTransportErrors(t *testing.T) {
 		tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
 		defer tlsSrv.Close()
 		_, err := session(t, &http.Client{Timeout: 5 * time.Second}).Redeem(context.Background(), ep(tlsSrv.URL), nil)
-		pe := oauthxtest.Class(t, err, provider.ClassTLS)
+		pe := providertest.Class(t, err, provider.ClassTLS)
 		if !strings.Contains(pe.Message, "certificate") {
 			t.Errorf("message = %q", pe.Message)
 		}
@@ -311,7 +311,7 @@ func TestTransportErrors(t *testing.T) {
 		defer plain.Close()
 		u := strings.Replace(plain.URL, "http://", "https://", 1)
 		_, err := session(t, &http.Client{Timeout: 5 * time.Second}).Redeem(context.Background(), ep(u), nil)
-		oauthxtest.Class(t, err, provider.ClassUnavailable)
+		providertest.Class(t, err, provider.ClassUnavailable)
 	})
 }
 
@@ -365,7 +365,7 @@ func TestIdentityErrorClassification(t *testing.T) {
 			s.Unauthorized = tc.unauth
 			var out map[string]any
 			err := s.GetJSON(context.Background(), "me endpoint", srv.URL+"/me", testAccess, &out)
-			pe := oauthxtest.Class(t, err, tc.class)
+			pe := providertest.Class(t, err, tc.class)
 			for k, want := range tc.pe {
 				if got := pe.ProviderError[k]; got != want {
 					t.Errorf("ProviderError[%q] = %#v, want %#v (all %v)", k, got, want, pe.ProviderError)
@@ -377,7 +377,7 @@ func TestIdentityErrorClassification(t *testing.T) {
 			if !strings.Contains(pe.Message, "me endpoint") {
 				t.Errorf("message %q does not name the endpoint", pe.Message)
 			}
-			oauthxtest.NoSecrets(t, err, testRT, testSecret, testAccess)
+			providertest.NoSecrets(t, err, testRT, testSecret, testAccess)
 		})
 	}
 }
@@ -489,7 +489,7 @@ func TestEchoedSecretsRedacted(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = s.Redeem(context.Background(), oauthx.TokenEndpoint{URL: srv.URL, AuthStyle: style}, nil)
-			pe := oauthxtest.Class(t, err, provider.ClassInvalidCredentials)
+			pe := providertest.Class(t, err, provider.ClassInvalidCredentials)
 			all := err.Error() + " " + fmt.Sprint(pe.ProviderError)
 			for _, leak := range []string{long[:12], "SECRET", base64.StdEncoding.EncodeToString([]byte("client-1:" + url.QueryEscape(secret)))[:12]} {
 				if strings.Contains(all, leak) {
@@ -517,7 +517,7 @@ func TestTokenRedirectNotFollowed(t *testing.T) {
 		srv, _ := tokenServer(t, 0, "", "")
 		srv.Config.Handler = http.RedirectHandler(elsewhere.URL+"/token", code)
 		_, err := session(t, srv.Client()).Redeem(context.Background(), oauthx.TokenEndpoint{URL: srv.URL, AuthStyle: oauth2.AuthStyleInParams}, nil)
-		pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
+		pe := providertest.Class(t, err, provider.ClassUnavailable)
 		if !strings.Contains(pe.Message, "unexpected answer") {
 			t.Errorf("%d: message %q", code, pe.Message)
 		}

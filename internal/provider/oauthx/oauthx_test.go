@@ -8,7 +8,7 @@ import (
 
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/oauthx"
-	"github.com/grantd/grantd/internal/provider/oauthx/oauthxtest"
+	"github.com/grantd/grantd/internal/provider/providertest"
 )
 
 func TestStartBadRequests(t *testing.T) {
@@ -35,7 +35,7 @@ func TestStartBadRequests(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := oauthx.Start(provider.Request{Settings: tc.settings, Client: tc.client}, "Acme", nil)
-			pe := oauthxtest.Class(t, err, provider.ClassBadRequest)
+			pe := providertest.Class(t, err, provider.ClassBadRequest)
 			if !strings.Contains(pe.Message, tc.msg) {
 				t.Errorf("message %q does not contain %q", pe.Message, tc.msg)
 			}
@@ -63,8 +63,8 @@ func TestRedact(t *testing.T) {
 		Err:           cause,
 	}
 	out := provider.NewRedactor(secret, "ab").Error(in) // short strings are not redacted
-	oauthxtest.NoSecrets(t, out, secret)
-	pe := oauthxtest.Class(t, out, provider.ClassInvalidCredentials)
+	providertest.NoSecrets(t, out, secret)
+	pe := providertest.Class(t, out, provider.ClassInvalidCredentials)
 	if pe.Message != "token [REDACTED] rejected" {
 		t.Errorf("message = %q", pe.Message)
 	}

@@ -6,16 +6,17 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/oauthx/oauthxtest"
+	"github.com/grantd/grantd/internal/provider/providertest"
 	"github.com/grantd/grantd/internal/provider/yahoo"
+	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/sandbox"
 )
 
 var suite = oauthxtest.Suite{
 	Provider: sandbox.Yahoo,
-	New: func(p config.Providers, hc *http.Client) provider.Provider {
+	New: func(p providers.Config, hc *http.Client) provider.Provider {
 		return yahoo.New(p.Yahoo, hc)
 	},
 	Scopes:       []string{"openid", "email", "profile", "mail-r"},
@@ -56,7 +57,7 @@ func TestEmailRequired(t *testing.T) {
 		_, _ = w.Write([]byte(`{"sub":"G1"}`))
 	}))
 	defer srv.Close()
-	_, err := yahoo.New(config.Yahoo{TokenURL: srv.URL + "/token", UserinfoURL: srv.URL + "/ui"}, srv.Client()).
+	_, err := yahoo.New(yahoo.Config{TokenURL: srv.URL + "/token", UserinfoURL: srv.URL + "/ui"}, srv.Client()).
 		Validate(context.Background(), provider.Request{Settings: map[string]any{"refresh_token": "rt"}, Client: provider.Client{ClientID: "c", ClientSecret: "s"}})
-	oauthxtest.Class(t, err, provider.ClassMissingScope)
+	providertest.Class(t, err, provider.ClassMissingScope)
 }

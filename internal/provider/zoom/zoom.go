@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/oauthx"
 )
@@ -18,7 +17,7 @@ import (
 // Provider is the Zoom provider: it validates and refreshes Zoom refresh
 // tokens. It is safe for concurrent use.
 type Provider struct {
-	cfg config.Zoom
+	cfg Config
 	hc  *http.Client
 }
 
@@ -26,7 +25,7 @@ var _ provider.Provider = (*Provider)(nil)
 
 // New returns a Provider for the endpoints of cfg, calling them with hc
 // (nil means a client with oauthx.DefaultTimeout).
-func New(cfg config.Zoom, hc *http.Client) *Provider {
+func New(cfg Config, hc *http.Client) *Provider {
 	return &Provider{cfg: cfg, hc: oauthx.Client(hc)}
 }
 

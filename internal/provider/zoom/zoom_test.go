@@ -7,16 +7,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/oauthx/oauthxtest"
+	"github.com/grantd/grantd/internal/provider/providertest"
 	"github.com/grantd/grantd/internal/provider/zoom"
+	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/sandbox"
 )
 
 var suite = oauthxtest.Suite{
 	Provider: sandbox.Zoom,
-	New: func(p config.Providers, hc *http.Client) provider.Provider {
+	New: func(p providers.Config, hc *http.Client) provider.Provider {
 		return zoom.New(p.Zoom, hc)
 	},
 	Scopes:       []string{"user:read:user", "meeting:write:meeting", "meeting:update:meeting", "meeting:delete:meeting"},
@@ -46,11 +47,11 @@ func TestStrictRotationPersisted(t *testing.T) {
 	}
 	// The original is now dead: validating it again is an invalid token…
 	_, err = v.Validate(context.Background(), e.Request(rt))
-	pe := oauthxtest.Class(t, err, provider.ClassInvalidCredentials)
+	pe := providertest.Class(t, err, provider.ClassInvalidCredentials)
 	if pe.ProviderError["reason"] != "Invalid Token!" {
 		t.Errorf("ProviderError = %v", pe.ProviderError)
 	}
-	oauthxtest.NoSecrets(t, err, rt, rotated, oauthxtest.ClientSecret, res.Secrets["access_token"])
+	providertest.NoSecrets(t, err, rt, rotated, oauthxtest.ClientSecret, res.Secrets["access_token"])
 	// …while the rotated one works.
 	if _, err := v.Validate(context.Background(), e.Request(rotated)); err != nil {
 		t.Fatal(err)
@@ -73,7 +74,7 @@ func TestNameFromFirstAndLast(t *testing.T) {
 		_, _ = w.Write([]byte(`{"id":"z1","email":"kim@example.com","first_name":"Kim","last_name":"Lee"}`))
 	}))
 	defer srv.Close()
-	res, err := zoom.New(config.Zoom{TokenURL: srv.URL + "/oauth/token", APIURL: srv.URL + "/v2/"}, srv.Client()).
+	res, err := zoom.New(zoom.Config{TokenURL: srv.URL + "/oauth/token", APIURL: srv.URL + "/v2/"}, srv.Client()).
 		Validate(context.Background(), provider.Request{Settings: map[string]any{"refresh_token": "rt"}, Client: provider.Client{ClientID: "c", ClientSecret: "s"}})
 	if err != nil {
 		t.Fatal(err)
@@ -109,9 +110,9 @@ func TestIdentityRetriedAfterRotation(t *testing.T) {
 	e.SB.InjectFailure(sandbox.Zoom, sandbox.Failure{Endpoint: "identity", Status: 503, Count: -1})
 	defer e.SB.ClearFailures()
 	_, err = e.Provider(0).Validate(context.Background(), e.Request(rt))
-	pe := oauthxtest.Class(t, err, provider.ClassUnavailable)
+	pe := providertest.Class(t, err, provider.ClassUnavailable)
 	if !strings.Contains(pe.Message, "rotated the refresh token") {
 		t.Errorf("message does not warn about the rotation: %s", pe.Message)
 	}
-	oauthxtest.NoSecrets(t, err, rt, oauthxtest.ClientSecret)
+	providertest.NoSecrets(t, err, rt, oauthxtest.ClientSecret)
 }

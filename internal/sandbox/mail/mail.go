@@ -41,7 +41,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-smtp"
 
-	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/provider/icloud"
 )
 
 // TLSMode is how the servers offer TLS.
@@ -295,10 +295,10 @@ func (s *Server) IMAPPort() int { return s.imapLn.Addr().(*net.TCPAddr).Port }
 // SMTPPort is the SMTP server's port.
 func (s *Server) SMTPPort() int { return s.smtpLn.Addr().(*net.TCPAddr).Port }
 
-// MailHosts returns both servers as grantd configuration (for
-// providers.icloud).
-func (s *Server) MailHosts() config.MailHosts {
-	return config.MailHosts{IMAPHost: s.Host(), IMAPPort: s.IMAPPort(), SMTPHost: s.Host(), SMTPPort: s.SMTPPort()}
+// MailHosts returns both servers as the iCloud provider's configuration
+// (providers.icloud).
+func (s *Server) MailHosts() icloud.Config {
+	return icloud.Config{IMAPHost: s.Host(), IMAPPort: s.IMAPPort(), SMTPHost: s.Host(), SMTPPort: s.SMTPPort()}
 }
 
 // CAPEM is the PEM certificate clients must trust (nil in Plain mode).

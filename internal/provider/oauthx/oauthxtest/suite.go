@@ -9,8 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/google"
+	"github.com/grantd/grantd/internal/provider/microsoft"
+	"github.com/grantd/grantd/internal/provider/providertest"
+	"github.com/grantd/grantd/internal/provider/yahoo"
+	"github.com/grantd/grantd/internal/provider/zoom"
+	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/sandbox"
 )
 
@@ -19,7 +24,7 @@ type Suite struct {
 	// Provider is the provider's name (sandbox.Google, …).
 	Provider string
 	// New builds the provider under test from the sandbox's endpoints.
-	New func(p config.Providers, hc *http.Client) provider.Provider
+	New func(p providers.Config, hc *http.Client) provider.Provider
 	// Scopes are granted when minting refresh tokens. They must make the
 	// provider call the identity endpoint (for Google: no openid, so that
 	// there is no id_token).
@@ -119,7 +124,7 @@ func (e *Env) CheckSuccess(t *testing.T, res provider.Result, wantScope []string
 }
 
 // deadProviders points every endpoint at a closed port.
-func deadProviders(t *testing.T, p config.Providers, base string) config.Providers {
+func deadProviders(t *testing.T, p providers.Config, base string) providers.Config {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,11 +133,11 @@ func deadProviders(t *testing.T, p config.Providers, base string) config.Provide
 	dead := "http://" + l.Addr().String()
 	_ = l.Close()
 	r := strings.NewReplacer(base, dead)
-	p.Google = config.Google{TokenURL: r.Replace(p.Google.TokenURL), UserinfoURL: r.Replace(p.Google.UserinfoURL),
+	p.Google = google.Config{TokenURL: r.Replace(p.Google.TokenURL), UserinfoURL: r.Replace(p.Google.UserinfoURL),
 		JWKSURL: r.Replace(p.Google.JWKSURL), Issuer: p.Google.Issuer, APIURL: r.Replace(p.Google.APIURL)}
-	p.Microsoft = config.Microsoft{LoginURL: r.Replace(p.Microsoft.LoginURL), GraphURL: r.Replace(p.Microsoft.GraphURL)}
-	p.Yahoo = config.Yahoo{TokenURL: r.Replace(p.Yahoo.TokenURL), UserinfoURL: r.Replace(p.Yahoo.UserinfoURL)}
-	p.Zoom = config.Zoom{TokenURL: r.Replace(p.Zoom.TokenURL), APIURL: r.Replace(p.Zoom.APIURL)}
+	p.Microsoft = microsoft.Config{LoginURL: r.Replace(p.Microsoft.LoginURL), GraphURL: r.Replace(p.Microsoft.GraphURL)}
+	p.Yahoo = yahoo.Config{TokenURL: r.Replace(p.Yahoo.TokenURL), UserinfoURL: r.Replace(p.Yahoo.UserinfoURL)}
+	p.Zoom = zoom.Config{TokenURL: r.Replace(p.Zoom.TokenURL), APIURL: r.Replace(p.Zoom.APIURL)}
 	return p
 }
 
@@ -229,7 +234,7 @@ func (s Suite) Run(t *testing.T) {
 			req, sent := tc.setup(e, rt)
 			_, err := e.Provider(0).Validate(ctx, req)
 			record(t, err, sent)
-			pe := Class(t, err, tc.class)
+			pe := providertest.Class(t, err, tc.class)
 			if !strings.Contains(pe.Message, tc.msg) {
 				t.Errorf("message %q does not contain %q", pe.Message, tc.msg)
 			}
@@ -248,7 +253,7 @@ func (s Suite) Run(t *testing.T) {
 		start := time.Now()
 		_, err := e.Provider(200*time.Millisecond).Validate(ctx, e.Request(rt))
 		record(t, err, rt)
-		pe := Class(t, err, provider.ClassUnavailable)
+		pe := providertest.Class(t, err, provider.ClassUnavailable)
 		if !strings.Contains(pe.Message, "timed out") {
 			t.Errorf("message = %q", pe.Message)
 		}
@@ -266,7 +271,7 @@ func (s Suite) Run(t *testing.T) {
 		start := time.Now()
 		_, err := e.Provider(0).Validate(ctx, e.Request(rt))
 		record(t, err, rt)
-		pe := Class(t, err, provider.ClassUnavailable)
+		pe := providertest.Class(t, err, provider.ClassUnavailable)
 		if !strings.Contains(pe.Message, "timed out") {
 			t.Errorf("message = %q", pe.Message)
 		}
@@ -282,7 +287,7 @@ func (s Suite) Run(t *testing.T) {
 		start := time.Now()
 		_, err := v.Validate(ctx, e.Request(rt))
 		record(t, err, rt)
-		pe := Class(t, err, provider.ClassUnavailable)
+		pe := providertest.Class(t, err, provider.ClassUnavailable)
 		if !strings.Contains(pe.Message, "connection refused") {
 			t.Errorf("message = %q", pe.Message)
 		}
@@ -304,7 +309,7 @@ func (s Suite) Run(t *testing.T) {
 			"nil settings, client": {Client: e.Client},
 		} {
 			_, err := v.Validate(ctx, req)
-			pe := Class(t, err, provider.ClassBadRequest)
+			pe := providertest.Class(t, err, provider.ClassBadRequest)
 			if !strings.Contains(pe.Message, "refresh_token") && !strings.Contains(pe.Message, "client_") {
 				t.Errorf("%s: message %q", name, pe.Message)
 			}
@@ -323,7 +328,7 @@ func (s Suite) Run(t *testing.T) {
 				t.Errorf("%s: no error", f.name)
 				continue
 			}
-			NoSecrets(t, f.err, f.secrets...)
+			providertest.NoSecrets(t, f.err, f.secrets...)
 		}
 	})
 }

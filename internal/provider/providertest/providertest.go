@@ -1,5 +1,7 @@
-// Package oauthxtest holds test helpers for the OAuth provider packages.
-package oauthxtest
+// Package providertest holds test helpers for every provider package:
+// checking an error's class and that no secret leaked into it. (The
+// sandbox conformance suite of the OAuth providers is oauthx/oauthxtest.)
+package providertest
 
 import (
 	"encoding/json"
