@@ -23,6 +23,10 @@ const googleIssuer = "https://accounts.google.com"
 // documents.
 const identityScopes = "openid, https://www.googleapis.com/auth/userinfo.email and https://www.googleapis.com/auth/userinfo.profile"
 
+// oauth describes Google to oauthx. Google's userinfo answers 401 to a
+// token without the identity scopes.
+var oauth = oauthx.Options{Provider: "Google", ScopeHint: identityScopes, Unauthorized: provider.ClassMissingScope}
+
 // Provider is the Google provider: it validates and refreshes Google
 // refresh tokens. It is safe for concurrent use and caches Google's
 // signing keys.
@@ -63,12 +67,10 @@ func New(cfg Config, hc *http.Client) *Provider {
 // Validate redeems settings.refresh_token and learns the account's email,
 // name and subject.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
-	s, err := oauthx.Start(req, "Google", v.hc)
+	s, err := oauthx.Start(req, oauth, v.hc)
 	if err != nil {
 		return provider.Result{}, err
 	}
-	s.ScopeHint = identityScopes
-	s.Unauthorized = provider.ClassMissingScope
 	tok, err := s.Redeem(ctx, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, nil)
 	if err != nil {
 		return provider.Result{}, err
@@ -116,6 +118,6 @@ var _ provider.Refresher = (*Provider)(nil)
 // Refresh redeems a stored Google refresh token (Google does not rotate
 // it).
 func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
-	return oauthx.Refresh(ctx, "Google", v.hc, client, refreshToken, scope,
+	return oauthx.Refresh(ctx, oauth, v.hc, client, refreshToken, scope,
 		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, nil)
 }

@@ -108,7 +108,7 @@ func newTestProvider(j *jwksServer, issuer string) (*Provider, *oauthx.Session) 
 	s, err := oauthx.Start(provider.Request{
 		Settings: map[string]any{"refresh_token": "rt-secret"},
 		Client:   provider.Client{ClientID: testClient, ClientSecret: "cs-secret"},
-	}, "Google", j.Client())
+	}, oauth, j.Client())
 	if err != nil {
 		panic(err)
 	}

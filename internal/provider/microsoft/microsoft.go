@@ -25,6 +25,16 @@ const DefaultTenant = "common"
 // consumers) may look like; anything else would change the token URL's path.
 var tenantRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
+// displayName names Microsoft in messages.
+const displayName = "Microsoft"
+
+// oauth describes Microsoft to oauthx.
+var oauth = oauthx.Options{
+	Provider:  displayName,
+	ScopeHint: "User.Read (and offline_access)",
+	Classify:  classifyToken,
+}
+
 // Provider is the Microsoft provider: it validates and refreshes Microsoft
 // refresh tokens. It is safe for concurrent use.
 type Provider struct {
@@ -49,7 +59,7 @@ func (v *Provider) TokenURL(tenant string) string {
 // offline_access) and learns the account from Graph /me. The rotated
 // refresh token Microsoft returns is the one to store.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
-	s, err := oauthx.Start(req, "Microsoft", v.hc)
+	s, err := oauthx.Start(req, oauth, v.hc)
 	if err != nil {
 		return provider.Result{}, err
 	}
@@ -57,7 +67,6 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 	if err != nil {
 		return provider.Result{}, err
 	}
-	s.ScopeHint = "User.Read (and offline_access)"
 	var params url.Values
 	if sc := RefreshScope(req.Scope); sc != "" {
 		params = url.Values{"scope": {sc}}
@@ -136,6 +145,6 @@ func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshT
 	if sc := RefreshScope(scope); sc != "" {
 		params = url.Values{"scope": {sc}}
 	}
-	return oauthx.Refresh(ctx, "Microsoft", v.hc, client, refreshToken, scope,
+	return oauthx.Refresh(ctx, oauth, v.hc, client, refreshToken, scope,
 		oauthx.TokenEndpoint{URL: v.TokenURL(tenant), AuthStyle: oauth2.AuthStyleInParams}, params)
 }

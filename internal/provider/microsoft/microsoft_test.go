@@ -167,3 +167,37 @@ func TestRefreshScope(t *testing.T) {
 		}
 	}
 }
+
+// Entra's own codes (AADSTS) decide the class where the OAuth error code
+// alone would mislead, and some of them get Microsoft's explanation.
+func TestTokenErrorClassification(t *testing.T) {
+	const js = "application/json"
+	rt := "M.C5_rt-SECRET-refresh"
+	client := provider.Client{ClientID: "client-1", ClientSecret: "cs-SECRET-client"}
+	oauthxtest.RunTokenErrors(t, "Microsoft", []string{rt, client.ClientSecret}, func(u string, hc *http.Client) error {
+		_, err := microsoft.New(microsoft.Config{LoginURL: u}, hc).Refresh(context.Background(), client, rt, nil)
+		return err
+	}, []oauthxtest.TokenErrorCase{
+		{Name: "microsoft 700082 in description only", Status: 400, CType: js,
+			Body:  `{"error":"interaction_required","error_description":"AADSTS700082: The refresh token has expired due to inactivity."}`,
+			Class: provider.ClassInvalidCredentials, Msg: "invalid_grant"},
+		{Name: "microsoft 65001 consent", Status: 400, CType: js,
+			Body:  `{"error":"invalid_grant","error_description":"AADSTS65001: The user or administrator has not consented","error_codes":[65001]}`,
+			Class: provider.ClassMissingScope, Msg: "consent"},
+		{Name: "Entra throttling (AADSTS50196 as invalid_grant) is transient", Status: 400, CType: js,
+			Body:  `{"error":"invalid_grant","error_description":"AADSTS50196: The server terminated an operation because it encountered a client request loop.","error_codes":[50196]}`,
+			Class: provider.ClassUnavailable},
+		{Name: "Entra unknown tenant is the client's configuration", Status: 400, CType: js,
+			Body:  `{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'contoso.onmicrosoft.com' not found.","error_codes":[90002]}`,
+			Class: provider.ClassInvalidClient, Msg: "tenant"},
+		{Name: "Entra invalid tenant identifier is the client's configuration", Status: 400, CType: js,
+			Body:  `{"error":"invalid_request","error_description":"AADSTS900023: Specified tenant identifier 'x y' is neither a valid DNS name, nor a valid external domain.","error_codes":[900023]}`,
+			Class: provider.ClassInvalidClient, Msg: "tenant"},
+		{Name: "Entra MFA required says so", Status: 400, CType: js,
+			Body:  `{"error":"invalid_grant","error_description":"AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication.","error_codes":[50076]}`,
+			Class: provider.ClassInvalidCredentials, Msg: "multi-factor authentication"},
+		{Name: "Entra conditional access says so", Status: 400, CType: js,
+			Body:  `{"error":"invalid_grant","error_description":"AADSTS53003: Access has been blocked by Conditional Access policies.","error_codes":[53003]}`,
+			Class: provider.ClassInvalidCredentials, Msg: "conditional access policy"},
+	})
+}

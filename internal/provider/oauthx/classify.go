@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,52 +19,6 @@ import (
 
 	"github.com/grantd/grantd/internal/provider"
 )
-
-// Microsoft Entra (AADSTS) codes that mean the refresh token itself is no
-// longer usable: expired, revoked, issued before a password change,
-// interaction (MFA, consent, conditional access) required.
-var aadInvalidGrant = map[int]bool{
-	50005: true, 50055: true, 50057: true, 50076: true, 50078: true, 50079: true,
-	50089: true, 50105: true, 50132: true, 50133: true, 50158: true, 50173: true,
-	53003: true, 54005: true, 70000: true, 70008: true,
-	700082: true, 700084: true, 70043: true, 700081: true,
-}
-
-// Entra codes among those that need the user (or an admin) to act, not
-// merely to sign in again: what the message says instead of "expired or
-// revoked".
-var aadInteraction = map[int]string{
-	50076:  "Microsoft requires multi-factor authentication for this user: the user must sign in again and complete it",
-	50079:  "Microsoft requires this user to register for multi-factor authentication: the user must sign in again and complete it",
-	50158:  "Microsoft requires an external security challenge for this user: the user must sign in again and complete it",
-	53003:  "a Microsoft Entra conditional access policy blocked the token: the user must sign in again from a device and location the policy allows, or an administrator must change the policy",
-	50005:  "a Microsoft Entra conditional access policy does not allow this device platform: the user must sign in again from an allowed device, or an administrator must change the policy",
-	50105:  "the user is not assigned to the application in Microsoft Entra: an administrator must assign them, then the user must sign in again",
-	50057:  "the user's Microsoft account is disabled: an administrator must enable it, then the user must sign in again",
-	700084: "the refresh token of this single-page application has reached its 24-hour limit: the user must sign in again",
-}
-
-// Entra codes that mean the OAuth client (application, secret) or its
-// tenant is wrong: fixed on the connector or credential, after which the
-// grants' refresh tokens work again.
-var aadInvalidClient = map[int]bool{
-	7000215: true, 7000222: true, 700016: true, 700024: true, 70002: true,
-	7000218: true, 700023: true, 90002: true, 900023: true,
-}
-
-// Entra codes, among aadInvalidClient, of an unknown or invalid tenant.
-var aadUnknownTenant = map[int]bool{90002: true, 900023: true}
-
-// Entra codes that mean "not now": throttling (50196 comes as invalid_grant
-// for user-facing calls) and a service outage.
-var aadTransient = map[int]bool{50196: true, 90033: true}
-
-// Entra codes that mean a requested scope is not (or no longer) granted;
-// 65001 (no consent for the requested scopes) comes as invalid_grant but is
-// fixed by requesting fewer scopes or consenting, not by a new token alone.
-var aadInvalidScope = map[int]bool{65001: true, 70011: true, 65005: true, 28002: true, 28003: true}
-
-var aadstsRE = regexp.MustCompile(`AADSTS(\d+)`)
 
 // failure is a classified failure before it becomes a provider.Error.
 type failure struct {
@@ -120,37 +73,33 @@ func (s *Session) classifyToken(ctx context.Context, err error) *provider.Error 
 func (s *Session) TokenResponseError(pe map[string]any) *provider.Error {
 	status, _ := pe["status"].(int)
 	code := strings.ToLower(str(pe["error"]))
-	desc := str(pe["error_description"])
 	reason := str(pe["reason"])
-	aad := aadCodes(pe)
-	words := providerWords(pe)
+	words := Words(pe)
 	cause := &causeErr{msg: fmt.Sprintf("token endpoint: HTTP %d %s", status, str(pe["error"]))}
 	f := failure{pe: pe, cause: cause}
+	// The provider's own reading of its codes, if it has one (see
+	// TokenClassifier): it counts as the matching OAuth code below.
+	var hint provider.Class
+	var why string
+	if s.Classify != nil {
+		hint, why = s.Classify(pe)
+	}
 
 	switch {
-	case status >= 500 || transientStatus[status] || anyCode(aad, aadTransient) ||
+	case status >= 500 || transientStatus[status] || hint == provider.ClassUnavailable ||
 		code == "temporarily_unavailable" || code == "server_error":
 		f.class = provider.ClassUnavailable
 		f.message = fmt.Sprintf("%s's token endpoint is failing (%s); the provider is unavailable, try again later", s.Provider, words)
-	case code == "invalid_scope" || anyCode(aad, aadInvalidScope):
+	case code == "invalid_scope" || hint == provider.ClassMissingScope:
 		f.class = provider.ClassMissingScope
 		f.message = fmt.Sprintf("%s rejected the requested scopes (%s): the refresh token was not granted them. Request only scopes the user consented to, or ask the user to sign in again and consent to them", s.Provider, words)
-	case code == "invalid_client" || code == "unauthorized_client" || anyCode(aad, aadInvalidClient) ||
+	case code == "invalid_client" || code == "unauthorized_client" || hint == provider.ClassInvalidClient ||
 		strings.Contains(strings.ToLower(reason), "client") || (status == http.StatusUnauthorized && code == ""):
 		f.class = provider.ClassInvalidClient
 		f.message = fmt.Sprintf("%s rejected the OAuth client credentials (%s): check the client_id and client_secret of the connector or of the credential used; this also happens when the refresh token was issued to a different OAuth client", s.Provider, words)
-		if anyCode(aad, aadUnknownTenant) {
-			f.message = fmt.Sprintf("%s does not know the tenant the connector or credential names (%s): check its tenant setting", s.Provider, words)
-		}
-	case code == "invalid_grant" || anyCode(aad, aadInvalidGrant) || isZoomInvalidToken(reason, desc):
+	case code == "invalid_grant" || hint == provider.ClassInvalidCredentials:
 		f.class = provider.ClassInvalidCredentials
 		f.message = fmt.Sprintf("The provider rejected the refresh token (invalid_grant: it is expired, revoked or was issued to another client). Ask the user to sign in again. %s said: %s", s.Provider, words)
-		for _, c := range aad {
-			if why, ok := aadInteraction[c]; ok {
-				f.message = fmt.Sprintf("The provider refused to refresh the token: %s. %s said: %s", why, s.Provider, words)
-				break
-			}
-		}
 	case code == "" && status > http.StatusUnauthorized:
 		// A 403 or 404 page without an OAuth error (a proxy, a firewall, a
 		// misconfigured token URL) is no verdict on the token: OAuth
@@ -164,6 +113,9 @@ func (s *Session) TokenResponseError(pe map[string]any) *provider.Error {
 		f.class = provider.ClassUnavailable
 		f.message = fmt.Sprintf("%s's token endpoint gave an unexpected answer (%s); try again later", s.Provider, words)
 	}
+	if hint != "" && f.class == hint && why != "" {
+		f.message = why
+	}
 	return s.redact(f.err())
 }
 
@@ -175,20 +127,13 @@ var transientStatus = map[int]bool{
 	http.StatusTooEarly: true, http.StatusTooManyRequests: true,
 }
 
-// isZoomInvalidToken recognises Zoom's answer to a used, revoked or
-// expired refresh token: 400 {"reason":"Invalid Token!","error":"invalid_request"}.
-func isZoomInvalidToken(reason, desc string) bool {
-	r := strings.ToLower(reason + " " + desc)
-	return strings.Contains(r, "invalid token") || strings.Contains(r, "invalid refresh token")
-}
-
 // IdentityError classifies a non-2xx answer of an identity endpoint (what
 // names it in messages, "userinfo endpoint") called with a freshly redeemed
 // access token. unauthorized is the class of a plain 401 (Google's userinfo
 // answers 401 to a token without the identity scopes).
 func (s *Session) IdentityError(what string, status int, header http.Header, body []byte, unauthorized provider.Class) *provider.Error {
 	pe := ParseProviderError("identity", status, header.Get("Content-Type"), body)
-	words := providerWords(pe)
+	words := Words(pe)
 	lower := strings.ToLower(string(body) + " " + header.Get("WWW-Authenticate"))
 	scopey := strings.Contains(lower, "scope") || strings.Contains(lower, "insufficient") || strings.Contains(lower, "privilege")
 	f := failure{pe: pe, cause: &causeErr{msg: fmt.Sprintf("%s: HTTP %d", what, status)}}
@@ -377,9 +322,10 @@ func truncate(s string, n int) string {
 	return string(r[:n]) + provider.Ellipsis
 }
 
-// providerWords renders the provider's error for a message: "HTTP 400
-// invalid_grant: Token has been expired or revoked."
-func providerWords(pe map[string]any) string {
+// Words renders the provider's error, as ParseProviderError returns it,
+// for a message: "HTTP 400 invalid_grant: Token has been expired or
+// revoked."
+func Words(pe map[string]any) string {
 	var b strings.Builder
 	if st, _ := pe["status"].(int); st != 0 {
 		fmt.Fprintf(&b, "HTTP %d", st)
@@ -418,34 +364,6 @@ func providerWords(pe map[string]any) string {
 		return "no details"
 	}
 	return b.String()
-}
-
-// aadCodes returns the Entra error codes of an answer: error_codes and any
-// AADSTSnnnn in the description.
-func aadCodes(pe map[string]any) []int {
-	var out []int
-	if arr, ok := pe["error_codes"].([]any); ok {
-		for _, e := range arr {
-			if n, ok := e.(int64); ok {
-				out = append(out, int(n))
-			}
-		}
-	}
-	for _, m := range aadstsRE.FindAllStringSubmatch(str(pe["error_description"]), -1) {
-		if n, err := strconv.Atoi(m[1]); err == nil && !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func anyCode(codes []int, set map[int]bool) bool {
-	for _, c := range codes {
-		if set[c] {
-			return true
-		}
-	}
-	return false
 }
 
 func str(v any) string {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/provider/oauthx"
+	"github.com/grantd/grantd/internal/provider/oauthx/oauthxtest"
 	"github.com/grantd/grantd/internal/provider/providertest"
 )
 
@@ -35,7 +36,7 @@ func session(t *testing.T, hc *http.Client) *oauthx.Session {
 		Settings: map[string]any{"refresh_token": testRT},
 		Client:   provider.Client{ClientID: "client-1", ClientSecret: testSecret},
 		Scope:    []string{"a", "b"},
-	}, "Acme", hc)
+	}, oauthx.Options{Provider: "Acme"}, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,140 +62,77 @@ func tokenServer(t *testing.T, status int, ctype, body string) (*httptest.Server
 
 func TestTokenErrorClassification(t *testing.T) {
 	const js = "application/json"
-	cases := []struct {
-		name     string
-		status   int
-		ctype    string
-		body     string
-		class    provider.Class
-		msg      string         // substring of the message
-		pe       map[string]any // entries ProviderError must hold
-		notInPE  []string       // keys ProviderError must not hold
-		noSecret bool
-	}{
-		{name: "google invalid_grant", status: 400, ctype: js,
-			body:  `{"error":"invalid_grant","error_description":"Token has been expired or revoked."}`,
-			class: provider.ClassInvalidCredentials, msg: "rejected the refresh token (invalid_grant",
-			pe: map[string]any{"error": "invalid_grant", "error_description": "Token has been expired or revoked.", "status": 400, "endpoint": "token"}},
-		{name: "microsoft 70008", status: 400, ctype: js,
-			body:  `{"error":"invalid_grant","error_description":"AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.\r\nTrace ID: x","error_codes":[70008],"trace_id":"t","correlation_id":"c","timestamp":"2026"}`,
-			class: provider.ClassInvalidCredentials, msg: "Ask the user to sign in again",
-			pe: map[string]any{"error": "invalid_grant", "trace_id": "t", "correlation_id": "c"}},
-		{name: "microsoft 700082 in description only", status: 400, ctype: js,
-			body:  `{"error":"interaction_required","error_description":"AADSTS700082: The refresh token has expired due to inactivity."}`,
-			class: provider.ClassInvalidCredentials, msg: "invalid_grant"},
-		{name: "microsoft 50173 password changed", status: 400, ctype: js,
-			body:  `{"error":"invalid_grant","error_description":"AADSTS50173: The provided grant has expired due to it being revoked.","error_codes":[50173]}`,
-			class: provider.ClassInvalidCredentials, msg: "sign in again"},
-		{name: "microsoft bad secret", status: 401, ctype: js,
-			body:  `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[7000215]}`,
-			class: provider.ClassInvalidClient, msg: "client_id and client_secret",
-			pe: map[string]any{"error": "invalid_client", "status": 401}},
-		{name: "google unauthorized_client", status: 400, ctype: js,
-			body:  `{"error":"unauthorized_client","error_description":"Unauthorized"}`,
-			class: provider.ClassInvalidClient, msg: "client credentials"},
-		{name: "invalid_scope", status: 400, ctype: js,
-			body:  `{"error":"invalid_scope","error_description":"Some requested scopes were invalid."}`,
-			class: provider.ClassMissingScope, msg: "scopes"},
-		{name: "microsoft 65001 consent", status: 400, ctype: js,
-			body:  `{"error":"invalid_grant","error_description":"AADSTS65001: The user or administrator has not consented","error_codes":[65001]}`,
-			class: provider.ClassMissingScope, msg: "consent"},
-		{name: "zoom invalid token", status: 400, ctype: js,
-			body:  `{"reason":"Invalid Token!","error":"invalid_request"}`,
-			class: provider.ClassInvalidCredentials, msg: "rejected the refresh token",
-			pe: map[string]any{"reason": "Invalid Token!", "error": "invalid_request"}},
-		{name: "zoom invalid client", status: 401, ctype: js,
-			body:  `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}`,
-			class: provider.ClassInvalidClient, msg: "client_id and client_secret"},
-		{name: "other 4xx keeps provider words", status: 400, ctype: js,
-			body:  `{"error":"invalid_request","error_description":"Missing required parameter: foo"}`,
-			class: provider.ClassInvalidCredentials, msg: "Missing required parameter: foo"},
-		{name: "401 without body", status: 401,
-			class: provider.ClassInvalidClient, msg: "client_id and client_secret"},
-		{name: "form-encoded error", status: 400, ctype: "application/x-www-form-urlencoded",
-			body:  "error=invalid_grant&error_description=bad+token",
-			class: provider.ClassInvalidCredentials, msg: "invalid_grant",
-			pe: map[string]any{"error": "invalid_grant"}},
-		{name: "503 temporarily_unavailable", status: 503, ctype: js,
-			body:  `{"error":"temporarily_unavailable","error_description":"AADSTS90033: A transient error has occurred.","error_codes":[90033]}`,
-			class: provider.ClassUnavailable, msg: "try again"},
-		{name: "html 502", status: 502, ctype: "text/html; charset=UTF-8",
-			body:  "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title><style>body{}</style></head><body><h1>Bad Gateway</h1></body></html>",
-			class: provider.ClassUnavailable, msg: "502 Bad Gateway",
-			pe: map[string]any{"status": 502, "body": "502 Bad Gateway"}},
-		{name: "429", status: 429, ctype: js, body: `{"error":"rate_limit_exceeded"}`,
-			class: provider.ClassUnavailable, msg: "try again"},
-		{name: "500 plain text", status: 500, ctype: "text/plain", body: "internal error",
-			class: provider.ClassUnavailable},
-		{name: "invalid_grant with 5xx is still transient", status: 500, ctype: js, body: `{"error":"invalid_grant"}`,
-			class: provider.ClassUnavailable},
-		{name: "200 not JSON", status: 200, ctype: "application/json", body: "<html>oops</html>",
-			class: provider.ClassUnavailable, msg: "without a usable token"},
-		{name: "200 without access_token", status: 200, ctype: js, body: `{"token_type":"Bearer"}`,
-			class: provider.ClassUnavailable},
+	oauthxtest.RunTokenErrors(t, "Acme", []string{testRT, testSecret, testAccess}, func(u string, hc *http.Client) error {
+		_, err := session(t, hc).Redeem(context.Background(), oauthx.TokenEndpoint{URL: u, AuthStyle: oauth2.AuthStyleInParams}, nil)
+		return err
+	}, []oauthxtest.TokenErrorCase{
+		{Name: "google invalid_grant", Status: 400, CType: js,
+			Body:  `{"error":"invalid_grant","error_description":"Token has been expired or revoked."}`,
+			Class: provider.ClassInvalidCredentials, Msg: "rejected the refresh token (invalid_grant",
+			PE: map[string]any{"error": "invalid_grant", "error_description": "Token has been expired or revoked.", "status": 400, "endpoint": "token"}},
+		{Name: "microsoft 70008", Status: 400, CType: js,
+			Body:  `{"error":"invalid_grant","error_description":"AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.\r\nTrace ID: x","error_codes":[70008],"trace_id":"t","correlation_id":"c","timestamp":"2026"}`,
+			Class: provider.ClassInvalidCredentials, Msg: "Ask the user to sign in again",
+			PE: map[string]any{"error": "invalid_grant", "trace_id": "t", "correlation_id": "c"}},
+		{Name: "microsoft 50173 password changed", Status: 400, CType: js,
+			Body:  `{"error":"invalid_grant","error_description":"AADSTS50173: The provided grant has expired due to it being revoked.","error_codes":[50173]}`,
+			Class: provider.ClassInvalidCredentials, Msg: "sign in again"},
+		{Name: "microsoft bad secret", Status: 401, CType: js,
+			Body:  `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[7000215]}`,
+			Class: provider.ClassInvalidClient, Msg: "client_id and client_secret",
+			PE: map[string]any{"error": "invalid_client", "status": 401}},
+		{Name: "google unauthorized_client", Status: 400, CType: js,
+			Body:  `{"error":"unauthorized_client","error_description":"Unauthorized"}`,
+			Class: provider.ClassInvalidClient, Msg: "client credentials"},
+		{Name: "invalid_scope", Status: 400, CType: js,
+			Body:  `{"error":"invalid_scope","error_description":"Some requested scopes were invalid."}`,
+			Class: provider.ClassMissingScope, Msg: "scopes"},
+		{Name: "zoom invalid client", Status: 401, CType: js,
+			Body:  `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}`,
+			Class: provider.ClassInvalidClient, Msg: "client_id and client_secret"},
+		{Name: "other 4xx keeps provider words", Status: 400, CType: js,
+			Body:  `{"error":"invalid_request","error_description":"Missing required parameter: foo"}`,
+			Class: provider.ClassInvalidCredentials, Msg: "Missing required parameter: foo"},
+		{Name: "401 without body", Status: 401,
+			Class: provider.ClassInvalidClient, Msg: "client_id and client_secret"},
+		{Name: "form-encoded error", Status: 400, CType: "application/x-www-form-urlencoded",
+			Body:  "error=invalid_grant&error_description=bad+token",
+			Class: provider.ClassInvalidCredentials, Msg: "invalid_grant",
+			PE: map[string]any{"error": "invalid_grant"}},
+		{Name: "503 temporarily_unavailable", Status: 503, CType: js,
+			Body:  `{"error":"temporarily_unavailable","error_description":"AADSTS90033: A transient error has occurred.","error_codes":[90033]}`,
+			Class: provider.ClassUnavailable, Msg: "try again"},
+		{Name: "html 502", Status: 502, CType: "text/html; charset=UTF-8",
+			Body:  "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title><style>body{}</style></head><body><h1>Bad Gateway</h1></body></html>",
+			Class: provider.ClassUnavailable, Msg: "502 Bad Gateway",
+			PE: map[string]any{"status": 502, "body": "502 Bad Gateway"}},
+		{Name: "429", Status: 429, CType: js, Body: `{"error":"rate_limit_exceeded"}`,
+			Class: provider.ClassUnavailable, Msg: "try again"},
+		{Name: "500 plain text", Status: 500, CType: "text/plain", Body: "internal error",
+			Class: provider.ClassUnavailable},
+		{Name: "invalid_grant with 5xx is still transient", Status: 500, CType: js, Body: `{"error":"invalid_grant"}`,
+			Class: provider.ClassUnavailable},
+		{Name: "200 not JSON", Status: 200, CType: "application/json", Body: "<html>oops</html>",
+			Class: provider.ClassUnavailable, Msg: "without a usable token"},
+		{Name: "200 without access_token", Status: 200, CType: js, Body: `{"token_type":"Bearer"}`,
+			Class: provider.ClassUnavailable},
 		// No OAuth error code: a proxy, firewall or wrong token URL, no
 		// verdict on the token (a refresh must not invalidate the grant).
-		{name: "404 html is no verdict on the token, in the provider's words", status: 404, ctype: "text/html",
-			body:  "<html><body><p>Not Found</p></body></html>",
-			class: provider.ClassUnavailable, msg: "Not Found"},
-		{name: "403 html from a proxy is no verdict on the token", status: 403, ctype: "text/html",
-			body:  "<html><head><title>Access denied</title></head></html>",
-			class: provider.ClassUnavailable, msg: "Access denied"},
-		{name: "408 is transient", status: 408, ctype: "text/html", body: "<html><title>Request Timeout</title></html>",
-			class: provider.ClassUnavailable},
-		{name: "409 with an OAuth body is still transient", status: 409, ctype: js, body: `{"error":"invalid_request"}`,
-			class: provider.ClassUnavailable},
-		{name: "Entra throttling (AADSTS50196 as invalid_grant) is transient", status: 400, ctype: js,
-			body:  `{"error":"invalid_grant","error_description":"AADSTS50196: The server terminated an operation because it encountered a client request loop.","error_codes":[50196]}`,
-			class: provider.ClassUnavailable},
-		{name: "Entra unknown tenant is the client's configuration", status: 400, ctype: js,
-			body:  `{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'contoso.onmicrosoft.com' not found.","error_codes":[90002]}`,
-			class: provider.ClassInvalidClient, msg: "tenant"},
-		{name: "Entra invalid tenant identifier is the client's configuration", status: 400, ctype: js,
-			body:  `{"error":"invalid_request","error_description":"AADSTS900023: Specified tenant identifier 'x y' is neither a valid DNS name, nor a valid external domain.","error_codes":[900023]}`,
-			class: provider.ClassInvalidClient, msg: "tenant"},
-		{name: "Entra MFA required says so", status: 400, ctype: js,
-			body:  `{"error":"invalid_grant","error_description":"AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication.","error_codes":[50076]}`,
-			class: provider.ClassInvalidCredentials, msg: "multi-factor authentication"},
-		{name: "Entra conditional access says so", status: 400, ctype: js,
-			body:  `{"error":"invalid_grant","error_description":"AADSTS53003: Access has been blocked by Conditional Access policies.","error_codes":[53003]}`,
-			class: provider.ClassInvalidCredentials, msg: "conditional access policy"},
-		{name: "echoed request is dropped and secrets redacted", status: 400, ctype: js,
-			body: `{"error":"invalid_grant","error_description":"refresh token ` + testRT + ` is bad; client ` + url.QueryEscape(testSecret) + `",` +
+		{Name: "404 html is no verdict on the token, in the provider's words", Status: 404, CType: "text/html",
+			Body:  "<html><body><p>Not Found</p></body></html>",
+			Class: provider.ClassUnavailable, Msg: "Not Found"},
+		{Name: "403 html from a proxy is no verdict on the token", Status: 403, CType: "text/html",
+			Body:  "<html><head><title>Access denied</title></head></html>",
+			Class: provider.ClassUnavailable, Msg: "Access denied"},
+		{Name: "408 is transient", Status: 408, CType: "text/html", Body: "<html><title>Request Timeout</title></html>",
+			Class: provider.ClassUnavailable},
+		{Name: "409 with an OAuth body is still transient", Status: 409, CType: js, Body: `{"error":"invalid_request"}`,
+			Class: provider.ClassUnavailable},
+		{Name: "echoed request is dropped and secrets redacted", Status: 400, CType: js,
+			Body: `{"error":"invalid_grant","error_description":"refresh token ` + testRT + ` is bad; client ` + url.QueryEscape(testSecret) + `",` +
 				`"request":"grant_type=refresh_token&client_secret=` + testSecret + `","access_token":"` + testAccess + `"}`,
-			class: provider.ClassInvalidCredentials, notInPE: []string{"request", "access_token"}, noSecret: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			srv, n := tokenServer(t, tc.status, tc.ctype, tc.body)
-			s := session(t, srv.Client())
-			_, err := s.Redeem(context.Background(), oauthx.TokenEndpoint{URL: srv.URL, AuthStyle: oauth2.AuthStyleInParams}, nil)
-			pe := providertest.Class(t, err, tc.class)
-			if tc.msg != "" && !strings.Contains(pe.Message, tc.msg) {
-				t.Errorf("message %q does not contain %q", pe.Message, tc.msg)
-			}
-			if !strings.Contains(pe.Message, "Acme") && !strings.Contains(pe.Message, "provider") {
-				t.Errorf("message %q names neither the provider nor 'provider'", pe.Message)
-			}
-			for k, want := range tc.pe {
-				if got := pe.ProviderError[k]; got != want {
-					t.Errorf("ProviderError[%q] = %#v, want %#v (all: %v)", k, got, want, pe.ProviderError)
-				}
-			}
-			for _, k := range tc.notInPE {
-				if _, ok := pe.ProviderError[k]; ok {
-					t.Errorf("ProviderError holds %q: %v", k, pe.ProviderError)
-				}
-			}
-			if got := n.Load(); got != 1 {
-				t.Errorf("token endpoint called %d times, want 1 (AuthStyle probing?)", got)
-			}
-			providertest.NoSecrets(t, err, testRT, testSecret, testAccess)
-			if tc.noSecret && !strings.Contains(pe.Message, provider.Redacted) {
-				t.Errorf("message %q: secrets were not replaced by %s", pe.Message, provider.Redacted)
-			}
-		})
-	}
+			Class: provider.ClassInvalidCredentials, NotInPE: []string{"request", "access_token"}, NoSecret: true},
+	})
 }
 
 func TestMicrosoftErrorCodesKept(t *testing.T) {
@@ -484,7 +422,7 @@ func TestEchoedSecretsRedacted(t *testing.T) {
 			s, err := oauthx.Start(provider.Request{
 				Settings: map[string]any{"refresh_token": long},
 				Client:   provider.Client{ClientID: "client-1", ClientSecret: secret},
-			}, "Acme", srv.Client())
+			}, oauthx.Options{Provider: "Acme"}, srv.Client())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -525,4 +463,39 @@ func TestTokenRedirectNotFollowed(t *testing.T) {
 	if n := reached.Load(); n != 0 {
 		t.Errorf("the redirect was followed %d times", n)
 	}
+}
+
+// A provider's Classify hook decides what OAuth's codes leave open, in
+// OAuth's order: a 5xx stays unavailable and invalid_scope stays a missing
+// scope whatever the hook says; the hook's message goes with its class.
+func TestClassifyHook(t *testing.T) {
+	const js = "application/json"
+	hook := func(pe map[string]any) (provider.Class, string) {
+		if d, _ := pe["error_description"].(string); strings.Contains(d, "ACME-7") {
+			return provider.ClassInvalidClient, "Acme's code 7: the app is suspended (" + oauthx.Words(pe) + ")"
+		}
+		return "", ""
+	}
+	oauthxtest.RunTokenErrors(t, "Acme", []string{testRT, testSecret}, func(u string, hc *http.Client) error {
+		_, err := oauthx.Refresh(context.Background(), oauthx.Options{Provider: "Acme", Classify: hook}, hc,
+			provider.Client{ClientID: "client-1", ClientSecret: testSecret}, testRT, nil,
+			oauthx.TokenEndpoint{URL: u, AuthStyle: oauth2.AuthStyleInParams}, nil)
+		return err
+	}, []oauthxtest.TokenErrorCase{
+		{Name: "hook's class and message", Status: 400, CType: js,
+			Body:  `{"error":"invalid_request","error_description":"ACME-7 suspended"}`,
+			Class: provider.ClassInvalidClient, Msg: "Acme's code 7: the app is suspended (HTTP 400 invalid_request: ACME-7 suspended)"},
+		{Name: "hook beats invalid_grant", Status: 400, CType: js,
+			Body:  `{"error":"invalid_grant","error_description":"ACME-7 suspended"}`,
+			Class: provider.ClassInvalidClient, Msg: "code 7"},
+		{Name: "5xx beats the hook", Status: 503, CType: js,
+			Body:  `{"error":"invalid_request","error_description":"ACME-7 suspended"}`,
+			Class: provider.ClassUnavailable, Msg: "try again later"},
+		{Name: "invalid_scope beats the hook", Status: 400, CType: js,
+			Body:  `{"error":"invalid_scope","error_description":"ACME-7 suspended"}`,
+			Class: provider.ClassMissingScope, Msg: "rejected the requested scopes"},
+		{Name: "no opinion: OAuth's rules", Status: 400, CType: js,
+			Body:  `{"error":"invalid_grant","error_description":"expired"}`,
+			Class: provider.ClassInvalidCredentials, Msg: "Ask the user to sign in again"},
+	})
 }

@@ -126,7 +126,7 @@ func (s *Session) ServiceError(ctx context.Context, what string, err error) erro
 		pe := ParseProviderError(what, he.Status, he.Header.Get("Content-Type"), he.Body)
 		return s.redact(&provider.Error{
 			Class:         provider.ClassUnavailable,
-			Message:       fmt.Sprintf("%s's %s is failing (%s); the provider is unavailable, try again later", s.Provider, what, providerWords(pe)),
+			Message:       fmt.Sprintf("%s's %s is failing (%s); the provider is unavailable, try again later", s.Provider, what, Words(pe)),
 			ProviderError: pe,
 			Err:           &causeErr{msg: fmt.Sprintf("%s: HTTP %d", what, he.Status)},
 		})

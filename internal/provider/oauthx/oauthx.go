@@ -4,9 +4,11 @@
 // with the access token, and turning every failure into a classified
 // *provider.Error that never carries a secret.
 //
-// A provider package drives one validation through a Session:
+// A provider package describes itself once in Options (its name, what its
+// identity call needs, and a Classify hook for its own error codes) and
+// drives one validation through a Session:
 //
-//	s, err := oauthx.Start(req, "Google", hc)
+//	s, err := oauthx.Start(req, oauthx.Options{Provider: "Google"}, hc)
 //	tok, err := s.Redeem(ctx, oauthx.TokenEndpoint{URL: …, AuthStyle: oauth2.AuthStyleInParams}, nil)
 //	err = s.GetJSON(ctx, "userinfo", userinfoURL, tok.AccessToken, &claims)
 //	return s.Result(tok, oauthx.Identity{…}), nil
@@ -40,10 +42,8 @@ func Client(hc *http.Client) *http.Client {
 	return &http.Client{Timeout: DefaultTimeout}
 }
 
-// Session is one validation in progress. It remembers every secret it has
-// seen (refresh tokens, client secret, access token) so that errors can be
-// scrubbed of them.
-type Session struct {
+// Options describe an OAuth provider to oauthx.
+type Options struct {
 	// Provider is the provider's display name used in messages ("Google").
 	Provider string
 	// ScopeHint names the scopes the identity call needs, for messages
@@ -53,6 +53,33 @@ type Session struct {
 	// (default ClassInvalidCredentials; Google's userinfo answers 401 to a
 	// token without the identity scopes, so Google sets ClassMissingScope).
 	Unauthorized provider.Class
+	// Classify reads the provider's own codes in an error answer of its
+	// token endpoint (nil: OAuth's rules alone decide; see TokenClassifier).
+	Classify TokenClassifier
+}
+
+// A TokenClassifier reads the provider-specific part of an error answer of
+// a token endpoint (pe, as ParseProviderError returns it): Microsoft
+// Entra's AADSTS codes, Zoom's "Invalid Token!". It returns the class the
+// provider's codes give the answer, or "" when they give none, and the
+// message for that class, or "" for OAuth's (build it with Words(pe)).
+//
+// OAuth's own reading comes first where it is certain: a 5xx or another
+// "not now" status is ClassUnavailable whatever the body says, and an
+// error code decides its class, in this order: unavailable
+// (temporarily_unavailable, server_error), missing scope (invalid_scope),
+// invalid client (invalid_client, unauthorized_client, a 401 without a
+// code), invalid credentials (invalid_grant). The classifier's class joins
+// that order as if it were the matching code, so a classifier must return
+// the first class of the order its codes support. The classifier's
+// message is used when its class is the one chosen.
+type TokenClassifier func(pe map[string]any) (provider.Class, string)
+
+// Session is one validation in progress. It remembers every secret it has
+// seen (refresh tokens, client secret, access token) so that errors can be
+// scrubbed of them.
+type Session struct {
+	Options
 
 	hc           *http.Client
 	client       provider.Client
@@ -65,9 +92,9 @@ type Session struct {
 }
 
 // Start checks the request (settings.refresh_token, client_id and
-// client_secret) and returns a session for it. The error is a ClassBadRequest
-// *provider.Error.
-func Start(req provider.Request, providerName string, hc *http.Client) (*Session, error) {
+// client_secret) and returns a session for it with the provider's options.
+// The error is a ClassBadRequest *provider.Error.
+func Start(req provider.Request, o Options, hc *http.Client) (*Session, error) {
 	rt, err := RefreshToken(req.Settings)
 	if err != nil {
 		return nil, err
@@ -76,7 +103,7 @@ func Start(req provider.Request, providerName string, hc *http.Client) (*Session
 		return nil, err
 	}
 	s := &Session{
-		Provider:     providerName,
+		Options:      o,
 		hc:           Client(hc),
 		client:       req.Client,
 		refreshToken: rt,

@@ -34,7 +34,7 @@ func TestStartBadRequests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := oauthx.Start(provider.Request{Settings: tc.settings, Client: tc.client}, "Acme", nil)
+			_, err := oauthx.Start(provider.Request{Settings: tc.settings, Client: tc.client}, oauthx.Options{Provider: "Acme"}, nil)
 			pe := providertest.Class(t, err, provider.ClassBadRequest)
 			if !strings.Contains(pe.Message, tc.msg) {
 				t.Errorf("message %q does not contain %q", pe.Message, tc.msg)

@@ -12,9 +12,9 @@ import (
 // and returns the new tokens, with the same checks, classification and
 // redaction as a validation but no identity call. Token.RefreshToken is ""
 // unless the provider rotated the token.
-func Refresh(ctx context.Context, providerName string, hc *http.Client, client provider.Client, refreshToken string, scope []string,
+func Refresh(ctx context.Context, o Options, hc *http.Client, client provider.Client, refreshToken string, scope []string,
 	ep TokenEndpoint, params url.Values) (provider.Token, error) {
-	s, err := Start(provider.Request{Settings: map[string]any{"refresh_token": refreshToken}, Client: client, Scope: scope}, providerName, hc)
+	s, err := Start(provider.Request{Settings: map[string]any{"refresh_token": refreshToken}, Client: client, Scope: scope}, o, hc)
 	if err != nil {
 		return provider.Token{}, err
 	}

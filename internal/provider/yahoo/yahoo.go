@@ -13,6 +13,9 @@ import (
 	"github.com/grantd/grantd/internal/provider/oauthx"
 )
 
+// oauth describes Yahoo to oauthx.
+var oauth = oauthx.Options{Provider: "Yahoo", ScopeHint: "openid, email and profile"}
+
 // Provider is the Yahoo provider: it validates and refreshes Yahoo refresh
 // tokens. It is safe for concurrent use.
 type Provider struct {
@@ -31,11 +34,10 @@ func New(cfg Config, hc *http.Client) *Provider {
 // Validate redeems settings.refresh_token and learns the account from the
 // userinfo endpoint.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
-	s, err := oauthx.Start(req, "Yahoo", v.hc)
+	s, err := oauthx.Start(req, oauth, v.hc)
 	if err != nil {
 		return provider.Result{}, err
 	}
-	s.ScopeHint = "openid, email and profile"
 	// Yahoo accepts the client in the Authorization header (its documented
 	// form) or in the body.
 	tok, err := s.Redeem(ctx, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, nil)
@@ -61,6 +63,6 @@ var _ provider.Refresher = (*Provider)(nil)
 
 // Refresh redeems a stored Yahoo refresh token.
 func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
-	return oauthx.Refresh(ctx, "Yahoo", v.hc, client, refreshToken, scope,
+	return oauthx.Refresh(ctx, oauth, v.hc, client, refreshToken, scope,
 		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, nil)
 }

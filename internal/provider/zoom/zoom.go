@@ -14,6 +14,13 @@ import (
 	"github.com/grantd/grantd/internal/provider/oauthx"
 )
 
+// oauth describes Zoom to oauthx.
+var oauth = oauthx.Options{
+	Provider:  "Zoom",
+	ScopeHint: "user:read:user (or the classic user:read)",
+	Classify:  classifyToken,
+}
+
 // Provider is the Zoom provider: it validates and refreshes Zoom refresh
 // tokens. It is safe for concurrent use.
 type Provider struct {
@@ -33,11 +40,10 @@ func New(cfg Config, hc *http.Client) *Provider {
 // /users/me. Zoom invalidates the redeemed refresh token: Result.Secrets
 // holds the new one, and only it works from now on.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
-	s, err := oauthx.Start(req, "Zoom", v.hc)
+	s, err := oauthx.Start(req, oauth, v.hc)
 	if err != nil {
 		return provider.Result{}, err
 	}
-	s.ScopeHint = "user:read:user (or the classic user:read)"
 	// Zoom only accepts the client in the Authorization header.
 	tok, err := s.Redeem(ctx, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, nil)
 	if err != nil {
@@ -69,6 +75,6 @@ var _ provider.Refresher = (*Provider)(nil)
 // Refresh redeems a stored Zoom refresh token. Zoom rotates it on every
 // use: the returned Token.RefreshToken is the only one valid from now on.
 func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
-	return oauthx.Refresh(ctx, "Zoom", v.hc, client, refreshToken, scope,
+	return oauthx.Refresh(ctx, oauth, v.hc, client, refreshToken, scope,
 		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, nil)
 }

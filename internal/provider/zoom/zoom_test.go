@@ -116,3 +116,19 @@ func TestIdentityRetriedAfterRotation(t *testing.T) {
 	}
 	providertest.NoSecrets(t, err, rt, oauthxtest.ClientSecret)
 }
+
+// Zoom's answer to a dead refresh token is not invalid_grant.
+func TestTokenErrorClassification(t *testing.T) {
+	const js = "application/json"
+	rt := "rt-SECRET-refresh"
+	client := provider.Client{ClientID: "client-1", ClientSecret: "cs-SECRET-client"}
+	oauthxtest.RunTokenErrors(t, "Zoom", []string{rt, client.ClientSecret}, func(u string, hc *http.Client) error {
+		_, err := zoom.New(zoom.Config{TokenURL: u}, hc).Refresh(context.Background(), client, rt, nil)
+		return err
+	}, []oauthxtest.TokenErrorCase{
+		{Name: "zoom invalid token", Status: 400, CType: js,
+			Body:  `{"reason":"Invalid Token!","error":"invalid_request"}`,
+			Class: provider.ClassInvalidCredentials, Msg: "rejected the refresh token",
+			PE: map[string]any{"reason": "Invalid Token!", "error": "invalid_request"}},
+	})
+}
