@@ -226,7 +226,7 @@ func setUpDev(ctx context.Context, srv *server.Server, sb *sandbox.Sandbox) (dev
 	}
 	out.SandboxURL = sb.URL()
 	out.Identities = map[string]devIdentity{}
-	for _, prov := range connector.OAuthProviders {
+	for _, prov := range srv.Connectors.OAuthProviders() {
 		clientID := "grantd-dev-" + prov
 		secret, err := randomSecret()
 		if err != nil {

@@ -121,7 +121,7 @@ func (s *Server) deleteConnector(w http.ResponseWriter, r *http.Request) {
 	}
 	// Without its connector an OAuth grant can no longer be refreshed
 	// (password grants do not need one).
-	if connector.OAuth(prov) {
+	if s.cfg.Connectors.OAuth(prov) {
 		if err := s.cfg.Grants.InvalidateProvider(r.Context(), appID, prov, grant.CauseConnectorDeleted, "the "+prov+" connector was deleted"); err != nil {
 			s.respondError(w, r, err)
 			return

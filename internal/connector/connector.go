@@ -25,18 +25,6 @@ type Sealer interface {
 	Open(blob, aad []byte) ([]byte, error)
 }
 
-// Providers that can have a connector, and those whose connector is an
-// OAuth client that needs client_id and client_secret.
-var (
-	Providers      = []string{provider.Google, provider.Microsoft, provider.Yahoo, provider.Zoom, provider.IMAP, provider.ICloud, provider.EWS, provider.VirtualCalendar}
-	OAuthProviders = []string{provider.Google, provider.Microsoft, provider.Yahoo, provider.Zoom}
-)
-
-// OAuth reports whether prov's grants hold a refresh token of an OAuth
-// client (a connector's or one of its credentials'): they need the
-// connector to authenticate and refresh, and lose it when it is deleted.
-func OAuth(prov string) bool { return slices.Contains(OAuthProviders, prov) }
-
 // Credential types.
 const (
 	TypeConnector      = "connector"
@@ -46,10 +34,6 @@ const (
 
 // CredentialTypes lists the valid credential types.
 var CredentialTypes = []string{TypeConnector, TypeAdminConsent, TypeServiceAccount}
-
-// secretSettings are the connector settings that are sealed, never stored
-// in clear and never returned.
-var secretSettings = []string{"client_secret"}
 
 // Error is a problem with the caller's request; the API answers it with a
 // 400 (or 404/409 by Kind).
@@ -78,8 +62,40 @@ func invalid(format string, args ...any) error {
 type Service struct {
 	Store store.Store
 	Vault Sealer
-	Now   func() time.Time
-	NewID func() string
+	// Providers are the providers an application can have a connector
+	// for; their provider.OAuthClient says what the connector takes.
+	Providers *provider.Registry
+	Now       func() time.Time
+	NewID     func() string
+}
+
+// OAuth reports whether prov's grants hold a refresh token of an OAuth
+// client (a connector's or one of its credentials'): they need the
+// connector to authenticate and refresh, and lose it when it is deleted
+// (provider.OAuthClient).
+func (s *Service) OAuth(prov string) bool {
+	return provider.Implements[provider.OAuthClient](s.Providers, prov)
+}
+
+// OAuthProviders lists the providers OAuth is true of, in the registry's
+// order.
+func (s *Service) OAuthProviders() []string {
+	var out []string
+	for _, p := range s.Providers.Names() {
+		if s.OAuth(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// settingsOf returns what the connector of prov takes (nothing unless it
+// is an OAuth client).
+func (s *Service) settingsOf(prov string) []provider.ConnectorSetting {
+	if c, ok := s.Providers.Get(prov).(provider.OAuthClient); ok {
+		return c.ConnectorSettings()
+	}
+	return nil
 }
 
 // Connector is a connector with its secret settings decrypted; it never
@@ -98,14 +114,14 @@ type Input struct {
 	ActiveCredentialID *string
 }
 
-// SupportedProvider returns an error listing the supported providers when p
-// is not one of them.
-func SupportedProvider(p string) error {
+// supported returns an error listing the providers when p is not one of
+// them.
+func (s *Service) supported(p string) error {
 	if p == "" {
-		return invalid("provider is required; one of: %s", strings.Join(Providers, ", "))
+		return invalid("provider is required; one of: %s", strings.Join(s.Providers.Names(), ", "))
 	}
-	if !slices.Contains(Providers, p) {
-		return invalid("provider %q is not supported; use one of: %s", p, strings.Join(Providers, ", "))
+	if !s.Providers.Has(p) {
+		return invalid("provider %q is not supported; use one of: %s", p, strings.Join(s.Providers.Names(), ", "))
 	}
 	return nil
 }
@@ -114,7 +130,7 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microseco
 
 // Create creates the connector of in.Provider for appID.
 func (s *Service) Create(ctx context.Context, appID string, in Input) (store.Connector, error) {
-	if err := SupportedProvider(in.Provider); err != nil {
+	if err := s.supported(in.Provider); err != nil {
 		return store.Connector{}, err
 	}
 	now := s.now()
@@ -130,7 +146,7 @@ func (s *Service) Create(ctx context.Context, appID string, in Input) (store.Con
 	if err := s.applySettings(&c, in.Settings); err != nil {
 		return store.Connector{}, err
 	}
-	if err := checkComplete(c, s.secrets(c)); err != nil {
+	if err := s.checkComplete(c, s.secrets(c)); err != nil {
 		return store.Connector{}, err
 	}
 	if in.ActiveCredentialID != nil && *in.ActiveCredentialID != "" {
@@ -175,7 +191,7 @@ func (s *Service) Update(ctx context.Context, appID, prov string, in Input) (sto
 		if err := s.applySettings(&c, in.Settings); err != nil {
 			return c, err
 		}
-		if err := checkComplete(c, s.secrets(c)); err != nil {
+		if err := s.checkComplete(c, s.secrets(c)); err != nil {
 			return c, err
 		}
 		c.UpdatedAt = s.now()
@@ -241,22 +257,15 @@ func (s *Service) Delete(ctx context.Context, appID, prov string) error {
 	return err
 }
 
-// connectorSettings are the settings a connector of each provider takes
-// (the reference's connector bodies); all are strings. The others take
-// none.
-var connectorSettings = map[string][]string{
-	provider.Google:    {"client_id", "client_secret", "topic_name"},
-	provider.Microsoft: {"client_id", "client_secret", "tenant"},
-	provider.Yahoo:     {"client_id", "client_secret"},
-	provider.Zoom:      {"client_id", "client_secret"},
-}
-
 // checkSettings refuses a setting the provider's connector does not take
 // (it would be stored and shown in every response, and a password put
 // there by mistake with it) and one that is not a string. A null value,
 // which removes a key, is always accepted.
-func checkSettings(prov string, settings map[string]any) error {
-	allowed := connectorSettings[prov]
+func checkSettings(prov string, spec []provider.ConnectorSetting, settings map[string]any) error {
+	var allowed []string
+	for _, cs := range spec {
+		allowed = append(allowed, cs.Key)
+	}
 	for _, k := range slices.Sorted(maps.Keys(settings)) {
 		v := settings[k]
 		if v == nil {
@@ -280,7 +289,8 @@ func (s *Service) applySettings(c *store.Connector, settings map[string]any) err
 	if len(settings) == 0 {
 		return nil
 	}
-	if err := checkSettings(c.Provider, settings); err != nil {
+	spec := s.settingsOf(c.Provider)
+	if err := checkSettings(c.Provider, spec, settings); err != nil {
 		return err
 	}
 	secrets := s.secrets(*c)
@@ -294,7 +304,7 @@ func (s *Service) applySettings(c *store.Connector, settings map[string]any) err
 	sort.Strings(keys)
 	for _, k := range keys {
 		v := settings[k]
-		if slices.Contains(secretSettings, k) {
+		if slices.ContainsFunc(spec, func(cs provider.ConnectorSetting) bool { return cs.Key == k && cs.Secret }) {
 			if v == nil {
 				delete(secrets, k)
 				continue
@@ -330,20 +340,25 @@ func checkName(name string) error {
 	return nil
 }
 
-func checkComplete(c store.Connector, secrets map[string]string) error {
-	if !OAuth(c.Provider) {
-		return nil
-	}
-	if v, ok := c.Settings["client_id"]; ok && v != nil {
-		if _, isString := v.(string); !isString {
-			return invalid("settings.client_id must be a string (the OAuth client id of your %s app)", c.Provider)
+// checkComplete requires the required settings of c's provider: a
+// non-blank string, sealed among secrets or stored in c.Settings.
+func (s *Service) checkComplete(c store.Connector, secrets map[string]string) error {
+	for _, cs := range s.settingsOf(c.Provider) {
+		if !cs.Required {
+			continue
 		}
-	}
-	if id, _ := c.Settings["client_id"].(string); strings.TrimSpace(id) == "" {
-		return invalid("settings.client_id is required for a %s connector (the OAuth client id of your %s app)", c.Provider, c.Provider)
-	}
-	if strings.TrimSpace(secrets["client_secret"]) == "" {
-		return invalid("settings.client_secret is required for a %s connector (the OAuth client secret of your %s app)", c.Provider, c.Provider)
+		v := secrets[cs.Key]
+		if !cs.Secret {
+			if raw, ok := c.Settings[cs.Key]; ok && raw != nil {
+				if _, isString := raw.(string); !isString {
+					return invalid("settings.%s must be a string (%s of your %s app)", cs.Key, cs.About, c.Provider)
+				}
+			}
+			v, _ = c.Settings[cs.Key].(string)
+		}
+		if strings.TrimSpace(v) == "" {
+			return invalid("settings.%s is required for a %s connector (%s of your %s app)", cs.Key, c.Provider, cs.About, c.Provider)
+		}
 	}
 	return nil
 }

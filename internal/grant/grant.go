@@ -121,7 +121,7 @@ func (s *Service) validate(ctx context.Context, appID, prov string, settings map
 	}
 	req := provider.Request{Settings: settings, Scope: scope}
 	var credID string
-	if connector.OAuth(prov) {
+	if provider.Implements[provider.OAuthClient](s.Providers, prov) {
 		if _, bulk := settings["email_address"]; bulk && settings["refresh_token"] == nil {
 			return provider.Result{}, "", nil, invalid("bulk authentication (settings.email_address with a service-account or admin-consent credential) is not supported yet; send the user's OAuth refresh token in settings.refresh_token")
 		}
@@ -290,7 +290,7 @@ func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID
 	// A connector or credential deleted meanwhile has already invalidated
 	// the grants it found, and would miss this one: the write checks the
 	// client is still there (store.Grant.RequireClient).
-	g.RequireClient = connector.OAuth(prov)
+	g.RequireClient = provider.Implements[provider.OAuthClient](s.Providers, prov)
 	g.Provider = prov
 	g.Email = res.Email
 	if res.Name != "" {

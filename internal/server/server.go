@@ -225,9 +225,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	}
 	s := &Server{Config: cfg, Log: log, Store: st, Vault: v}
 	s.Tenants = tenant.New(st)
-	s.Connectors = &connector.Service{Store: st, Vault: v, Now: time.Now, NewID: tenant.NewID}
+	provs := Providers(cfg, hc, det)
+	s.Connectors = &connector.Service{Store: st, Vault: v, Providers: provs, Now: time.Now, NewID: tenant.NewID}
 	s.Grants = &grant.Service{
-		Store: st, Vault: v, Clients: s.Connectors, Providers: Providers(cfg, hc, det),
+		Store: st, Vault: v, Clients: s.Connectors, Providers: provs,
 		Log: log, Now: time.Now, NewID: tenant.NewID, PasswordRecheck: cfg.Refresh.PasswordRecheck,
 	}
 	s.Refresher = NewRefresher(cfg, s.Store, s.Grants, s.Connectors, log)

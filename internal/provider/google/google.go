@@ -113,6 +113,14 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 	return s.Result(tok, id), nil
 }
 
+var _ provider.OAuthClient = (*Provider)(nil)
+
+// ConnectorSettings implements provider.OAuthClient: the OAuth client, and topic_name (the Pub/Sub topic
+// of Gmail push notifications), optional.
+func (v *Provider) ConnectorSettings() []provider.ConnectorSetting {
+	return oauthx.ConnectorSettings("topic_name")
+}
+
 var _ provider.Refresher = (*Provider)(nil)
 
 // Refresh redeems a stored Google refresh token (Google does not rotate

@@ -131,6 +131,14 @@ func clientTenant(c provider.Client) (string, error) {
 	return tenant, nil
 }
 
+var _ provider.OAuthClient = (*Provider)(nil)
+
+// ConnectorSettings implements provider.OAuthClient: the OAuth client, and tenant (the Entra tenant the
+// client's tokens are redeemed in; common when empty), optional.
+func (v *Provider) ConnectorSettings() []provider.ConnectorSetting {
+	return oauthx.ConnectorSettings("tenant")
+}
+
 var _ provider.Refresher = (*Provider)(nil)
 
 // Refresh redeems a stored Microsoft refresh token for scope (plus

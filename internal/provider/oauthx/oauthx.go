@@ -155,6 +155,21 @@ func CheckClient(c provider.Client) error {
 	return nil
 }
 
+// ConnectorSettings are the settings of an OAuth provider's connector
+// (see provider.OAuthClient): its OAuth client, client_id and the sealed
+// client_secret, both required, then the provider's extra settings,
+// optional.
+func ConnectorSettings(extra ...string) []provider.ConnectorSetting {
+	out := []provider.ConnectorSetting{
+		{Key: "client_id", Required: true, About: "the OAuth client id"},
+		{Key: "client_secret", Secret: true, Required: true, About: "the OAuth client secret"},
+	}
+	for _, k := range extra {
+		out = append(out, provider.ConnectorSetting{Key: k})
+	}
+	return out
+}
+
 // jsonType names the JSON type of a value decoded by encoding/json.
 func jsonType(v any) string {
 	switch v.(type) {

@@ -59,6 +59,13 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 	return s.Result(tok, oauthx.Identity{Email: ui.Email, Name: ui.Name, ProviderUserID: ui.Sub}), nil
 }
 
+var _ provider.OAuthClient = (*Provider)(nil)
+
+// ConnectorSettings implements provider.OAuthClient: the OAuth client.
+func (v *Provider) ConnectorSettings() []provider.ConnectorSetting {
+	return oauthx.ConnectorSettings()
+}
+
 var _ provider.Refresher = (*Provider)(nil)
 
 // Refresh redeems a stored Yahoo refresh token.
