@@ -18,8 +18,6 @@
 package oauthx
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -95,10 +93,11 @@ type Session struct {
 // client_secret) and returns a session for it with the provider's options.
 // The error is a ClassBadRequest *provider.Error.
 func Start(req provider.Request, o Options, hc *http.Client) (*Session, error) {
-	rt, err := RefreshToken(req.Settings)
+	in, err := provider.DecodeSettings[refreshSettings](req.Settings)
 	if err != nil {
 		return nil, err
 	}
+	rt := in.RefreshToken
 	if err := CheckClient(req.Client); err != nil {
 		return nil, err
 	}
@@ -119,24 +118,9 @@ func Start(req provider.Request, o Options, hc *http.Client) (*Session, error) {
 	return s, nil
 }
 
-// RefreshToken returns settings["refresh_token"], which must be a non-empty
-// string.
-func RefreshToken(settings map[string]any) (string, error) {
-	v, ok := settings["refresh_token"]
-	if !ok || v == nil {
-		return "", provider.Errorf(provider.ClassBadRequest,
-			"settings.refresh_token is required: a non-empty string holding the user's OAuth refresh token")
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", provider.Errorf(provider.ClassBadRequest,
-			"settings.refresh_token must be a string holding the user's OAuth refresh token, got %s", jsonType(v))
-	}
-	if strings.TrimSpace(s) == "" {
-		return "", provider.Errorf(provider.ClassBadRequest,
-			"settings.refresh_token is empty: a non-empty string holding the user's OAuth refresh token is required")
-	}
-	return strings.TrimSpace(s), nil
+// refreshSettings are the settings of a Bring-Your-Own-Auth OAuth grant.
+type refreshSettings struct {
+	RefreshToken string `setting:"refresh_token,required,trim" about:"the user's OAuth refresh token"`
 }
 
 // CheckClient requires a client_id and a client_secret.
@@ -168,24 +152,6 @@ func ConnectorSettings(extra ...string) []provider.ConnectorSetting {
 		out = append(out, provider.ConnectorSetting{Key: k})
 	}
 	return out
-}
-
-// jsonType names the JSON type of a value decoded by encoding/json.
-func jsonType(v any) string {
-	switch v.(type) {
-	case bool:
-		return "a boolean"
-	case float64, int, int64, json.Number:
-		return "a number"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	case string:
-		return "a string"
-	default:
-		return fmt.Sprintf("%T", v)
-	}
 }
 
 func (s *Session) addSecret(v string) { s.red.Add(v) }
