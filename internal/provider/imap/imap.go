@@ -35,12 +35,9 @@ package imap
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -104,23 +101,28 @@ type Account struct {
 	Hint string
 }
 
+// settings are the settings of provider "imap" (see the package doc).
+type settings struct {
+	IMAPUsername string `setting:"imap_username,required"`
+	IMAPPassword string `setting:"imap_password,required"`
+	SMTPUsername string `setting:"smtp_username"`
+	SMTPPassword string `setting:"smtp_password"`
+	Email        string `setting:"email"`
+	IMAPHost     string `setting:"imap_host,trim"`
+	SMTPHost     string `setting:"smtp_host,trim"`
+	IMAPPort     int    `setting:"imap_port,port"`
+	SMTPPort     int    `setting:"smtp_port,port"`
+}
+
 // Validate implements provider.Provider.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
-	s := req.Settings
-	user, err := requiredString(s, "imap_username")
+	s, err := provider.DecodeSettings[settings](req.Settings)
 	if err != nil {
 		return provider.Result{}, err
 	}
-	pass, err := requiredString(s, "imap_password")
-	if err != nil {
-		return provider.Result{}, err
-	}
-	a := Account{IMAPUsername: user, IMAPPassword: pass}
-	if a.SMTPUsername, err = optionalString(s, "smtp_username"); err != nil {
-		return provider.Result{}, err
-	}
-	if a.SMTPPassword, err = optionalString(s, "smtp_password"); err != nil {
-		return provider.Result{}, err
+	a := Account{
+		IMAPUsername: s.IMAPUsername, IMAPPassword: s.IMAPPassword, IMAPPort: s.IMAPPort,
+		SMTPUsername: s.SMTPUsername, SMTPPassword: s.SMTPPassword, SMTPPort: s.SMTPPort,
 	}
 	if a.SMTPUsername == "" {
 		a.SMTPUsername = a.IMAPUsername
@@ -128,24 +130,15 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 	if a.SMTPPassword == "" {
 		a.SMTPPassword = a.IMAPPassword
 	}
-	explicitEmail, err := optionalString(s, "email")
+	explicitEmail := s.Email
+	email, err := accountEmail(explicitEmail, s.IMAPUsername, req.Recheck)
 	if err != nil {
 		return provider.Result{}, err
 	}
-	email, err := accountEmail(explicitEmail, user, req.Recheck)
-	if err != nil {
+	if a.IMAPHost, err = host(s.IMAPHost, "imap_host"); err != nil {
 		return provider.Result{}, err
 	}
-	if a.IMAPHost, err = host(s, "imap_host"); err != nil {
-		return provider.Result{}, err
-	}
-	if a.SMTPHost, err = host(s, "smtp_host"); err != nil {
-		return provider.Result{}, err
-	}
-	if a.IMAPPort, err = port(s, "imap_port"); err != nil {
-		return provider.Result{}, err
-	}
-	if a.SMTPPort, err = port(s, "smtp_port"); err != nil {
+	if a.SMTPHost, err = host(s.SMTPHost, "smtp_host"); err != nil {
 		return provider.Result{}, err
 	}
 
@@ -293,39 +286,9 @@ func (a Account) redactor() *provider.Redactor {
 	return r
 }
 
-func requiredString(s map[string]any, key string) (string, error) {
-	v, ok := s[key]
-	if !ok || v == nil {
-		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s is required", key)
-	}
-	str, ok := v.(string)
-	if !ok {
-		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s must be a string", key)
-	}
-	if strings.TrimSpace(str) == "" {
-		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s is required", key)
-	}
-	return str, nil
-}
-
-func optionalString(s map[string]any, key string) (string, error) {
-	v, ok := s[key]
-	if !ok || v == nil {
-		return "", nil
-	}
-	str, ok := v.(string)
-	if !ok {
-		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s must be a string", key)
-	}
-	return str, nil
-}
-
-func host(s map[string]any, key string) (string, error) {
-	h, err := optionalString(s, key)
-	if err != nil {
-		return "", err
-	}
-	h = strings.TrimSpace(h)
+// host checks h, the trimmed value of settings.key: a host name or an IP
+// address ("" when not given).
+func host(h, key string) (string, error) {
 	if h == "" {
 		return "", nil
 	}
@@ -337,48 +300,4 @@ func host(s map[string]any, key string) (string, error) {
 		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s must not contain a port; give the port in settings.%s_port", key, key[:4])
 	}
 	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), nil
-}
-
-// port reads a port given as a JSON number (json.Number or float64), an
-// integer or a numeric string; absent is 0.
-func port(s map[string]any, key string) (int, error) {
-	v, ok := s[key]
-	if !ok || v == nil {
-		return 0, nil
-	}
-	bad := provider.Errorf(provider.ClassBadRequest, "settings.%s must be a port number from 1 to 65535 (a number or a numeric string)", key)
-	var n int64
-	switch t := v.(type) {
-	case json.Number:
-		i, err := strconv.ParseInt(t.String(), 10, 64)
-		if err != nil {
-			return 0, bad
-		}
-		n = i
-	case float64:
-		if t != math.Trunc(t) {
-			return 0, bad
-		}
-		n = int64(t)
-	case int:
-		n = int64(t)
-	case int64:
-		n = t
-	case string:
-		t = strings.TrimSpace(t)
-		if t == "" {
-			return 0, nil
-		}
-		i, err := strconv.ParseInt(t, 10, 64)
-		if err != nil {
-			return 0, bad
-		}
-		n = i
-	default:
-		return 0, bad
-	}
-	if n < 1 || n > 65535 {
-		return 0, bad
-	}
-	return int(n), nil
 }
