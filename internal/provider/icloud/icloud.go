@@ -26,16 +26,19 @@ func New(hosts Config, mail *imap.Provider) *Provider {
 	return &Provider{hosts: hosts, mail: mail}
 }
 
+// settings are the settings of provider "icloud".
+type settings struct {
+	Username string `setting:"username,required"`
+	Password string `setting:"password,required"`
+}
+
 // Validate implements provider.Provider.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
-	user, err := str(req.Settings, "username")
+	s, err := provider.DecodeSettings[settings](req.Settings)
 	if err != nil {
 		return provider.Result{}, err
 	}
-	pass, err := str(req.Settings, "password")
-	if err != nil {
-		return provider.Result{}, err
-	}
+	user, pass := s.Username, s.Password
 	email := strings.ToLower(strings.TrimSpace(user))
 	if err := provider.AccountAddress(email, req.Recheck); err != nil {
 		return provider.Result{}, provider.Errorf(provider.ClassBadRequest, "settings.username %q is not an email address; give the iCloud address (…@icloud.com, @me.com or @mac.com)", user)
@@ -64,19 +67,4 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 func (v *Provider) Recheck(ctx context.Context, settings map[string]any, secrets map[string]string, scope []string) error {
 	_, err := v.Validate(ctx, provider.Request{Settings: map[string]any{"username": settings["username"], "password": secrets["password"]}, Scope: scope, Recheck: true})
 	return err
-}
-
-func str(s map[string]any, key string) (string, error) {
-	v, ok := s[key]
-	if !ok || v == nil {
-		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s is required", key)
-	}
-	t, ok := v.(string)
-	if !ok {
-		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s must be a string", key)
-	}
-	if strings.TrimSpace(t) == "" {
-		return "", provider.Errorf(provider.ClassBadRequest, "settings.%s is required", key)
-	}
-	return t, nil
 }
