@@ -43,11 +43,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -106,7 +104,16 @@ func (v *Provider) timeout() time.Duration {
 	return 15 * time.Second
 }
 
-// settings are the parsed request settings.
+// rawSettings are the settings of provider "ews" as given.
+type rawSettings struct {
+	Username string `setting:"ews_username,required,trim"`
+	Password string `setting:"ews_password,required"`
+	Email    string `setting:"email,trim"`
+	Host     string `setting:"ews_host,trim"`
+	Port     int    `setting:"ews_port,port"`
+}
+
+// settings are the checked request settings.
 type settings struct {
 	email, username, password string
 	host                      string
@@ -118,76 +125,12 @@ func bad(format string, args ...any) error {
 	return provider.Errorf(provider.ClassBadRequest, format, args...)
 }
 
-func stringSetting(m map[string]any, key string, required bool) (string, error) {
-	raw, ok := m[key]
-	if !ok || raw == nil {
-		if required {
-			return "", bad("settings.%s is required for provider ews", key)
-		}
-		return "", nil
-	}
-	s, ok := raw.(string)
-	if !ok {
-		return "", bad("settings.%s must be a string", key)
-	}
-	if required && strings.TrimSpace(s) == "" {
-		return "", bad("settings.%s must not be empty", key)
-	}
-	return s, nil
-}
-
-func portSetting(m map[string]any, key string) (int, bool, error) {
-	raw, ok := m[key]
-	if !ok || raw == nil {
-		return 0, false, nil
-	}
-	var f float64
-	switch x := raw.(type) {
-	case float64:
-		f = x
-	case int:
-		f = float64(x)
-	case int64:
-		f = float64(x)
-	case json.Number:
-		n, err := x.Float64()
-		if err != nil {
-			return 0, false, bad("settings.%s must be a port number, got %q", key, x.String())
-		}
-		f = n
-	case string:
-		s := strings.TrimSpace(x)
-		if s == "" {
-			return 0, false, nil
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return 0, false, bad("settings.%s must be a port number, got %q", key, x)
-		}
-		f = float64(n)
-	default:
-		return 0, false, bad("settings.%s must be a number or a numeric string", key)
-	}
-	if f != math.Trunc(f) || f < 1 || f > 65535 {
-		return 0, false, bad("settings.%s must be a port number between 1 and 65535, got %v", key, raw)
-	}
-	return int(f), true, nil
-}
-
 func parseSettings(m map[string]any, recheck bool) (settings, error) {
-	var s settings
-	var err error
-	if s.username, err = stringSetting(m, "ews_username", true); err != nil {
-		return s, err
+	in, err := provider.DecodeSettings[rawSettings](m)
+	if err != nil {
+		return settings{}, err
 	}
-	s.username = strings.TrimSpace(s.username)
-	if s.password, err = stringSetting(m, "ews_password", true); err != nil {
-		return s, err
-	}
-	if s.email, err = stringSetting(m, "email", false); err != nil {
-		return s, err
-	}
-	s.email = strings.TrimSpace(s.email)
+	s := settings{username: in.Username, password: in.Password, email: in.Email, host: in.Host, port: in.Port, portSet: in.Port != 0}
 	explicitEmail := s.email != ""
 	if s.email == "" {
 		if !strings.Contains(s.username, "@") {
@@ -200,13 +143,6 @@ func parseSettings(m map[string]any, recheck bool) (settings, error) {
 			return s, bad("settings.ews_username %q is not an email address (%s); add settings.email with the mailbox's address", s.username, strings.TrimPrefix(err.Error(), "email "))
 		}
 		return s, bad("settings.%s", err.Error())
-	}
-	if s.host, err = stringSetting(m, "ews_host", false); err != nil {
-		return s, err
-	}
-	s.host = strings.TrimSpace(s.host)
-	if s.port, s.portSet, err = portSetting(m, "ews_port"); err != nil {
-		return s, err
 	}
 	return s, nil
 }
