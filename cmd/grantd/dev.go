@@ -18,6 +18,7 @@ import (
 
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/sandbox"
@@ -236,8 +237,7 @@ func setUpDev(ctx context.Context, srv *server.Server, sb *sandbox.Sandbox) (dev
 		name := "grantd dev " + prov
 		in := connector.Input{Name: &name, Provider: prov, Settings: map[string]any{"client_id": clientID, "client_secret": secret}, Scope: devScopes[prov]}
 		if _, err := srv.Connectors.Update(ctx, out.ApplicationID, prov, in); err != nil {
-			var ce *connector.Error
-			if !errors.As(err, &ce) || ce.Kind != connector.NotFound {
+			if !fault.Is(err, fault.NotFound) {
 				return out, err
 			}
 			if _, err := srv.Connectors.Create(ctx, out.ApplicationID, in); err != nil {

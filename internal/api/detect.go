@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/emailaddr"
+	"github.com/grantd/grantd/internal/fault"
 )
 
 // detectJSON is the data of POST /v3/providers/detect: the Nylas fields
@@ -60,8 +60,7 @@ func (s *Server) detectProvider(w http.ResponseWriter, r *http.Request) {
 	appID := principal(r).App.ID
 	hasConnector := func(prov string) (bool, error) {
 		_, err := s.cfg.Connectors.Get(r.Context(), appID, prov)
-		var ce *connector.Error
-		if errors.As(err, &ce) && ce.Kind == connector.NotFound {
+		if fault.Is(err, fault.NotFound) {
 			return false, nil
 		}
 		return err == nil, err

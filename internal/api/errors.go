@@ -5,43 +5,59 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/grantd/grantd/internal/connector"
-	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/store"
 )
 
-// toAPIError maps the errors of the services to API errors; false means
-// an internal error.
+// toAPIError maps the errors of the services to API errors, the one place
+// the services' error vocabulary (package fault) meets HTTP; false means an
+// internal error.
+//
+//	fault.Invalid      400 api.invalid_request_error
+//	fault.NotFound     404 api.not_found_error
+//	fault.Conflict     409 api.conflict_error
+//	fault.Unavailable  504 api.provider_error for a provider's failure,
+//	                   503 api.service_unavailable for anything else
+//
+// A provider's failure (*provider.Error) also carries the provider's own
+// words (provider_error). store.ErrInvalid, a value no store can hold, is
+// an invalid request.
 func toAPIError(err error) (*Error, bool) {
 	var ae *Error
 	if errors.As(err, &ae) {
 		return ae, true
 	}
-	if ae, ok := FromProvider(err); ok {
-		return ae, true
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		return fromKind(pe.FaultKind(), true, pe.Message, pe.ProviderError), true
 	}
-	var ce *connector.Error
-	if errors.As(err, &ce) {
-		switch ce.Kind {
-		case connector.NotFound:
-			return NotFound("%s", ce.Message), true
-		case connector.Conflict:
-			return Conflict("%s", ce.Message), true
-		}
-		return BadRequest("%s", ce.Message), true
-	}
-	var ge *grant.Error
-	if errors.As(err, &ge) {
-		if ge.NotFound {
-			return NotFound("%s", ge.Message), true
-		}
-		return BadRequest("%s", ge.Message), true
+	var fe *fault.Error
+	if errors.As(err, &fe) && fe.Kind != 0 {
+		return fromKind(fe.Kind, false, fe.Message, nil), true
 	}
 	if errors.Is(err, store.ErrInvalid) {
-		return BadRequest("a value in the request cannot be stored (a NUL character, a time out of range or a value too long)"), true
+		return fromKind(fault.Invalid, false, "a value in the request cannot be stored (a NUL character, a time out of range or a value too long)", nil), true
 	}
 	return nil, false
+}
+
+// fromKind is the API error of a failure of kind k; fromProvider says the
+// provider failed (not grantd or its store).
+func fromKind(k fault.Kind, fromProvider bool, message string, providerError map[string]any) *Error {
+	e := &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Message: message, ProviderError: providerError}
+	switch k {
+	case fault.NotFound:
+		e.Status, e.Type = http.StatusNotFound, TypeNotFound
+	case fault.Conflict:
+		e.Status, e.Type = http.StatusConflict, TypeConflict
+	case fault.Unavailable:
+		e.Status, e.Type = http.StatusServiceUnavailable, TypeUnavailable
+		if fromProvider {
+			e.Status, e.Type = http.StatusGatewayTimeout, TypeProvider
+		}
+	}
+	return e
 }
 
 // Error types sent in the Nylas error envelope.
@@ -53,6 +69,7 @@ const (
 	TypeMethodNotAllowed = "api.method_not_allowed"
 	TypeConflict         = "api.conflict_error"
 	TypeProvider         = "api.provider_error"
+	TypeUnavailable      = "api.service_unavailable"
 	TypeInternal         = "api.internal_error"
 	TypeForbidden        = "api.insufficient_scopes"
 	TypeTooLarge         = "api.request_too_large"
@@ -82,19 +99,4 @@ func NotFound(format string, args ...any) *Error {
 // Conflict returns a 409 error.
 func Conflict(format string, args ...any) *Error {
 	return &Error{Status: http.StatusConflict, Type: TypeConflict, Message: fmt.Sprintf(format, args...)}
-}
-
-// FromProvider maps a classified provider failure to an API error: a
-// provider that cannot be reached is a 504 the caller may retry; everything
-// else is a 400 about the request or the credentials.
-func FromProvider(err error) (*Error, bool) {
-	var pe *provider.Error
-	if !errors.As(err, &pe) {
-		return nil, false
-	}
-	e := &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Message: pe.Message, ProviderError: pe.ProviderError}
-	if pe.Class == provider.ClassUnavailable {
-		e.Status, e.Type = http.StatusGatewayTimeout, TypeProvider
-	}
-	return e, true
 }

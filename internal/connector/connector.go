@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -34,29 +35,6 @@ const (
 
 // CredentialTypes lists the valid credential types.
 var CredentialTypes = []string{TypeConnector, TypeAdminConsent, TypeServiceAccount}
-
-// Error is a problem with the caller's request; the API answers it with a
-// 400 (or 404/409 by Kind).
-type Error struct {
-	Kind    ErrorKind
-	Message string
-}
-
-// ErrorKind classifies an Error.
-type ErrorKind int
-
-// Error kinds.
-const (
-	Invalid ErrorKind = iota
-	NotFound
-	Conflict
-)
-
-func (e *Error) Error() string { return e.Message }
-
-func invalid(format string, args ...any) error {
-	return &Error{Kind: Invalid, Message: fmt.Sprintf(format, args...)}
-}
 
 // Service is the connector and credential service.
 type Service struct {
@@ -118,10 +96,10 @@ type Input struct {
 // them.
 func (s *Service) supported(p string) error {
 	if p == "" {
-		return invalid("provider is required; one of: %s", strings.Join(s.Providers.Names(), ", "))
+		return fault.Invalidf("provider is required; one of: %s", strings.Join(s.Providers.Names(), ", "))
 	}
 	if !s.Providers.Has(p) {
-		return invalid("provider %q is not supported; use one of: %s", p, strings.Join(s.Providers.Names(), ", "))
+		return fault.Invalidf("provider %q is not supported; use one of: %s", p, strings.Join(s.Providers.Names(), ", "))
 	}
 	return nil
 }
@@ -150,11 +128,11 @@ func (s *Service) Create(ctx context.Context, appID string, in Input) (store.Con
 		return store.Connector{}, err
 	}
 	if in.ActiveCredentialID != nil && *in.ActiveCredentialID != "" {
-		return store.Connector{}, invalid("active_credential_id can only be set once the connector exists and has that credential (PATCH /v3/connectors/%s)", in.Provider)
+		return store.Connector{}, fault.Invalidf("active_credential_id can only be set once the connector exists and has that credential (PATCH /v3/connectors/%s)", in.Provider)
 	}
 	err := s.Store.CreateConnector(ctx, c)
 	if errors.Is(err, store.ErrAlreadyExists) {
-		return store.Connector{}, &Error{Kind: Conflict, Message: fmt.Sprintf("the application already has a connector for %s; change it with PATCH /v3/connectors/%s", in.Provider, in.Provider)}
+		return store.Connector{}, fault.Conflictf("the application already has a connector for %s; change it with PATCH /v3/connectors/%s", in.Provider, in.Provider)
 	}
 	return c, err
 }
@@ -167,12 +145,12 @@ func (s *Service) Update(ctx context.Context, appID, prov string, in Input) (sto
 		cred, err := s.Store.GetCredential(ctx, appID, *in.ActiveCredentialID)
 		if err != nil || cred.Provider != prov {
 			if err == nil || errors.Is(err, store.ErrNotFound) {
-				return store.Connector{}, invalid("active_credential_id %q is not a credential of the %s connector", *in.ActiveCredentialID, prov)
+				return store.Connector{}, fault.Invalidf("active_credential_id %q is not a credential of the %s connector", *in.ActiveCredentialID, prov)
 			}
 			return store.Connector{}, err
 		}
 		if cred.Type != TypeConnector {
-			return store.Connector{}, invalid("active_credential_id must name a credential of type %q, not %q", TypeConnector, cred.Type)
+			return store.Connector{}, fault.Invalidf("active_credential_id must name a credential of type %q, not %q", TypeConnector, cred.Type)
 		}
 	}
 	c, err := s.Store.UpdateConnector(ctx, appID, prov, func(c store.Connector) (store.Connector, error) {
@@ -227,11 +205,11 @@ func (s *Service) activeStillThere(ctx context.Context, appID, prov, id string) 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return invalid("active_credential_id %q was deleted while the connector was being updated: the %s connector has no active credential (the request's other changes were applied)", id, prov)
+	return fault.Invalidf("active_credential_id %q was deleted while the connector was being updated: the %s connector has no active credential (the request's other changes were applied)", id, prov)
 }
 
 func notFoundConnector(prov string) error {
-	return &Error{Kind: NotFound, Message: fmt.Sprintf("the application has no %s connector", prov)}
+	return fault.NotFoundf("the application has no %s connector", prov)
 }
 
 // Get returns one connector.
@@ -273,12 +251,12 @@ func checkSettings(prov string, spec []provider.ConnectorSetting, settings map[s
 		}
 		if !slices.Contains(allowed, k) {
 			if len(allowed) == 0 {
-				return invalid("settings.%s: %s connectors take no settings", k, prov)
+				return fault.Invalidf("settings.%s: %s connectors take no settings", k, prov)
 			}
-			return invalid("settings.%s is not a setting of %s connectors; they take %s", k, prov, strings.Join(allowed, ", "))
+			return fault.Invalidf("settings.%s is not a setting of %s connectors; they take %s", k, prov, strings.Join(allowed, ", "))
 		}
 		if _, ok := v.(string); !ok {
-			return invalid("settings.%s must be a string", k)
+			return fault.Invalidf("settings.%s must be a string", k)
 		}
 	}
 	return nil
@@ -311,7 +289,7 @@ func (s *Service) applySettings(c *store.Connector, settings map[string]any) err
 			}
 			str, ok := v.(string)
 			if !ok {
-				return invalid("settings.%s must be a string", k)
+				return fault.Invalidf("settings.%s must be a string", k)
 			}
 			secrets[k] = str
 			continue
@@ -335,7 +313,7 @@ const MaxNameLength = 256
 
 func checkName(name string) error {
 	if len(name) > MaxNameLength {
-		return invalid("name is %d bytes long; at most %d are allowed", len(name), MaxNameLength)
+		return fault.Invalidf("name is %d bytes long; at most %d are allowed", len(name), MaxNameLength)
 	}
 	return nil
 }
@@ -351,13 +329,13 @@ func (s *Service) checkComplete(c store.Connector, secrets map[string]string) er
 		if !cs.Secret {
 			if raw, ok := c.Settings[cs.Key]; ok && raw != nil {
 				if _, isString := raw.(string); !isString {
-					return invalid("settings.%s must be a string (%s of your %s app)", cs.Key, cs.About, c.Provider)
+					return fault.Invalidf("settings.%s must be a string (%s of your %s app)", cs.Key, cs.About, c.Provider)
 				}
 			}
 			v, _ = c.Settings[cs.Key].(string)
 		}
 		if strings.TrimSpace(v) == "" {
-			return invalid("settings.%s is required for a %s connector (%s of your %s app)", cs.Key, c.Provider, cs.About, c.Provider)
+			return fault.Invalidf("settings.%s is required for a %s connector (%s of your %s app)", cs.Key, c.Provider, cs.About, c.Provider)
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -32,17 +33,17 @@ func checkCredentialData(typ string, data map[string]any) error {
 	for _, k := range []string{"client_id", "client_secret", "tenant"} {
 		if v, ok := data[k]; ok && v != nil {
 			if _, isString := v.(string); !isString {
-				return invalid("credential_data.%s must be a string", k)
+				return fault.Invalidf("credential_data.%s must be a string", k)
 			}
 		}
 	}
 	for _, k := range requiredData[typ] {
 		v, ok := data[k]
 		if !ok || v == nil {
-			return invalid("credential_data.%s is required for a %s credential", k, typ)
+			return fault.Invalidf("credential_data.%s is required for a %s credential", k, typ)
 		}
 		if s, ok := v.(string); !ok || strings.TrimSpace(s) == "" {
-			return invalid("credential_data.%s must be a non-empty string", k)
+			return fault.Invalidf("credential_data.%s must be a non-empty string", k)
 		}
 	}
 	return nil
@@ -55,28 +56,28 @@ func credentialAAD(c store.Credential) []byte {
 // CreateCredential adds a credential to the connector of prov.
 func (s *Service) CreateCredential(ctx context.Context, appID, prov string, in CredentialInput) (store.Credential, error) {
 	if in.Name == nil || strings.TrimSpace(*in.Name) == "" {
-		return store.Credential{}, invalid("name is required")
+		return store.Credential{}, fault.Invalidf("name is required")
 	}
 	if err := checkName(strings.TrimSpace(*in.Name)); err != nil {
 		return store.Credential{}, err
 	}
 	if in.Type == "" {
-		return store.Credential{}, invalid("credential_type is required; one of: %s", strings.Join(CredentialTypes, ", "))
+		return store.Credential{}, fault.Invalidf("credential_type is required; one of: %s", strings.Join(CredentialTypes, ", "))
 	}
 	if !slices.Contains(CredentialTypes, in.Type) {
-		return store.Credential{}, invalid("credential_type %q is not valid; use one of: %s", in.Type, strings.Join(CredentialTypes, ", "))
+		return store.Credential{}, fault.Invalidf("credential_type %q is not valid; use one of: %s", in.Type, strings.Join(CredentialTypes, ", "))
 	}
 	if in.Data == nil {
-		return store.Credential{}, invalid("credential_data is required")
+		return store.Credential{}, fault.Invalidf("credential_data is required")
 	}
 	if err := checkCredentialData(in.Type, in.Data); err != nil {
 		return store.Credential{}, err
 	}
 	if in.Type == TypeServiceAccount && prov != provider.Google {
-		return store.Credential{}, invalid("serviceaccount credentials belong to the google connector")
+		return store.Credential{}, fault.Invalidf("serviceaccount credentials belong to the google connector")
 	}
 	if in.Type == TypeAdminConsent && prov != provider.Microsoft {
-		return store.Credential{}, invalid("adminconsent credentials belong to the microsoft connector")
+		return store.Credential{}, fault.Invalidf("adminconsent credentials belong to the microsoft connector")
 	}
 	now := s.now()
 	c := store.Credential{ID: s.NewID(), AppID: appID, Provider: prov, Name: strings.TrimSpace(*in.Name), Type: in.Type, CreatedAt: now, UpdatedAt: now}
@@ -88,9 +89,9 @@ func (s *Service) CreateCredential(ctx context.Context, appID, prov string, in C
 	err = s.Store.CreateCredential(ctx, c)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return store.Credential{}, &Error{Kind: Invalid, Message: fmt.Sprintf("the application has no %s connector; create it first with POST /v3/connectors", prov)}
+		return store.Credential{}, fault.Invalidf("the application has no %s connector; create it first with POST /v3/connectors", prov)
 	case errors.Is(err, store.ErrAlreadyExists):
-		return store.Credential{}, &Error{Kind: Conflict, Message: fmt.Sprintf("the %s connector already has a credential named %q", prov, c.Name)}
+		return store.Credential{}, fault.Conflictf("the %s connector already has a credential named %q", prov, c.Name)
 	}
 	return c, err
 }
@@ -99,7 +100,7 @@ func (s *Service) CreateCredential(ctx context.Context, appID, prov string, in C
 func (s *Service) GetCredential(ctx context.Context, appID, prov, id string) (store.Credential, error) {
 	c, err := s.Store.GetCredential(ctx, appID, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Provider != prov) {
-		return store.Credential{}, &Error{Kind: NotFound, Message: fmt.Sprintf("the %s connector has no credential %q", prov, id)}
+		return store.Credential{}, fault.NotFoundf("the %s connector has no credential %q", prov, id)
 	}
 	return c, err
 }
@@ -120,7 +121,7 @@ func (s *Service) UpdateCredential(ctx context.Context, appID, prov, id string, 
 	c, err := s.Store.UpdateCredential(ctx, appID, id, func(c store.Credential) (store.Credential, error) {
 		if in.Name != nil {
 			if strings.TrimSpace(*in.Name) == "" {
-				return c, invalid("name cannot be empty")
+				return c, fault.Invalidf("name cannot be empty")
 			}
 			c.Name = strings.TrimSpace(*in.Name)
 			if err := checkName(c.Name); err != nil {
@@ -153,10 +154,10 @@ func (s *Service) UpdateCredential(ctx context.Context, appID, prov, id string, 
 		return c, nil
 	})
 	if errors.Is(err, store.ErrAlreadyExists) {
-		return c, &Error{Kind: Conflict, Message: fmt.Sprintf("the %s connector already has a credential with that name", prov)}
+		return c, fault.Conflictf("the %s connector already has a credential with that name", prov)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return c, &Error{Kind: NotFound, Message: fmt.Sprintf("the %s connector has no credential %q", prov, id)}
+		return c, fault.NotFoundf("the %s connector has no credential %q", prov, id)
 	}
 	return c, err
 }
@@ -169,7 +170,7 @@ func (s *Service) DeleteCredential(ctx context.Context, appID, prov, id string) 
 	}
 	if err := s.Store.DeleteCredential(ctx, appID, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return &Error{Kind: NotFound, Message: fmt.Sprintf("the %s connector has no credential %q", prov, id)}
+			return fault.NotFoundf("the %s connector has no credential %q", prov, id)
 		}
 		return err
 	}
@@ -189,7 +190,7 @@ func (s *Service) DeleteCredential(ctx context.Context, appID, prov, id string) 
 func (s *Service) sealData(c store.Credential, data map[string]any) ([]byte, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
-		return nil, invalid("credential_data cannot be encoded: %v", err)
+		return nil, fault.Invalidf("credential_data cannot be encoded: %v", err)
 	}
 	return s.Vault.Seal(b, credentialAAD(c))
 }
@@ -251,7 +252,7 @@ func (s *Service) ResolveGrant(ctx context.Context, appID, prov, credentialID st
 func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string, useActive bool) (Resolved, error) {
 	c, err := s.Store.GetConnector(ctx, appID, prov)
 	if errors.Is(err, store.ErrNotFound) {
-		return Resolved{}, invalid("the application has no %s connector: create one first with POST /v3/connectors {\"provider\":%q,\"settings\":{\"client_id\":…,\"client_secret\":…}}", prov, prov)
+		return Resolved{}, fault.Invalidf("the application has no %s connector: create one first with POST /v3/connectors {\"provider\":%q,\"settings\":{\"client_id\":…,\"client_secret\":…}}", prov, prov)
 	}
 	if err != nil {
 		return Resolved{}, err
@@ -273,13 +274,13 @@ func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string,
 	}
 	cred, err := s.Store.GetCredential(ctx, appID, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && cred.Provider != prov) {
-		return Resolved{}, invalid("credential %q does not exist on the %s connector", id, prov)
+		return Resolved{}, fault.Invalidf("credential %q does not exist on the %s connector", id, prov)
 	}
 	if err != nil {
 		return Resolved{}, err
 	}
 	if cred.Type != TypeConnector {
-		return Resolved{}, invalid("credential %q is a %s credential, which is for bulk authentication (settings.email_address without a refresh token), and grantd does not support bulk authentication yet; "+
+		return Resolved{}, fault.Invalidf("credential %q is a %s credential, which is for bulk authentication (settings.email_address without a refresh token), and grantd does not support bulk authentication yet; "+
 			"a refresh-token grant takes a %q credential, or none (the connector's own client)", id, cred.Type, TypeConnector)
 	}
 	data, err := s.openData(cred)

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -54,17 +55,8 @@ const (
 	EventExpired = "grant.expired"
 )
 
-// Error is a problem with the request (400) or a missing grant (404).
-type Error struct {
-	NotFound bool
-	Message  string
-}
-
-func (e *Error) Error() string { return e.Message }
-
-func invalid(format string, args ...any) error {
-	return &Error{Message: fmt.Sprintf(format, args...)}
-}
+// invalid is a fault.Invalid error: a problem with the request.
+func invalid(format string, args ...any) error { return fault.Invalidf(format, args...) }
 
 // Service is the grant service.
 type Service struct {
@@ -431,9 +423,7 @@ func (s *Service) event(typ string, g store.Grant, extra map[string]any) (store.
 	return store.Event{ID: s.NewID(), AppID: g.AppID, Type: typ, GrantID: g.ID, Payload: payload, CreatedAt: s.now()}, nil
 }
 
-func notFound(id string) error {
-	return &Error{NotFound: true, Message: fmt.Sprintf("grant %q not found", id)}
-}
+func notFound(id string) error { return fault.NotFoundf("grant %q not found", id) }
 
 // Get returns one grant of appID.
 func (s *Service) Get(ctx context.Context, appID, id string) (store.Grant, error) {

@@ -11,9 +11,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/grantd/grantd/internal/emailaddr"
 	"strings"
 	"time"
+
+	"github.com/grantd/grantd/internal/emailaddr"
+	"github.com/grantd/grantd/internal/fault"
 )
 
 // Names of the providers, as they appear on the wire.
@@ -198,6 +200,17 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// FaultKind places e in the services' error vocabulary: a provider that
+// cannot be reached or answer now is fault.Unavailable (the caller may
+// retry); every other class is fault.Invalid (the request or the
+// credentials must change).
+func (e *Error) FaultKind() fault.Kind {
+	if e.Class == ClassUnavailable {
+		return fault.Unavailable
+	}
+	return fault.Invalid
+}
 
 // Errorf returns an *Error of class c.
 func Errorf(c Class, format string, args ...any) *Error {

@@ -103,7 +103,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
@@ -384,9 +384,9 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 	}
 	res, err := r.clients.ResolveGrant(ctx, g.AppID, g.Provider, g.CredentialID)
 	if err != nil {
-		var ce *connector.Error
-		if errors.As(err, &ce) {
-			return r.permanent(ctx, g, rt, provider.Errorf(provider.ClassBadRequest, "%s", ce.Message))
+		var fe *fault.Error
+		if errors.As(err, &fe) {
+			return r.permanent(ctx, g, rt, provider.Errorf(provider.ClassBadRequest, "%s", fe.Message))
 		}
 		return r.transient(ctx, g, rt, provider.ClassUnavailable, "the grant's OAuth client could not be loaded", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -125,12 +125,13 @@ const pollInterval = 100 * time.Millisecond
 // is valid for at least AccessTokenMargin, refreshing the grant first when
 // needed. Concurrent calls for one grant share one refresh; across nodes,
 // the caller that cannot take the grant's lease waits for the holder's
-// result. Errors: *grant.Error (missing or invalid grant), classified
-// *provider.Error (the provider refused or is unavailable).
+// result. Errors: a fault.NotFound or fault.Invalid *fault.Error (missing
+// or invalid grant), a classified *provider.Error (the provider refused or
+// is unavailable).
 func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessToken, error) {
 	g, err := r.st.GetGrant(ctx, appID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return AccessToken{}, &grant.Error{NotFound: true, Message: "grant \"" + id + "\" not found"}
+		return AccessToken{}, fault.NotFoundf(`grant "%s" not found`, id)
 	}
 	if err != nil {
 		return AccessToken{}, err
@@ -139,7 +140,7 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 		return tok, err
 	}
 	if r.providers[g.Provider] == nil {
-		return AccessToken{}, &grant.Error{Message: "grant \"" + id + "\" is an " + g.Provider + " grant (" + g.Provider + " grants have no OAuth access token)"}
+		return AccessToken{}, fault.Invalidf(`grant "%s" is an %s grant (%s grants have no OAuth access token)`, id, g.Provider, g.Provider)
 	}
 	// Lease and refresh, waiting for another node's refresh when it holds
 	// the lease; bounded by the lease (plus a little).
@@ -168,12 +169,12 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 			return AccessToken{AccessToken: res.token.AccessToken, ExpiresAt: res.grant.AccessTokenExpiresAt, Provider: res.grant.Provider}, nil
 		case outTransient, outPermanent:
 			if errors.Is(res.err, store.ErrNotFound) {
-				return AccessToken{}, &grant.Error{NotFound: true, Message: "grant \"" + id + "\" not found"}
+				return AccessToken{}, fault.NotFoundf(`grant "%s" not found`, id)
 			}
 			return AccessToken{}, res.err
 		case outSkipped, outSuperseded:
 			if res.grant.ID == "" {
-				return AccessToken{}, &grant.Error{NotFound: true, Message: "grant \"" + id + "\" not found"}
+				return AccessToken{}, fault.NotFoundf(`grant "%s" not found`, id)
 			}
 			if tok, ok, err := r.fresh(res.grant); ok || err != nil {
 				return tok, err
@@ -196,7 +197,7 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 		g, err := r.st.GetGrant(ctx, appID, id)
 		if errors.Is(err, store.ErrNotFound) {
 			// Deleted while we waited for another node's refresh.
-			return AccessToken{}, &grant.Error{NotFound: true, Message: "grant \"" + id + "\" not found"}
+			return AccessToken{}, fault.NotFoundf(`grant "%s" not found`, id)
 		}
 		if err != nil {
 			return AccessToken{}, err
@@ -215,7 +216,7 @@ func (r *Refresher) fresh(g store.Grant) (AccessToken, bool, error) {
 		if g.LastFailureMessage != "" {
 			msg += ": " + g.LastFailureMessage
 		}
-		return AccessToken{}, false, &grant.Error{Message: msg + "; re-authenticate the account to make it valid again"}
+		return AccessToken{}, false, fault.Invalidf("%s; re-authenticate the account to make it valid again", msg)
 	}
 	if g.AccessTokenExpiresAt.IsZero() || g.AccessTokenExpiresAt.Sub(r.now()) < r.cfg.AccessTokenMargin {
 		return AccessToken{}, false, nil
@@ -227,7 +228,7 @@ func (r *Refresher) fresh(g store.Grant) (AccessToken, bool, error) {
 	at := s["access_token"]
 	if at == "" {
 		if r.providers[g.Provider] == nil {
-			return AccessToken{}, false, &grant.Error{Message: "grant \"" + g.ID + "\" (" + g.Provider + ") has no OAuth access token"}
+			return AccessToken{}, false, fault.Invalidf(`grant "%s" (%s) has no OAuth access token`, g.ID, g.Provider)
 		}
 		return AccessToken{}, false, nil
 	}
