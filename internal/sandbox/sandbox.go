@@ -1,30 +1,7 @@
-// Package sandbox is a local, real-HTTP stand-in for the OAuth providers
-// grantd validates refresh tokens against: Google, Microsoft (Entra ID and
-// Graph), Yahoo and Zoom. It speaks each provider's wire format for the
-// refresh_token grant and the "who am I" endpoint, keeps a ledger of the
-// refresh tokens it considers valid, and can rotate tokens, shorten access
-// token lifetimes and inject failures. An admin surface under /admin/
-// drives it over HTTP (for `grantd dev` and the conformance tests); the Go
-// API below drives it in-process.
-//
-// Routes (relative to the sandbox's base URL):
-//
-//	POST /google/token                          GET /google/userinfo, /google/oauth2/v3/userinfo
-//	GET  /google/certs                          GET /google/gmail/v1/users/me/profile
-//	POST /microsoft/{tenant}/oauth2/v2.0/token  GET /microsoft/graph/v1.0/me
-//	GET  /microsoft/{tenant}/discovery/v2.0/keys
-//	POST /yahoo/oauth2/get_token                GET /yahoo/openid/v1/userinfo
-//	GET  /yahoo/openid/v1/certs
-//	POST /zoom/oauth/token                      GET /zoom/v2/users/me
-//	/admin/…                                    see admin.go
-//
-// The sandbox never logs tokens or secrets; it logs admin actions at debug
-// level only.
 package sandbox
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,10 +15,6 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/provider"
-	"github.com/grantd/grantd/internal/provider/google"
-	"github.com/grantd/grantd/internal/provider/microsoft"
-	"github.com/grantd/grantd/internal/provider/yahoo"
-	"github.com/grantd/grantd/internal/provider/zoom"
 	"github.com/grantd/grantd/internal/providers"
 )
 
@@ -52,10 +25,6 @@ const (
 	Yahoo     = provider.Yahoo
 	Zoom      = provider.Zoom
 )
-
-// DefaultTenant is the Microsoft tenant id given to users added without
-// one.
-const DefaultTenant = "5b1e0a3c-7d2f-4e8a-9c61-000000005a4d"
 
 // DefaultAccessTokenTTL is the access token lifetime of every provider until
 // SetAccessTokenTTL changes it.
@@ -208,6 +177,7 @@ type Sandbox struct {
 // prov is one provider's state, guarded by mu.
 type prov struct {
 	name string
+	f    flavor // what makes it the provider it stands for
 
 	mu       sync.Mutex
 	clients  map[string]string // client id → secret ("" = public client)
@@ -260,8 +230,8 @@ func New(opts Options) *Sandbox {
 	}
 	opts.Issuer = strings.TrimSuffix(opts.Issuer, "/")
 	s := &Sandbox{opts: opts, log: lg, keys: sharedKey(), provs: make(map[string]*prov, 4)}
-	for _, name := range []string{Google, Microsoft, Yahoo, Zoom} {
-		p := &prov{name: name}
+	for name, f := range flavors {
+		p := &prov{name: name, f: f}
 		p.reset()
 		s.provs[name] = p
 	}
@@ -347,27 +317,11 @@ func (s *Sandbox) Providers() providers.Config {
 	if iss == "" {
 		iss = b
 	}
-	return providers.Config{
-		Google: google.Config{
-			TokenURL:    b + "/google/token",
-			UserinfoURL: b + "/google/userinfo",
-			JWKSURL:     b + "/google/certs",
-			Issuer:      iss + "/google",
-			APIURL:      b + "/google",
-		},
-		Microsoft: microsoft.Config{
-			LoginURL: b + "/microsoft",
-			GraphURL: b + "/microsoft/graph/v1.0",
-		},
-		Yahoo: yahoo.Config{
-			TokenURL:    b + "/yahoo/oauth2/get_token",
-			UserinfoURL: b + "/yahoo/openid/v1/userinfo",
-		},
-		Zoom: zoom.Config{
-			TokenURL: b + "/zoom/oauth/token",
-			APIURL:   b + "/zoom/v2",
-		},
+	var c providers.Config
+	for _, p := range s.provs {
+		p.f.configure(&c, b, iss)
 	}
+	return c
 }
 
 func (s *Sandbox) now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
@@ -386,16 +340,6 @@ func (s *Sandbox) mustProv(name string) *prov {
 	return p
 }
 
-func defaultRotation(name string) Rotation {
-	switch name {
-	case Microsoft:
-		return Rotation{Mode: RotateGrace, Grace: DefaultGrace}
-	case Zoom:
-		return Rotation{Mode: RotateStrict}
-	}
-	return Rotation{Mode: RotateNone}
-}
-
 // reset puts p back in its initial state. Callers hold p.mu or own p.
 func (p *prov) reset() {
 	p.clients = map[string]string{}
@@ -403,7 +347,7 @@ func (p *prov) reset() {
 	p.refresh = map[string]*refreshGrant{}
 	p.access = map[string]*accessGrant{}
 	p.retired = map[string]uint64{}
-	p.rotation = defaultRotation(p.name)
+	p.rotation = p.f.defaultRotation()
 	p.ttl = DefaultAccessTokenTTL
 	p.failures = nil
 	p.nfail.Store(0)
@@ -455,15 +399,10 @@ func (s *Sandbox) AddUser(provider string, u User) User {
 		}
 	}
 	if u.ID == "" {
-		u.ID = newUserID(p.name)
+		u.ID = p.f.newUserID()
 	}
 	if u.Tenant == "" {
-		switch p.name {
-		case Microsoft:
-			u.Tenant = DefaultTenant
-		case Zoom:
-			u.Tenant = strings.ToLower(rand.Text()[:22])
-		}
+		u.Tenant = p.f.newTenant()
 	}
 	if old, ok := p.users[key]; ok {
 		*old = u // grants point at the stored user
@@ -482,7 +421,7 @@ func (s *Sandbox) MintRefreshToken(provider, clientID, email string, scopes []st
 	if p == nil {
 		return "", fmt.Errorf("sandbox: unknown provider %q", provider)
 	}
-	tok := newRefreshToken(p.name)
+	tok := p.f.newRefreshToken()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.clients[clientID]; !ok {
@@ -798,58 +737,4 @@ func nameFromEmail(email string) string {
 		return email
 	}
 	return strings.Join(parts, " ")
-}
-
-// newUserID returns a user id in the provider's format.
-func newUserID(name string) string {
-	switch name {
-	case Google: // 21 decimal digits
-		var b [21]byte
-		_, _ = rand.Read(b[:])
-		for i := range b {
-			b[i] = '0' + b[i]%10
-		}
-		b[0] = '1'
-		return string(b[:])
-	case Microsoft: // object id GUID
-		return newGUID()
-	case Yahoo: // 26-character GUID
-		return rand.Text()
-	default: // Zoom: 22 characters
-		return rand.Text()[:22]
-	}
-}
-
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
-func newRefreshToken(name string) string {
-	switch name {
-	case Google:
-		return "1//sbx-google-" + rand.Text()
-	case Microsoft:
-		return "M.C5_sbx-microsoft-" + rand.Text()
-	case Yahoo:
-		return "sbx-yahoo-rt-" + rand.Text()
-	default:
-		return "sbx-zoom-rt-" + rand.Text()
-	}
-}
-
-func newAccessToken(name string) string {
-	switch name {
-	case Google:
-		return "ya29.sbx-google-" + rand.Text()
-	case Microsoft:
-		return "EwB-sbx-microsoft-" + rand.Text()
-	case Yahoo:
-		return "sbx-yahoo-at-" + rand.Text()
-	default:
-		return "sbx-zoom-at-" + rand.Text()
-	}
 }
