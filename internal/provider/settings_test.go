@@ -178,3 +178,25 @@ func FuzzDecodeSettings(f *testing.F) {
 		}
 	})
 }
+
+// The decoder's cost on every validation (IMAP's nine settings).
+func BenchmarkDecodeSettings(b *testing.B) {
+	type imapLike struct {
+		IMAPUsername string `setting:"imap_username,required"`
+		IMAPPassword string `setting:"imap_password,required"`
+		SMTPUsername string `setting:"smtp_username"`
+		SMTPPassword string `setting:"smtp_password"`
+		Email        string `setting:"email"`
+		IMAPHost     string `setting:"imap_host,trim"`
+		SMTPHost     string `setting:"smtp_host,trim"`
+		IMAPPort     int    `setting:"imap_port,port"`
+		SMTPPort     int    `setting:"smtp_port,port"`
+	}
+	m := map[string]any{"imap_username": "ada@example.com", "imap_password": "pw", "imap_host": "imap.example.com",
+		"imap_port": json.Number("993"), "smtp_host": "smtp.example.com", "smtp_port": "587"}
+	for b.Loop() {
+		if _, err := provider.DecodeSettings[imapLike](m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
