@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/grantd/grantd/internal/netx"
 	"net"
 	"net/netip"
 	"strings"
@@ -212,41 +213,9 @@ func sortSRV(s []*net.SRV) {
 	}
 }
 
-// publicAddr reports whether ip may be contacted during discovery: not
-// loopback, private, link-local, shared (CGNAT), unspecified or multicast.
-// A hostile domain must not make grantd fetch from its own network.
-func publicAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() ||
-		ip.IsMulticast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(ip) {
-			return false
-		}
-	}
-	return true
-}
-
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	// IPv6 forms that carry or route to an IPv4 address (NAT64, 6to4,
-	// Teredo, IPv4-compatible), the old site-local range and the discard
-	// prefix: on a network that translates them they reach any IPv4
-	// address, 169.254.169.254 included.
-	netip.MustParsePrefix("64:ff9b::/96"),
-	netip.MustParsePrefix("64:ff9b:1::/48"),
-	netip.MustParsePrefix("2002::/16"),
-	netip.MustParsePrefix("2001::/32"),
-	netip.MustParsePrefix("::/96"),
-	netip.MustParsePrefix("fec0::/10"),
-	netip.MustParsePrefix("100::/64"),
-}
+// publicAddr reports whether ip may be contacted during discovery. A
+// hostile domain must not make grantd fetch from its own network.
+func publicAddr(ip netip.Addr) bool { return netx.Public(ip) }
 
 // trimDot removes the trailing dot of a DNS name and lower-cases it.
 func trimDot(s string) string { return strings.ToLower(strings.TrimSuffix(s, ".")) }
