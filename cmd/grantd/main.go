@@ -37,11 +37,14 @@ Usage:
   grantd apikey revoke ID
   grantd keys rotate [--rewrap-only]
   grantd keys generate
+  grantd import  [--url URL] [--api-key KEY] --report FILE [--dry-run] [--concurrency N] [--rate google=20/s,...] FILE|-
+  grantd export  --app ID [--include-secrets] [--out FILE]
   grantd version
 
 Every command that touches the store takes --config, --data-dir and
 --database-url. Configuration keys and their GRANTD_* environment variables
-are listed in docs/configuration.md.
+are listed in docs/configuration.md. import talks to a running grantd over
+HTTP ($GRANTD_URL, $GRANTD_API_KEY); see docs/cli.md.
 `
 
 func main() {
@@ -60,6 +63,11 @@ func main() {
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		return // --help was asked for and printed
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		fmt.Fprintln(os.Stderr, "grantd:", ee.msg)
+		os.Exit(ee.code)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "grantd:", err)
@@ -84,6 +92,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdAPIKey(ctx, rest, stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, rest, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, rest, stdout, stderr)
+	case "export":
+		return cmdExport(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "grantd", server.Version)
 		return nil
@@ -123,17 +135,7 @@ func newCommon(name string, stderr io.Writer, withListen bool) *common {
 // parse parses flags anywhere among args (the flag package stops at the
 // first positional argument) and returns the positional ones.
 func (c *common) parse(args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := c.fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if c.fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, c.fs.Arg(0))
-		args = c.fs.Args()[1:]
-	}
+	return parseInterspersed(c.fs, args)
 }
 
 // parseNone parses flags and refuses positional arguments.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,6 +74,11 @@ func grantView(g store.Grant) grantJSON {
 	}
 }
 
+// ReauthenticatedHeader, on a 201 to POST /v3/connect/custom, is "true"
+// when the email already had a grant (re-authenticated: same id) and
+// "false" when the grant was created.
+const ReauthenticatedHeader = "Grantd-Reauthenticated"
+
 // customAuthBody is POST /v3/connect/custom.
 type customAuthBody struct {
 	Provider string         `json:"provider"`
@@ -95,7 +101,7 @@ func (s *Server) connectCustom(w http.ResponseWriter, r *http.Request) {
 		s.respondError(w, r, BadRequest("settings is required: an object with the %s credentials", body.Provider))
 		return
 	}
-	g, _, err := s.cfg.Grants.Authenticate(r.Context(), grant.AuthRequest{
+	g, created, err := s.cfg.Grants.Authenticate(r.Context(), grant.AuthRequest{
 		AppID:    principal(r).App.ID,
 		Provider: body.Provider,
 		Settings: body.Settings,
@@ -106,6 +112,9 @@ func (s *Server) connectCustom(w http.ResponseWriter, r *http.Request) {
 		s.respondError(w, r, err)
 		return
 	}
+	// grantd's extension: whether the email already had a grant (the
+	// importer reports created and re-authenticated lines apart).
+	w.Header().Set(ReauthenticatedHeader, strconv.FormatBool(!created))
 	respond(w, r, http.StatusCreated, grantView(g))
 }
 

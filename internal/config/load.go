@@ -23,6 +23,13 @@ const EnvPrefix = "GRANTD_"
 // It is read by the CLI, not by Load.
 const EnvConfigFile = "GRANTD_CONFIG"
 
+// Variables of the commands that talk to a running grantd over HTTP
+// (grantd import; docs/cli.md): not configuration keys, and no typo.
+const (
+	EnvURL    = "GRANTD_URL"
+	EnvAPIKey = "GRANTD_API_KEY"
+)
+
 // Key describes one configuration key.
 type Key struct {
 	// Path is the dotted YAML key path, e.g. "providers.google.token_url".
@@ -275,13 +282,14 @@ func (c *Config) applyEnv(environ []string) error {
 }
 
 // UnknownEnv returns the names of the GRANTD_* variables in environ that
-// name no key (other than GRANTD_CONFIG), typically typos worth a warning.
+// name no key (other than GRANTD_CONFIG and the client variables
+// GRANTD_URL and GRANTD_API_KEY), typically typos worth a warning.
 func UnknownEnv(environ []string) []string {
 	s := getSchema()
 	var out []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, EnvPrefix) && name != EnvConfigFile && s.byEnv[name] == nil {
+		if strings.HasPrefix(name, EnvPrefix) && name != EnvConfigFile && name != EnvURL && name != EnvAPIKey && s.byEnv[name] == nil {
 			out = append(out, name)
 		}
 	}

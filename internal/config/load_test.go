@@ -165,7 +165,7 @@ func TestEnvMapping(t *testing.T) {
 			t.Errorf("%s via %s: got %q (%v), want %q", k.Path, k.Env, got, err, vals[k.Path])
 		}
 	}
-	if got := UnknownEnv([]string{"GRANTD_LISTN=x", "GRANTD_CONFIG=/x", "GRANTD_LISTEN=y", "PATH=/bin"}); !reflect.DeepEqual(got, []string{"GRANTD_LISTN"}) {
+	if got := UnknownEnv([]string{"GRANTD_LISTN=x", "GRANTD_CONFIG=/x", "GRANTD_LISTEN=y", "PATH=/bin", "GRANTD_URL=http://x", "GRANTD_API_KEY=k"}); !reflect.DeepEqual(got, []string{"GRANTD_LISTN"}) {
 		t.Errorf("UnknownEnv = %v", got)
 	}
 }
