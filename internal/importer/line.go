@@ -50,7 +50,7 @@ type Item struct {
 	// its grant.
 	Replayed bool
 
-	dupKey string // same account within the input (see dupKeyOf)
+	dupKey  string // same account within the input (see dupKeyOf)
 	dupWhat string
 }
 
