@@ -76,16 +76,28 @@ func nxdomainServer(t testing.TB) string {
 type Options struct {
 	// Configure changes the configuration before grantd is assembled.
 	Configure func(*config.Config)
+	// Sandbox, when set, is the provider sandbox to use (shared with
+	// another Env: a second grantd against the same providers); New
+	// starts one otherwise.
+	Sandbox *sandbox.Sandbox
 }
 
 // New starts grantd on a fresh SQLite file in a temporary directory.
 func New(t testing.TB, opts ...Options) *Env {
 	t.Helper()
-	sb, err := sandbox.Start(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
+	var sb *sandbox.Sandbox
+	for _, o := range opts {
+		if o.Sandbox != nil {
+			sb = o.Sandbox
+		}
 	}
-	t.Cleanup(func() { sb.Close() })
+	if sb == nil {
+		var err error
+		if sb, err = sandbox.Start(sandbox.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sb.Close() })
+	}
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
