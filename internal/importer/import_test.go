@@ -173,17 +173,17 @@ func TestImportMixed(t *testing.T) {
 		t.Fatalf("first grant: %d %v %s", r.Status, r.Header, r.Raw)
 	}
 	lines := []string{
-		e.googleLine(t, "g1@example.com", "u1"),                             // 1 created
-		e.imapLine("ada@example.com", imapPW, "u2"),                        // 2 created
-		`{"provider":"google","settings":{"refresh_token":"` + badToken,    // 3 not JSON
-		e.googleLine(t, "old@example.com", "u4"),                           // 4 re-authenticated
-		e.imapLine("bob@example.com", wrongPW, "u5"),                       // 5 wrong password: permanent
-		`{"provider":"gmail","settings":{"refresh_token":"x"}}`,            // 6 unknown provider
-		`{"provider":"imap","settings":{"imap_username":"c@example.com"}}`, // 7 missing setting
-		e.imapLine("ADA@example.com", imapPW, "u8"),                        // 8 same email as line 2
-		`{"provider":"google","settings":{"refresh_token":"` + badToken + `"},"external_id":"u9"}`, // 9 refused token
+		e.googleLine(t, "g1@example.com", "u1"),                                                                   // 1 created
+		e.imapLine("ada@example.com", imapPW, "u2"),                                                               // 2 created
+		`{"provider":"google","settings":{"refresh_token":"` + badToken,                                           // 3 not JSON
+		e.googleLine(t, "old@example.com", "u4"),                                                                  // 4 re-authenticated
+		e.imapLine("bob@example.com", wrongPW, "u5"),                                                              // 5 wrong password: permanent
+		`{"provider":"gmail","settings":{"refresh_token":"x"}}`,                                                   // 6 unknown provider
+		`{"provider":"imap","settings":{"imap_username":"c@example.com"}}`,                                        // 7 missing setting
+		e.imapLine("ADA@example.com", imapPW, "u8"),                                                               // 8 same email as line 2
+		`{"provider":"google","settings":{"refresh_token":"` + badToken + `"},"external_id":"u9"}`,                // 9 refused token
 		`{"provider":"google","settings":{"refresh_token":"` + strings.Repeat("x", importer.MaxLineBytes) + `"}}`, // 10 too long
-		"", // blank: no outcome
+		"",                                       // blank: no outcome
 		e.googleLine(t, "g2@example.com", "u12"), // 12 created
 	}
 	input := strings.Join(lines, "\n") + "\n"
