@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/store"
 )
 
@@ -94,8 +93,8 @@ func Export(ctx context.Context, w io.Writer, st GrantLister, o ExportOptions) (
 // exportLine is the import line of g; secret says whether it holds one.
 func exportLine(g store.Grant, o ExportOptions) (Line, bool, error) {
 	l := Line{ExternalID: g.ID, Provider: g.Provider, Scope: g.Scope, State: g.State, Settings: map[string]any{}}
-	oauth := connector.OAuth(g.Provider)
-	if !oauth {
+	isOAuth := oauth(g.Provider)
+	if !isOAuth {
 		for k, v := range g.Settings {
 			l.Settings[k] = v
 		}
@@ -108,7 +107,7 @@ func exportLine(g store.Grant, o ExportOptions) (Line, bool, error) {
 		return l, false, err
 	}
 	secret := false
-	if oauth {
+	if isOAuth {
 		if rt := secrets["refresh_token"]; rt != "" {
 			l.Settings["refresh_token"], secret = rt, true
 		}

@@ -195,7 +195,7 @@ func TestImportMixed(t *testing.T) {
 	want := map[int]string{
 		1: "created", 2: "created", 3: "failed/input/import.invalid_json", 4: "reauthenticated",
 		5: "failed/permanent/api.invalid_request_error", 6: "failed/input/import.unknown_provider",
-		7: "failed/input/import.missing_setting", 8: "failed/input/import.duplicate",
+		7: "failed/input/import.invalid_settings", 8: "failed/input/import.duplicate",
 		9: "failed/permanent/api.invalid_request_error", 10: "failed/input/import.line_too_long", 12: "created",
 	}
 	for n, w := range want {

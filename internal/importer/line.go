@@ -83,7 +83,7 @@ const (
 	TypeMissingField    = "import.missing_field"
 	TypeInvalidField    = "import.invalid_field"
 	TypeUnknownProvider = "import.unknown_provider"
-	TypeMissingSetting  = "import.missing_setting"
+	TypeInvalidSettings = "import.invalid_settings"
 	TypeUnsupported     = "import.unsupported"
 	TypeDuplicate       = "import.duplicate"
 	TypeUnreachable     = "import.unreachable" // no answer from grantd (transient)
@@ -109,8 +109,8 @@ func inputError(typ, format string, args ...any) *ErrorInfo {
 // Parse reads and checks line number n (without its line end, at most
 // MaxLineBytes long): JSON, provider, required settings, bounds of state
 // and scope. It contacts nothing. Item.Body is a copy of raw.
-func Parse(n int, raw []byte) (Item, *ErrorInfo) {
-	it := Item{Line: n}
+func Parse(n int, raw []byte) (it Item, bad *ErrorInfo) {
+	it.Line = n
 	if len(raw) > MaxLineBytes {
 		return it, lineTooLong()
 	}
@@ -133,7 +133,7 @@ func Parse(n int, raw []byte) (Item, *ErrorInfo) {
 	if strings.TrimSpace(it.Provider) == "" {
 		return it, inputError(TypeMissingField, "provider is required; one of: %s", strings.Join(Providers(), ", "))
 	}
-	if _, ok := providerSettings[it.Provider]; !ok {
+	if !knownProvider(it.Provider) {
 		return it, inputError(TypeUnknownProvider, "provider %q is not one grantd imports; use one of: %s", shorten(it.Provider), strings.Join(Providers(), ", "))
 	}
 	rawSettings, ok := top["settings"]
@@ -157,10 +157,9 @@ func Parse(n int, raw []byte) (Item, *ErrorInfo) {
 	if e := checkScope(it.Scope); e != nil {
 		return it, e
 	}
-	if e := checkSettings(it.Provider, it.Settings); e != nil {
-		return it, e
+	if it.Email, bad = checkSettings(it.Provider, it.Settings); bad != nil {
+		return it, bad
 	}
-	it.Email = accountEmail(it.Provider, it.Settings)
 	it.dupKey, it.dupWhat = dupKeyOf(it)
 	it.Body = bytes.Clone(raw)
 	return it, nil

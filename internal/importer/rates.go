@@ -48,7 +48,7 @@ func ParseRates(s string) (Rates, error) {
 		if !ok || name == "" || val == "" {
 			return nil, fmt.Errorf("--rate: %q is not PROVIDER=RATE (for example google=20/s)", part)
 		}
-		if _, known := providerSettings[name]; !known {
+		if !knownProvider(name) {
 			return nil, fmt.Errorf("--rate: unknown provider %q; one of: %s", name, strings.Join(Providers(), ", "))
 		}
 		if val == "off" {

@@ -34,6 +34,17 @@ type Refresher interface {
 	Refresh(ctx context.Context, client Client, refreshToken string, scope []string) (Token, error)
 }
 
+// SettingsChecker checks the settings of a request as Validate reads
+// them, without contacting the provider or storing anything, and returns
+// the account's address when the settings say it (password providers,
+// lower-cased; "" for OAuth providers, whose address only the provider
+// knows). grantd import checks every line with it (internal/importer), so
+// that a dry run refuses what Validate would refuse before it contacts the
+// provider. Errors are ClassBadRequest *Error values.
+type SettingsChecker interface {
+	CheckSettings(settings map[string]any) (email string, err error)
+}
+
 // Rechecker re-checks the stored credentials of a grant that has no
 // refresh token (the password providers: IMAP, iCloud, EWS), cheaply and
 // without storing anything: settings are the grant's stored non-secret

@@ -29,6 +29,8 @@ func TestRegistry(t *testing.T) {
 		"OAuthClient": oauth,
 		"Refresher":   oauth,
 		"Rechecker":   {"ews", "icloud", "imap"},
+		// grantd import checks every line with it (internal/importer).
+		"SettingsChecker": r.Authenticating(),
 	} {
 		var got []string
 		switch name {
@@ -38,6 +40,8 @@ func TestRegistry(t *testing.T) {
 			got = slices.Sorted(maps.Keys(provider.Capable[provider.Refresher](r)))
 		case "Rechecker":
 			got = slices.Sorted(maps.Keys(provider.Capable[provider.Rechecker](r)))
+		case "SettingsChecker":
+			got = slices.Sorted(maps.Keys(provider.Capable[provider.SettingsChecker](r)))
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", name, got, want)

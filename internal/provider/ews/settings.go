@@ -27,6 +27,15 @@ func bad(format string, args ...any) error {
 	return provider.Errorf(provider.ClassBadRequest, format, args...)
 }
 
+// CheckSettings implements provider.SettingsChecker.
+func (v *Provider) CheckSettings(m map[string]any) (string, error) {
+	s, err := parseSettings(m, false)
+	if err != nil {
+		return "", err
+	}
+	return strings.ToLower(s.email), nil
+}
+
 func parseSettings(m map[string]any, recheck bool) (settings, error) {
 	in, err := provider.DecodeSettings[rawSettings](m)
 	if err != nil {

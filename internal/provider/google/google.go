@@ -64,6 +64,11 @@ func New(cfg Config, hc *http.Client) *Provider {
 	}
 }
 
+// CheckSettings implements provider.SettingsChecker.
+func (v *Provider) CheckSettings(settings map[string]any) (string, error) {
+	return oauthx.CheckSettings(settings)
+}
+
 // Validate redeems settings.refresh_token and learns the account's email,
 // name and subject.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {

@@ -32,6 +32,24 @@ type settings struct {
 	Password string `setting:"password,required"`
 }
 
+// CheckSettings implements provider.SettingsChecker.
+func (v *Provider) CheckSettings(m map[string]any) (string, error) {
+	s, err := provider.DecodeSettings[settings](m)
+	if err != nil {
+		return "", err
+	}
+	return accountEmail(s.Username, false)
+}
+
+// accountEmail is the account's address: the username, an iCloud address.
+func accountEmail(user string, recheck bool) (string, error) {
+	email := strings.ToLower(strings.TrimSpace(user))
+	if err := provider.AccountAddress(email, recheck); err != nil {
+		return "", provider.Errorf(provider.ClassBadRequest, "settings.username %q is not an email address; give the iCloud address (…@icloud.com, @me.com or @mac.com)", user)
+	}
+	return email, nil
+}
+
 // Validate implements provider.Provider.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	s, err := provider.DecodeSettings[settings](req.Settings)
@@ -39,9 +57,9 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 		return provider.Result{}, err
 	}
 	user, pass := s.Username, s.Password
-	email := strings.ToLower(strings.TrimSpace(user))
-	if err := provider.AccountAddress(email, req.Recheck); err != nil {
-		return provider.Result{}, provider.Errorf(provider.ClassBadRequest, "settings.username %q is not an email address; give the iCloud address (…@icloud.com, @me.com or @mac.com)", user)
+	email, err := accountEmail(user, req.Recheck)
+	if err != nil {
+		return provider.Result{}, err
 	}
 	a := imap.Account{
 		IMAPHost: v.hosts.IMAPHost, IMAPPort: v.hosts.IMAPPort, IMAPUsername: user, IMAPPassword: pass,

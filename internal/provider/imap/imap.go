@@ -82,6 +82,15 @@ type settings struct {
 	SMTPPort     int    `setting:"smtp_port,port"`
 }
 
+// CheckSettings implements provider.SettingsChecker.
+func (v *Provider) CheckSettings(m map[string]any) (string, error) {
+	s, err := provider.DecodeSettings[settings](m)
+	if err != nil {
+		return "", err
+	}
+	return accountEmail(s.Email, s.IMAPUsername, false)
+}
+
 // Validate implements provider.Provider.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	s, err := provider.DecodeSettings[settings](req.Settings)

@@ -55,6 +55,11 @@ func (v *Provider) TokenURL(tenant string) string {
 	return strings.TrimRight(v.cfg.LoginURL, "/") + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
 }
 
+// CheckSettings implements provider.SettingsChecker.
+func (v *Provider) CheckSettings(settings map[string]any) (string, error) {
+	return oauthx.CheckSettings(settings)
+}
+
 // Validate redeems settings.refresh_token for req.Scope (plus
 // offline_access) and learns the account from Graph /me. The rotated
 // refresh token Microsoft returns is the one to store.

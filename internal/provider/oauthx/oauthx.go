@@ -118,6 +118,13 @@ func Start(req provider.Request, o Options, hc *http.Client) (*Session, error) {
 	return s, nil
 }
 
+// CheckSettings checks the settings of a Bring-Your-Own-Auth OAuth grant
+// as Start reads them: the OAuth providers' provider.SettingsChecker.
+func CheckSettings(settings map[string]any) (string, error) {
+	_, err := provider.DecodeSettings[refreshSettings](settings)
+	return "", err
+}
+
 // refreshSettings are the settings of a Bring-Your-Own-Auth OAuth grant.
 type refreshSettings struct {
 	RefreshToken string `setting:"refresh_token,required,trim" about:"the user's OAuth refresh token"`

@@ -31,6 +31,11 @@ func New(cfg Config, hc *http.Client) *Provider {
 	return &Provider{cfg: cfg, hc: oauthx.Client(hc)}
 }
 
+// CheckSettings implements provider.SettingsChecker.
+func (v *Provider) CheckSettings(settings map[string]any) (string, error) {
+	return oauthx.CheckSettings(settings)
+}
+
 // Validate redeems settings.refresh_token and learns the account from the
 // userinfo endpoint.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {

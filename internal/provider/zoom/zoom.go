@@ -36,6 +36,11 @@ func New(cfg Config, hc *http.Client) *Provider {
 	return &Provider{cfg: cfg, hc: oauthx.Client(hc)}
 }
 
+// CheckSettings implements provider.SettingsChecker.
+func (v *Provider) CheckSettings(settings map[string]any) (string, error) {
+	return oauthx.CheckSettings(settings)
+}
+
 // Validate redeems settings.refresh_token and learns the account from
 // /users/me. Zoom invalidates the redeemed refresh token: Result.Secrets
 // holds the new one, and only it works from now on.
