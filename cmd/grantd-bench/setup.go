@@ -303,20 +303,7 @@ func (e *env) grantdEnviron(o options, listen string) ([]string, error) {
 	if unknown := config.UnknownEnv(o.grantdEnv); len(unknown) > 0 {
 		return nil, fmt.Errorf("--grantd-env: %s names no configuration key (docs/configuration.md)", unknown[0])
 	}
-	def := config.Default()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, config.EnvPrefix) {
-			env = append(env, kv)
-		}
-	}
-	for _, k := range config.Keys() {
-		v, _ := cfg.Get(k.Path)
-		if d, _ := def.Get(k.Path); v != d {
-			env = append(env, k.Env+"="+v)
-		}
-	}
-	return append(env, o.grantdEnv...), nil
+	return append(cfg.Environ(os.Environ()), o.grantdEnv...), nil
 }
 
 // startGrantd creates the application and its keys with grantd's own

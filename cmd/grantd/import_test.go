@@ -356,19 +356,7 @@ func startChildGrantd(t *testing.T, sb *sandbox.Sandbox) *childGrantd {
 	cfg.Log.Level = "warn"
 	sp := sb.Providers()
 	cfg.Providers.Google = sp.Google
-	def := config.Default()
-	env := []string{asGrantd + "=1"}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, config.EnvPrefix) {
-			env = append(env, kv)
-		}
-	}
-	for _, k := range config.Keys() {
-		v, _ := cfg.Get(k.Path)
-		if d, _ := def.Get(k.Path); v != d {
-			env = append(env, k.Env+"="+v)
-		}
-	}
+	env := append(cfg.Environ(os.Environ()), asGrantd+"=1")
 	g := &childGrantd{t: t, env: env, url: "http://" + cfg.Listen, logPath: filepath.Join(cfg.DataDir, "grantd.log")}
 	g.start()
 	t.Cleanup(g.kill)

@@ -281,6 +281,26 @@ func (c *Config) applyEnv(environ []string) error {
 	return errors.Join(errs...)
 }
 
+// Environ is the environment of a grantd process configured as c: base
+// without its GRANTD_* variables, then one variable for each key whose
+// value differs from the default (for tests and tools that start grantd).
+func (c Config) Environ(base []string) []string {
+	var env []string
+	for _, kv := range base {
+		if !strings.HasPrefix(kv, EnvPrefix) {
+			env = append(env, kv)
+		}
+	}
+	def := Default()
+	for _, k := range Keys() {
+		v, _ := c.Get(k.Path)
+		if d, _ := def.Get(k.Path); v != d {
+			env = append(env, k.Env+"="+v)
+		}
+	}
+	return env
+}
+
 // UnknownEnv returns the names of the GRANTD_* variables in environ that
 // name no key (other than GRANTD_CONFIG and the client variables
 // GRANTD_URL and GRANTD_API_KEY), typically typos worth a warning.
