@@ -168,7 +168,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case finishErr != nil:
 		return fmt.Errorf("import: %w", finishErr)
 	case total.Failed > 0:
-		return &exitError{code: 1, msg: fmt.Sprintf("import: %d lines failed; their reasons are in %s (rerun to retry the transient ones)", total.Failed, report.Path())}
+		return &exitError{code: 1, msg: fmt.Sprintf("import: failed lines: %d; their reasons are in %s (a rerun retries the transient ones)", total.Failed, report.Path())}
 	}
 	return nil
 }

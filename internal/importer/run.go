@@ -164,7 +164,7 @@ func (r *Runner) Summary() (Summary, map[string]int) {
 }
 
 // ErrStopped is the cause of a run stopped by its context.
-var ErrStopped = errors.New("import stopped")
+var ErrStopped = errors.New("interrupted")
 
 // Run reads the input and gives every line one outcome. It returns an
 // error only when the run stopped early: ctx was cancelled (lines in
