@@ -108,7 +108,8 @@ func inputError(typ, format string, args ...any) *ErrorInfo {
 
 // Parse reads and checks line number n (without its line end, at most
 // MaxLineBytes long): JSON, provider, required settings, bounds of state
-// and scope. It contacts nothing. Item.Body is a copy of raw.
+// and scope. It contacts nothing. Item.Body is raw itself: copy it to
+// keep it longer than raw.
 func Parse(n int, raw []byte) (it Item, bad *ErrorInfo) {
 	it.Line = n
 	if len(raw) > MaxLineBytes {
@@ -161,7 +162,7 @@ func Parse(n int, raw []byte) (it Item, bad *ErrorInfo) {
 		return it, bad
 	}
 	it.dupKey, it.dupWhat = dupKeyOf(it)
-	it.Body = bytes.Clone(raw)
+	it.Body = raw
 	return it, nil
 }
 

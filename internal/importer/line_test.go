@@ -2,6 +2,7 @@ package importer
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -149,5 +150,30 @@ func TestParseRates(t *testing.T) {
 		if _, err := ParseRates(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestLineSet(t *testing.T) {
+	s := newLineSet()
+	const n = 200_000
+	for i := 1; i <= n; i++ {
+		if first, dup := s.add(fmt.Sprint("key", i), i); dup {
+			t.Fatalf("key %d: a duplicate of line %d", i, first)
+		}
+	}
+	for _, i := range []int{1, 2, 777, n} {
+		if first, dup := s.add(fmt.Sprint("key", i), n+i); !dup || first != i {
+			t.Errorf("key %d again: %d %v", i, first, dup)
+		}
+	}
+	total := 0
+	for _, tb := range s.tables {
+		total += tb.n
+		if 5*tb.n > 4*len(tb.keys) {
+			t.Errorf("a table is fuller than 4/5: %d of %d", tb.n, len(tb.keys))
+		}
+	}
+	if total != n {
+		t.Errorf("%d keys, want %d", total, n)
 	}
 }

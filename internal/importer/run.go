@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -260,6 +261,7 @@ func (r *Runner) read(ctx context.Context, in io.Reader, queue func(string) chan
 			continue
 		}
 		it.Replayed = r.prior.sending.has(n)
+		it.Body = bytes.Clone(it.Body) // b is the reader's buffer
 		select {
 		case queue(it.Provider) <- &it:
 		case <-ctx.Done():
