@@ -264,6 +264,14 @@ func TestImportCommand(t *testing.T) {
 	if exitCode(err) != 1 || !strings.Contains(out.String(), "this run: 0 created") {
 		t.Errorf("rerun: %v %s", err, out.String())
 	}
+	// A dry run with the report says what a rerun would skip, and leaves
+	// the report as it was.
+	if out, err := runCmd(t, "import", "--dry-run", "--report", report, input); err != nil || !strings.Contains(out, "23 lines are already done") {
+		t.Errorf("dry run with the report: %v %s", err, out)
+	}
+	if again, _ := os.ReadFile(report); string(again) != string(raw) {
+		t.Error("the dry run changed the report")
+	}
 	// A report of another input is refused.
 	other := writeInput(t, lines[:3])
 	if _, err := runCmd(t, "import", "--report", report, other); err == nil || !strings.Contains(err.Error(), "another input") {
