@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/provider"
 )
 
 // MaxLineBytes is the longest line accepted, without its line end.
@@ -135,7 +136,7 @@ func Parse(n int, raw []byte) (it Item, bad *ErrorInfo) {
 		return it, inputError(TypeMissingField, "provider is required; one of: %s", strings.Join(Providers(), ", "))
 	}
 	if !knownProvider(it.Provider) {
-		return it, inputError(TypeUnknownProvider, "provider %q is not one grantd imports; use one of: %s", shorten(it.Provider), strings.Join(Providers(), ", "))
+		return it, inputError(TypeUnknownProvider, "provider %q is not one grantd imports; use one of: %s", provider.Shorten(it.Provider), strings.Join(Providers(), ", "))
 	}
 	rawSettings, ok := top["settings"]
 	if !ok || string(rawSettings) == "null" {
@@ -267,19 +268,6 @@ func rawKind(raw json.RawMessage) string {
 		return "null"
 	}
 	return "a number"
-}
-
-// shorten cuts a value that is quoted in a message.
-func shorten(s string) string {
-	const maxLen = 40
-	if len(s) <= maxLen {
-		return s
-	}
-	cut := maxLen
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 // dupKeyOf is what makes two lines the same account: the email address

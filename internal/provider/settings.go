@@ -149,7 +149,7 @@ func (f settingField) portNumber(raw any) (int, error) {
 	)
 	switch t := raw.(type) {
 	case json.Number:
-		got = shorten(t.String())
+		got = Shorten(t.String())
 		v, err := t.Float64()
 		if err != nil {
 			return 0, f.portError(got)
@@ -166,7 +166,7 @@ func (f settingField) portNumber(raw any) (int, error) {
 		if s == "" {
 			return 0, nil
 		}
-		got = strconv.Quote(shorten(t))
+		got = strconv.Quote(Shorten(t))
 		v, err := strconv.ParseInt(s, 10, 32)
 		if err != nil {
 			return 0, f.portError(got)
@@ -185,8 +185,9 @@ func (f settingField) portError(got string) *Error {
 	return f.errorf("must be a port number between 1 and 65535 (a number or a numeric string), got %s", got)
 }
 
-// shorten cuts s for a message.
-func shorten(s string) string {
+// Shorten cuts s, a value quoted in a message, to 40 bytes (on a rune
+// boundary) and an Ellipsis.
+func Shorten(s string) string {
 	const maxLen = 40
 	if len(s) <= maxLen {
 		return s
