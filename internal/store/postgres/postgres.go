@@ -26,6 +26,7 @@ import (
 
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/internal/sqlutil"
+	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -33,6 +34,7 @@ var migrationFS embed.FS
 
 // Store is a store.Store backed by a PostgreSQL database.
 type Store struct {
+	*sqlstore.Store
 	pool *pgxpool.Pool
 	now  func() time.Time
 	// eventsLock is the advisory lock key taken before appending events;
@@ -67,6 +69,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	s := &Store{pool: pool, now: time.Now}
+	s.Store = sqlstore.New((*backend)(s), flavor)
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -76,23 +79,6 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return s, nil
-}
-
-// Close closes the pool.
-func (s *Store) Close() error {
-	s.pool.Close()
-	return nil
-}
-
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	// A query of grantd's own schema, not just a connection: a dropped
-	// schema or a wrong search_path is not ready either.
-	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM schema_migrations LIMIT 1) m`).Scan(&n); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
-	}
-	return nil
 }
 
 // migrate applies the pending migrations, each in its own transaction that

@@ -32,6 +32,7 @@ import (
 
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/internal/sqlutil"
+	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -41,8 +42,10 @@ var migrationFS embed.FS
 // process (another grantd, or the sqlite3 shell) before failing.
 const busyTimeout = 5 * time.Second
 
-// Store is a store.Store backed by one SQLite database file.
+// Store is a store.Store backed by one SQLite database file: the shared
+// queries of sqlstore over this package's connections.
 type Store struct {
+	*sqlstore.Store
 	w    *sql.DB // the single writer
 	r    *sql.DB // read-only pool
 	c    *sql.DB // the checkpointer's connection
@@ -123,6 +126,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	ckpt := newCheckpointer(c)
 
 	s := &Store{w: w, r: r, c: c, ckpt: ckpt, gw: newGroupWriter(w, ckpt), now: time.Now}
+	s.Store = sqlstore.New((*backend)(s), flavor)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -130,24 +134,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the group writer and the checkpointer and closes the pools.
-func (s *Store) Close() error {
-	s.gw.close()
-	s.ckpt.close()
-	return errors.Join(s.r.Close(), s.c.Close(), s.w.Close())
-}
-
-// Ping checks both pools.
+// Ping checks the writer and the schema through the read pool.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.w.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
-	// A query of grantd's own schema, not just a connection.
-	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM schema_migrations LIMIT 1)`).Scan(&n); err != nil {
-		return fmt.Errorf("sqlite: ping: %w", err)
-	}
-	return nil
+	return s.Store.Ping(ctx)
 }
 
 // migrate applies the pending migrations, each in its own (immediate, so

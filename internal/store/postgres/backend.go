@@ -1,0 +1,116 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/sqlstore"
+)
+
+// flavor is PostgreSQL's dialect for the shared queries: numbered
+// placeholders, row locks (FOR UPDATE for the record an update closure
+// replaces, FOR KEY SHARE for the connector and credential a grant write
+// requires, FOR UPDATE SKIP LOCKED for due-grant claims), timestamptz,
+// jsonb, and transaction-scoped advisory locks (per schema) that order the
+// outbox and the migrations.
+var flavor = sqlstore.Flavor{
+	Name:        "postgres",
+	Numbered:    true,
+	ForUpdate:   " FOR UPDATE",
+	ForKeyShare: " FOR KEY SHARE",
+	SkipLocked:  " FOR UPDATE SKIP LOCKED",
+	NoLimit:     "ALL",
+	Time:        func(t time.Time) any { return t },
+	JSON:        func(b []byte) any { return b },
+	AnyOf: func(col string, vals []string) (string, any) {
+		return col + " = ANY(?)", vals
+	},
+	Classify:       classify,
+	LockEvents:     `SELECT pg_advisory_xact_lock(hashtext('grantd.events.' || current_schema()))`,
+	LockMigrations: `SELECT pg_advisory_xact_lock(hashtext('grantd.migrate.' || current_schema()))`,
+	MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL
+	)`,
+}
+
+// classify maps a unique violation to ErrAlreadyExists, a foreign key
+// violation (the parent is missing) to ErrNotFound and a value PostgreSQL
+// cannot hold to ErrInvalid.
+func classify(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return store.ErrAlreadyExists
+		case "23503": // foreign_key_violation
+			return store.ErrNotFound
+		case "22021", "22P05", "22008", "22003", "54000":
+			// character_not_in_repertoire, untranslatable_character
+			// (NUL), datetime_field_overflow, numeric_value_out_of_range,
+			// program_limit_exceeded (an index row too large)
+			return store.ErrInvalid
+		}
+	}
+	return nil
+}
+
+// backend is the view of a Store that sqlstore runs its queries on
+// (sqlstore.DB): everything goes through the pgx pool, natively (pgx's own
+// interface is faster than database/sql's).
+type backend Store
+
+var _ sqlstore.DB = (*backend)(nil)
+
+func (b *backend) Read() sqlstore.Querier  { return querier[*pgxpool.Pool]{b.pool} }
+func (b *backend) Lease() sqlstore.Querier { return querier[*pgxpool.Pool]{b.pool} }
+func (b *backend) Write() sqlstore.Writer  { return querier[*pgxpool.Pool]{b.pool} }
+
+// Tx runs fn in a READ COMMITTED transaction.
+func (b *backend) Tx(ctx context.Context, fn func(ctx context.Context, q sqlstore.Querier) error) error {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return flavor.Err("begin", err)
+	}
+	if err := fn(ctx, querier[pgx.Tx]{tx}); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	return flavor.Err("commit", tx.Commit(ctx))
+}
+
+// Close closes the pool.
+func (b *backend) Close() error {
+	b.pool.Close()
+	return nil
+}
+
+// conn is what *pgxpool.Pool and pgx.Tx have in common.
+type conn interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// querier runs statements on the pool or in a transaction.
+type querier[C conn] struct{ c C }
+
+func (q querier[C]) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := q.c.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (q querier[C]) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	return q.c.Query(ctx, query, args...)
+}
+
+func (q querier[C]) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return q.c.QueryRow(ctx, query, args...)
+}
