@@ -21,3 +21,10 @@ func collect[T any](rows *sql.Rows, err error, op string, scan func(scanner) (T,
 	}
 	return out, nil
 }
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
