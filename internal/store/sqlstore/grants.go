@@ -1,0 +1,212 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+// Grants.
+
+const grantColumns = `id, app_id, created_at, provider, email, name, status, scope, settings, secrets, state, user_agent, ip,
+	provider_user_id, credential_id, account_id, workspace_id, blocked, version, updated_at, access_token_expires_at,
+	next_refresh_at, last_refresh_at, last_failure_at, last_failure_class, last_failure_message, lease_owner, lease_until, refresh_failures`
+
+// grantWriteColumns are the columns written by grantArgs, in order; the
+// first three (id, app_id, created_at) never change after the insert.
+var grantWriteColumns = append(strings.Split(strings.NewReplacer("\n", "", "\t", "", " ", "").Replace(grantColumns), ","), "email_key")
+
+var (
+	qInsertGrant = newStmt(`INSERT INTO grants (` + strings.Join(grantWriteColumns, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(grantWriteColumns)-1) + `)`)
+	qUpdateGrant = newStmt(`UPDATE grants SET ` + strings.Join(grantWriteColumns[3:], " = ?, ") + ` = ? WHERE id = ? AND app_id = ?`)
+	qGetGrant    = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND id = ?`)
+	qLockGrant   = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND id = ?{forUpdate}`)
+	qGrantEmail  = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND email_key = ?`)
+	qDeleteGrant = newStmt(`DELETE FROM grants WHERE app_id = ? AND id = ?`)
+
+	// The credential first, then the connector: the order DeleteConnector
+	// deletes them in (the other order deadlocks with it on PostgreSQL).
+	qRequireCredential = newStmt(`SELECT 1 FROM credentials WHERE app_id = ? AND id = ?{forKeyShare}`)
+	qRequireConnector  = newStmt(`SELECT 1 FROM connectors WHERE app_id = ? AND provider = ?{forKeyShare}`)
+)
+
+func scanGrant(row Row) (store.Grant, error) {
+	var (
+		g               store.Grant
+		scope, settings []byte
+	)
+	err := row.Scan(&g.ID, &g.AppID, td(&g.CreatedAt), &g.Provider, &g.Email, &g.Name, &g.Status, &scope, &settings, &g.Secrets,
+		&g.State, &g.UserAgent, &g.IP, &g.ProviderUserID, &g.CredentialID, &g.AccountID, &g.WorkspaceID, &g.Blocked,
+		&g.Version, td(&g.UpdatedAt), td(&g.AccessTokenExpiresAt), td(&g.NextRefreshAt), td(&g.LastRefreshAt), td(&g.LastFailureAt),
+		&g.LastFailureClass, &g.LastFailureMessage, &g.LeaseOwner, td(&g.LeaseUntil), &g.RefreshFailures)
+	if err != nil {
+		return g, err
+	}
+	g.Secrets = nilIfEmpty(g.Secrets)
+	if g.Scope, err = decodeStrings(scope); err != nil {
+		return g, err
+	}
+	g.Settings, err = decodeMap(settings)
+	return g, err
+}
+
+// grantArgs returns the values of grantWriteColumns.
+func (s *Store) grantArgs(g store.Grant) ([]any, error) {
+	scope, err := s.json(g.Scope)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := s.json(g.Settings)
+	if err != nil {
+		return nil, err
+	}
+	return []any{g.ID, g.AppID, s.time(g.CreatedAt), g.Provider, g.Email, g.Name, g.Status, scope, settings, blob(g.Secrets),
+		g.State, g.UserAgent, g.IP, g.ProviderUserID, g.CredentialID, g.AccountID, g.WorkspaceID, g.Blocked,
+		g.Version, s.time(g.UpdatedAt), s.time(g.AccessTokenExpiresAt), s.time(g.NextRefreshAt),
+		s.time(g.LastRefreshAt), s.time(g.LastFailureAt), g.LastFailureClass, g.LastFailureMessage,
+		g.LeaseOwner, s.time(g.LeaseUntil), g.RefreshFailures, emailKey(g.Email)}, nil
+}
+
+func (s *Store) CreateGrant(ctx context.Context, g store.Grant, events ...store.Event) error {
+	now := s.now()
+	check := g
+	g = newGrant(g, now)
+	args, err := s.grantArgs(g)
+	if err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
+		if err := s.requireClient(ctx, q, check); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, s.sql(qInsertGrant), args...); err != nil {
+			return s.err("create grant", err)
+		}
+		return s.insertEvents(ctx, q, newEvents(events, g.AppID, g.ID, now))
+	})
+}
+
+func (s *Store) GetGrant(ctx context.Context, appID, id string) (store.Grant, error) {
+	g, err := scanGrant(s.db.Read().QueryRow(ctx, s.sql(qGetGrant), appID, id))
+	return g, s.err("get grant", err)
+}
+
+func (s *Store) GetGrantByEmail(ctx context.Context, appID, email string) (store.Grant, error) {
+	g, err := scanGrant(s.db.Read().QueryRow(ctx, s.sql(qGrantEmail), appID, emailKey(email)))
+	return g, s.err("get grant by email", err)
+}
+
+func (s *Store) ListGrants(ctx context.Context, appID string, f store.GrantFilter) ([]store.Grant, error) {
+	ord, err := order(f.ListOptions, "id")
+	if err != nil {
+		return nil, err
+	}
+	where := []string{"app_id = ?"}
+	args := []any{appID}
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if !f.Since.IsZero() {
+		add("created_at >= ?", s.time(utcMicro(f.Since)))
+	}
+	if !f.Before.IsZero() {
+		add("created_at <= ?", s.time(utcMicro(f.Before)))
+	}
+	if f.Email != "" {
+		add("email_key = ?", emailKey(f.Email))
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.IP != "" {
+		add("ip = ?", f.IP)
+	}
+	if f.Provider != "" {
+		add("provider = ?", f.Provider)
+	}
+	if f.WorkspaceID != "" {
+		add("workspace_id = ?", f.WorkspaceID)
+	}
+	if f.CredentialID != "" {
+		add("credential_id = ?", f.CredentialID)
+	}
+	if len(f.AccountIDs) > 0 {
+		add(s.f.AnyOf("account_id", f.AccountIDs))
+	}
+	q := s.f.render(`SELECT ` + grantColumns + ` FROM grants WHERE ` + strings.Join(where, " AND ") + " " + ord + s.limitOffset(f.Limit, f.Offset))
+	rows, err := s.db.Read().Query(ctx, q, args...)
+	return collect(s, rows, err, "list grants", scanGrant)
+}
+
+func (s *Store) UpdateGrant(ctx context.Context, appID, id string, update func(old store.Grant) (store.Grant, []store.Event, error)) (store.Grant, error) {
+	var out store.Grant
+	err := s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
+		old, err := scanGrant(q.QueryRow(ctx, s.sql(qLockGrant), appID, id))
+		if err != nil {
+			return s.err("update grant", err)
+		}
+		g, events, err := update(old)
+		if err != nil {
+			return err
+		}
+		if g.RequireClient {
+			g.AppID = old.AppID
+			if err := s.requireClient(ctx, q, g); err != nil {
+				return err
+			}
+		}
+		g = updatedGrant(old, g)
+		args, err := s.grantArgs(g)
+		if err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, s.sql(qUpdateGrant), append(args[3:], id, appID)...); err != nil {
+			return s.err("update grant", err)
+		}
+		if err := s.insertEvents(ctx, q, newEvents(events, appID, id, s.now())); err != nil {
+			return err
+		}
+		out = g
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) DeleteGrant(ctx context.Context, appID, id string, events ...store.Event) error {
+	return s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
+		n, err := q.Exec(ctx, s.sql(qDeleteGrant), appID, id)
+		if err != nil {
+			return s.err("delete grant", err)
+		}
+		if err := mustAffect("delete grant", n); err != nil {
+			return err
+		}
+		return s.insertEvents(ctx, q, newEvents(events, appID, id, s.now()))
+	})
+}
+
+// requireClient implements store.Grant.RequireClient. On PostgreSQL the
+// rows are locked FOR KEY SHARE, so a deletion running concurrently waits
+// for this transaction and then finds the grant it writes; on SQLite the
+// single writer serialises the two.
+func (s *Store) requireClient(ctx context.Context, q Querier, g store.Grant) error {
+	if !g.RequireClient {
+		return nil
+	}
+	var one int
+	var err error
+	if g.CredentialID != "" {
+		err = q.QueryRow(ctx, s.sql(qRequireCredential), g.AppID, g.CredentialID).Scan(&one)
+	}
+	if err == nil {
+		err = q.QueryRow(ctx, s.sql(qRequireConnector), g.AppID, g.Provider).Scan(&one)
+	}
+	if errors.Is(err, sql.ErrNoRows) { // pgx.ErrNoRows is one too
+		return store.ErrClientGone
+	}
+	return s.err("check the grant's client", err)
+}
