@@ -56,10 +56,6 @@ func scanEvent(row Row) (store.Event, error) {
 // ListEvents returns up to limit events (all when limit <= 0) with Seq
 // greater than afterSeq, in Seq order.
 func (s *Store) ListEvents(ctx context.Context, afterSeq int64, limit int) ([]store.Event, error) {
-	q := s.sql(qListEvents)
-	if limit > 0 {
-		q += s.limitOffset(limit, 0)
-	}
-	rows, err := s.db.Read().Query(ctx, q, afterSeq)
+	rows, err := s.db.Read().Query(ctx, s.sql(qListEvents)+s.limitOffset(limit, 0), afterSeq)
 	return collect(s, rows, err, "list events", scanEvent)
 }

@@ -163,7 +163,7 @@ type Store struct {
 	now      func() time.Time
 }
 
-// TODO-unify: var _ store.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // New returns a Store over db. It applies no migration (see Migrate).
 func New(db DB, f Flavor) *Store {

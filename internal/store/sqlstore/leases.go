@@ -1,0 +1,65 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/grantd/grantd/internal/store"
+)
+
+// Refresh leases. Each claim is one UPDATE … RETURNING, run through
+// DB.Lease: on SQLite on the single writer connection, so atomic with
+// respect to every other claim; on PostgreSQL the candidates are locked
+// FOR UPDATE SKIP LOCKED, so nodes claiming at once take disjoint sets,
+// and a row another claimer leased and committed meanwhile is re-checked
+// against the lease condition (READ COMMITTED re-evaluation) and dropped.
+
+var (
+	qClaimDue = newStmt(`UPDATE grants SET lease_owner = ?, lease_until = ?
+		WHERE id IN (SELECT id FROM grants
+			WHERE status = 'valid' AND next_refresh_at IS NOT NULL AND next_refresh_at <= ?
+			AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY next_refresh_at LIMIT ?{skipLocked})
+		RETURNING ` + grantColumns)
+	qClaim = newStmt(`UPDATE grants SET lease_owner = ?, lease_until = ?
+		WHERE app_id = ? AND id = ? AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)
+		RETURNING ` + grantColumns)
+	qRelease  = newStmt(`UPDATE grants SET lease_owner = '', lease_until = NULL WHERE app_id = ? AND id = ? AND lease_owner = ?`)
+	qCountDue = newStmt(`SELECT count(*) FROM grants WHERE status = 'valid' AND next_refresh_at IS NOT NULL AND next_refresh_at <= ?`)
+)
+
+func (s *Store) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]store.Grant, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	now = utcMicro(now)
+	at := s.time(now)
+	rows, err := s.db.Lease().Query(ctx, s.sql(qClaimDue), owner, s.time(utcMicro(now.Add(lease))), at, at, limit)
+	return collect(s, rows, err, "claim due grants", scanGrant)
+}
+
+func (s *Store) ClaimGrant(ctx context.Context, appID, id, owner string, lease time.Duration, now time.Time) (store.Grant, bool, error) {
+	now = utcMicro(now)
+	g, err := scanGrant(s.db.Lease().QueryRow(ctx, s.sql(qClaim), owner, s.time(utcMicro(now.Add(lease))), appID, id, s.time(now), owner))
+	if err == nil {
+		return g, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) { // pgx.ErrNoRows is one too
+		return g, false, s.err("claim grant", err)
+	}
+	g, err = s.GetGrant(ctx, appID, id)
+	return g, false, err
+}
+
+func (s *Store) ReleaseGrant(ctx context.Context, appID, id, owner string) error {
+	_, err := s.db.Lease().Exec(ctx, s.sql(qRelease), appID, id, owner)
+	return s.err("release grant", err)
+}
+
+func (s *Store) CountDueGrants(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.db.Read().QueryRow(ctx, s.sql(qCountDue), s.time(utcMicro(now))).Scan(&n)
+	return n, s.err("count due grants", err)
+}
