@@ -116,7 +116,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 					return errClosure
 				case 2:
 					_, err := tx.ExecContext(ctx, `INSERT INTO gc_test (k, v) VALUES ('taken', 1)`)
-					return dbErr("insert", err)
+					return flavor.Err("insert", err)
 				}
 				_, err := tx.ExecContext(ctx, `INSERT INTO gc_test (k, v) VALUES (?, 1)`, fmt.Sprintf("%d-b", i))
 				return err

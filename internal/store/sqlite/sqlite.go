@@ -18,7 +18,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -27,11 +26,7 @@ import (
 	"strings"
 	"time"
 
-	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/grantd/grantd/internal/store"
-	"github.com/grantd/grantd/internal/store/internal/sqlutil"
 	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
@@ -51,7 +46,6 @@ type Store struct {
 	c    *sql.DB // the checkpointer's connection
 	ckpt *checkpointer
 	gw   *groupWriter
-	now  func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -125,9 +119,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	c.SetMaxIdleConns(1)
 	ckpt := newCheckpointer(c)
 
-	s := &Store{w: w, r: r, c: c, ckpt: ckpt, gw: newGroupWriter(w, ckpt), now: time.Now}
+	s := &Store{w: w, r: r, c: c, ckpt: ckpt, gw: newGroupWriter(w, ckpt)}
 	s.Store = sqlstore.New((*backend)(s), flavor)
-	if err := s.migrate(ctx); err != nil {
+	if err := s.Migrate(ctx, migrationFS); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -142,44 +136,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.Store.Ping(ctx)
 }
 
-// migrate applies the pending migrations, each in its own (immediate, so
-// exclusive among writers) transaction that also records it in
-// schema_migrations.
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := sqlutil.Migrations(migrationFS)
-	if err != nil {
-		return err
-	}
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at INTEGER NOT NULL
-	) STRICT`); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	for _, m := range ms {
-		err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.Version, m.Name, s.now().UnixMicro())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
-		}
-	}
-	return nil
-}
-
 // tx runs fn in a write transaction, committed together with the write
 // transactions submitted concurrently (see groupcommit.go). An error from
 // fn is returned unchanged (so a closure's error reaches the caller as is)
@@ -187,83 +143,4 @@ func (s *Store) migrate(ctx context.Context) error {
 // is given, and may be called more than once.
 func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	return s.gw.submit(ctx, fn)
-}
-
-// dbErr maps a driver error to the store's errors: a missing row to
-// ErrNotFound, a unique violation to ErrAlreadyExists and a foreign key
-// violation (the parent is missing) to ErrNotFound.
-func dbErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
-	}
-	var se *sqlitedrv.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%s: %w", op, store.ErrAlreadyExists)
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("%s: %w", op, store.ErrNotFound)
-		}
-	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
-}
-
-// mustAffect reports ErrNotFound when res changed no row.
-func mustAffect(op string, res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return dbErr(op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
-	}
-	return nil
-}
-
-// micros is a time column value: unix microseconds, NULL for the zero time.
-func micros(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMicro()
-}
-
-// fromMicros is the inverse of micros.
-func fromMicros(v sql.NullInt64) time.Time {
-	if !v.Valid {
-		return time.Time{}
-	}
-	return time.UnixMicro(v.Int64).UTC()
-}
-
-// blob is a blob column value; a nil or empty blob is stored as NULL (and
-// read back as nil).
-func blob(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-type scanner interface{ Scan(dest ...any) error }
-
-// limitOffset returns the LIMIT/OFFSET clause for opts (0 means no limit).
-func limitOffset(limit, offset int) string {
-	if limit <= 0 && offset <= 0 {
-		return ""
-	}
-	if limit <= 0 {
-		limit = -1
-	}
-	return fmt.Sprintf(" LIMIT %d OFFSET %d", limit, offset)
-}
-
-// encodeJSON encodes a map or slice field as JSON text (see
-// sqlutil.EncodeJSON); STRICT tables refuse a BLOB in a TEXT column.
-func encodeJSON(v any) (string, error) {
-	b, err := sqlutil.EncodeJSON(v)
-	return string(b), err
 }
