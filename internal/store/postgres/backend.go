@@ -79,7 +79,9 @@ func (b *backend) Tx(ctx context.Context, fn func(ctx context.Context, q sqlstor
 	if err != nil {
 		return flavor.Err("begin", err)
 	}
-	if err := fn(ctx, querier[pgx.Tx]{tx}); err != nil {
+	// *pgxpool.Tx is what the pool's Begin returns; the concrete type keeps
+	// the querier one word (no allocation).
+	if err := fn(ctx, querier[*pgxpool.Tx]{tx.(*pgxpool.Tx)}); err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
@@ -92,7 +94,7 @@ func (b *backend) Close() error {
 	return nil
 }
 
-// conn is what *pgxpool.Pool and pgx.Tx have in common.
+// conn is what *pgxpool.Pool and *pgxpool.Tx have in common.
 type conn interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

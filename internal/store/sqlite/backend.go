@@ -58,10 +58,12 @@ var _ sqlstore.DB = (*backend)(nil)
 
 func (b *backend) Read() sqlstore.Querier  { return querier[*sql.DB]{b.r} }
 func (b *backend) Lease() sqlstore.Querier { return querier[*sql.DB]{b.w} }
-func (b *backend) Write() sqlstore.Writer  { return durable{(*Store)(b)} }
+func (b *backend) Write() sqlstore.Writer  { return durable{b.gw} }
 
+// Tx hands fn to the group writer (groupcommit.go), which commits it
+// together with the write transactions submitted concurrently.
 func (b *backend) Tx(ctx context.Context, fn func(ctx context.Context, q sqlstore.Querier) error) error {
-	return (*Store)(b).tx(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, querier[*sql.Tx]{tx}) })
+	return b.gw.submit(ctx, fn)
 }
 
 // Close stops the group writer and the checkpointer and closes the pools.
@@ -108,14 +110,14 @@ type sqlRows struct{ *sql.Rows }
 func (r sqlRows) Close() { _ = r.Rows.Close() }
 
 // durable runs each statement as a write transaction of its own, through
-// the group writer (so with the durability of every Store.tx).
-type durable struct{ s *Store }
+// the group writer (so as durable as every Tx).
+type durable struct{ gw *groupWriter }
 
 func (d durable) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	var n int64
-	err := d.s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := d.gw.submit(ctx, func(ctx context.Context, q sqlstore.Querier) error {
 		var err error
-		n, err = querier[*sql.Tx]{tx}.Exec(ctx, query, args...)
+		n, err = q.Exec(ctx, query, args...)
 		return err
 	})
 	return n, err
@@ -123,18 +125,18 @@ func (d durable) Exec(ctx context.Context, query string, args ...any) (int64, er
 
 // QueryRow runs the statement when its row is scanned.
 func (d durable) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return durableRow{d.s, ctx, query, args}
+	return durableRow{d.gw, ctx, query, args}
 }
 
 type durableRow struct {
-	s     *Store
+	gw    *groupWriter
 	ctx   context.Context
 	query string
 	args  []any
 }
 
 func (r durableRow) Scan(dest ...any) error {
-	return r.s.tx(r.ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, r.query, r.args...).Scan(dest...)
+	return r.gw.submit(r.ctx, func(ctx context.Context, q sqlstore.Querier) error {
+		return q.QueryRow(ctx, r.query, r.args...).Scan(dest...)
 	})
 }

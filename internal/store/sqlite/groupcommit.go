@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+
+	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
 // Group commit.
 //
-// Every write transaction (Store.tx) is handed to one writer goroutine.
+// Every write transaction (sqlstore.DB.Tx) is handed to one writer goroutine.
 // While it runs a transaction, the transactions submitted meanwhile queue
 // up; it then runs up to maxBatch of them in one SQLite transaction, each
 // inside its own SAVEPOINT, and commits once. A commit costs SQLite far
@@ -56,7 +58,7 @@ const (
 
 type writeOp struct {
 	ctx   context.Context
-	fn    func(ctx context.Context, tx *sql.Tx) error
+	fn    func(ctx context.Context, q sqlstore.Querier) error
 	state atomic.Int32
 	err   error
 	panic any // a closure's panic, re-raised by the caller
@@ -94,7 +96,7 @@ func (w *groupWriter) close() {
 }
 
 // submit runs fn in a write transaction and returns its outcome.
-func (w *groupWriter) submit(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (w *groupWriter) submit(ctx context.Context, fn func(ctx context.Context, q sqlstore.Querier) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -185,7 +187,7 @@ func call(op *writeOp, tx *sql.Tx) (err error) {
 			err = fmt.Errorf("sqlite: panic in write transaction: %v", v)
 		}
 	}()
-	return op.fn(context.WithoutCancel(op.ctx), tx)
+	return op.fn(context.WithoutCancel(op.ctx), querier[*sql.Tx]{tx})
 }
 
 func (w *groupWriter) run(batch []*writeOp) {

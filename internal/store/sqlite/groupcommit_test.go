@@ -11,7 +11,15 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/store/sqlstore"
 )
+
+// tx runs fn in a write transaction through the group writer.
+func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.gw.submit(ctx, func(ctx context.Context, q sqlstore.Querier) error {
+		return fn(ctx, q.(querier[*sql.Tx]).c)
+	})
+}
 
 func openInternal(t *testing.T) *Store {
 	t.Helper()

@@ -135,12 +135,3 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return s.Store.Ping(ctx)
 }
-
-// tx runs fn in a write transaction, committed together with the write
-// transactions submitted concurrently (see groupcommit.go). An error from
-// fn is returned unchanged (so a closure's error reaches the caller as is)
-// and nothing fn wrote is kept. fn must run its statements with the ctx it
-// is given, and may be called more than once.
-func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return s.gw.submit(ctx, fn)
-}

@@ -70,22 +70,25 @@ func (s *Store) grantArgs(g store.Grant) ([]any, error) {
 		g.LeaseOwner, s.time(g.LeaseUntil), g.RefreshFailures, emailKey(g.Email)}, nil
 }
 
+// CreateGrant prepares everything before the transaction, so that the
+// closure the backend runs captures little (it escapes to the heap).
 func (s *Store) CreateGrant(ctx context.Context, g store.Grant, events ...store.Event) error {
 	now := s.now()
-	check := g
+	client := requiredClient(g)
 	g = newGrant(g, now)
 	args, err := s.grantArgs(g)
 	if err != nil {
 		return err
 	}
+	evs := newEvents(events, g.AppID, g.ID, now)
 	return s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
-		if err := s.requireClient(ctx, q, check); err != nil {
+		if err := s.requireClient(ctx, q, client); err != nil {
 			return err
 		}
 		if _, err := q.Exec(ctx, s.sql(qInsertGrant), args...); err != nil {
 			return s.err("create grant", err)
 		}
-		return s.insertEvents(ctx, q, newEvents(events, g.AppID, g.ID, now))
+		return s.insertEvents(ctx, q, evs)
 	})
 }
 
@@ -155,7 +158,7 @@ func (s *Store) UpdateGrant(ctx context.Context, appID, id string, update func(o
 		}
 		if g.RequireClient {
 			g.AppID = old.AppID
-			if err := s.requireClient(ctx, q, g); err != nil {
+			if err := s.requireClient(ctx, q, requiredClient(g)); err != nil {
 				return err
 			}
 		}
@@ -189,21 +192,35 @@ func (s *Store) DeleteGrant(ctx context.Context, appID, id string, events ...sto
 	})
 }
 
+// clientRef names the connector and credential a grant write requires
+// (Grant.RequireClient); the zero value requires nothing.
+type clientRef struct {
+	require                       bool
+	appID, provider, credentialID string
+}
+
+func requiredClient(g store.Grant) clientRef {
+	if !g.RequireClient {
+		return clientRef{}
+	}
+	return clientRef{require: true, appID: g.AppID, provider: g.Provider, credentialID: g.CredentialID}
+}
+
 // requireClient implements store.Grant.RequireClient. On PostgreSQL the
 // rows are locked FOR KEY SHARE, so a deletion running concurrently waits
 // for this transaction and then finds the grant it writes; on SQLite the
 // single writer serialises the two.
-func (s *Store) requireClient(ctx context.Context, q Querier, g store.Grant) error {
-	if !g.RequireClient {
+func (s *Store) requireClient(ctx context.Context, q Querier, c clientRef) error {
+	if !c.require {
 		return nil
 	}
 	var one int
 	var err error
-	if g.CredentialID != "" {
-		err = q.QueryRow(ctx, s.sql(qRequireCredential), g.AppID, g.CredentialID).Scan(&one)
+	if c.credentialID != "" {
+		err = q.QueryRow(ctx, s.sql(qRequireCredential), c.appID, c.credentialID).Scan(&one)
 	}
 	if err == nil {
-		err = q.QueryRow(ctx, s.sql(qRequireConnector), g.AppID, g.Provider).Scan(&one)
+		err = q.QueryRow(ctx, s.sql(qRequireConnector), c.appID, c.provider).Scan(&one)
 	}
 	if errors.Is(err, sql.ErrNoRows) { // pgx.ErrNoRows is one too
 		return store.ErrClientGone
