@@ -7,8 +7,15 @@
 // serialise on a transaction-scoped advisory lock, so events commit in Seq
 // order and a reader paging by Seq never skips one that commits late.
 //
+// Every session grantd opens commits synchronously (synchronous_commit =
+// on, whatever the server's, database's or role's default): a write
+// reported done has been flushed to the server's disk.
+//
 // The schema is taken from the connection's search_path, which may be set
 // in the URL (postgres://…/db?search_path=grantd).
+//
+// The queries themselves are sqlstore's, shared with SQLite; this package
+// provides the pool and the flavour (backend.go), and its migrations.
 package postgres
 
 import (
@@ -16,6 +23,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -43,6 +51,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	if err := synchronousCommit(cfg.ConnConfig.RuntimeParams); err != nil {
+		return nil, err
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -66,4 +77,26 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// synchronousCommit makes every session grantd opens wait for its commits
+// to be flushed to the server's disk (synchronous_commit = on, sent in the
+// startup message, which takes precedence over the server's, the
+// database's and the role's defaults). With off, which tuned setups often
+// use, PostgreSQL reports a commit before it is durable and a crash loses
+// the last ones: for grantd, a rotated refresh token the provider has
+// already replaced. A URL that sets synchronous_commit keeps its value
+// unless it is off (local, remote_write and remote_apply all flush
+// locally first); off is refused.
+func synchronousCommit(params map[string]string) error {
+	v, ok := params["synchronous_commit"]
+	if !ok {
+		params["synchronous_commit"] = "on"
+		return nil
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "off", "false", "no", "0":
+		return fmt.Errorf("postgres: the database URL sets synchronous_commit=%s: grantd needs its commits durable (a crash would lose rotated tokens already stored); remove the setting or use on", v)
+	}
+	return nil
 }
