@@ -17,9 +17,10 @@ import (
 // after every checkpointEvery committed transactions and at least every
 // checkpointInterval. A passive checkpoint never blocks the writer or the
 // readers (it copies what no reader still needs, and the next write
-// transaction restarts the WAL once everything is copied), and durability
-// is unchanged: with synchronous(NORMAL) the WAL is synced at checkpoints,
-// wherever they run.
+// transaction restarts the WAL once everything is copied). Durability does
+// not depend on where checkpoints run: the writer syncs the WAL when it
+// commits (synchronous=FULL, see groupcommit.go), and a checkpoint syncs
+// the WAL before copying it and the database file after.
 
 const (
 	checkpointEvery    = 100 // committed write transactions

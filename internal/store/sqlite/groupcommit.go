@@ -43,6 +43,25 @@ import (
 //     that keeps the caller's values but not its cancellation: interrupting
 //     a statement would make SQLite roll back the whole batch).
 //   - A panic in a closure is re-raised in the caller's goroutine.
+//
+// Durability. The writer connection runs at synchronous=NORMAL, and every
+// batch switches it to FULL for its commit (the level cannot change inside
+// a transaction, so the batch holds the connection from before BEGIN until
+// it has set NORMAL again). In WAL mode, NORMAL syncs the WAL only at
+// checkpoints: "A transaction committed in WAL mode with
+// synchronous=NORMAL might roll back following a power loss or system
+// crash" (https://www.sqlite.org/pragma.html#pragma_synchronous), though
+// never partially ("WAL mode is always consistent with
+// synchronous=NORMAL"), and any commit survives a crash of the process.
+// FULL syncs the WAL at each commit ("Writers sync the WAL on every
+// transaction commit if PRAGMA synchronous is set to FULL",
+// https://www.sqlite.org/wal.html), so a commit reported to a caller
+// survives a power loss, with everything committed before it (a sync
+// covers the whole WAL). Every write of grantd's store goes through this
+// writer, and so is durable, except the refresh leases (sqlstore.DB.Lease:
+// losing one in a power loss only frees its grant for another claim),
+// which run on the same connection at NORMAL between batches. The sync
+// costs one fdatasync per batch, shared by all of its operations.
 
 // maxBatch bounds the operations committed together.
 const maxBatch = 128
@@ -68,8 +87,9 @@ type writeOp struct {
 type groupWriter struct {
 	db   *sql.DB
 	ckpt *checkpointer
-	// commits counts committed transactions (for the checkpointer).
-	commits int64
+	// commits counts committed transactions (for the checkpointer, and
+	// tests).
+	commits atomic.Int64
 	ops     chan *writeOp
 	quit    chan struct{}
 	exit    chan struct{}
@@ -191,15 +211,40 @@ func call(op *writeOp, tx *sql.Tx) (err error) {
 }
 
 func (w *groupWriter) run(batch []*writeOp) {
+	// The batch holds the writer connection throughout, so that it commits
+	// at synchronous=FULL while every other use of the connection (the
+	// refresh leases) stays at NORMAL (see durability below).
+	ctx := context.Background()
+	conn, err := w.db.Conn(ctx)
+	if err == nil {
+		if _, err = conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+			_ = conn.Close()
+		}
+	}
+	if err != nil {
+		for _, op := range batch {
+			if take(op) {
+				finish(op, fmt.Errorf("sqlite: %w", err))
+			}
+		}
+		return
+	}
+	defer func() {
+		// Should this fail, the connection stays at FULL: the leases
+		// become durable too, and slower; nothing is lost.
+		_, _ = conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`)
+		_ = conn.Close()
+	}()
+
 	if len(batch) == 1 {
 		if take(batch[0]) {
-			w.solo(batch[0])
+			w.solo(conn, batch[0])
 		}
 		return
 	}
 	// Claim the operations only once the write lock is held, so that a
 	// caller can still give up while BEGIN waits for another process.
-	tx, err := w.db.BeginTx(context.Background(), nil)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		for _, op := range batch {
 			if take(op) {
@@ -226,7 +271,7 @@ func (w *groupWriter) run(batch []*writeOp) {
 		// own.
 		for _, op := range live {
 			op.panic = nil
-			w.solo(op)
+			w.solo(conn, op)
 		}
 		return
 	}
@@ -259,14 +304,13 @@ func (w *groupWriter) savepoints(tx *sql.Tx, ops []*writeOp, errs []error) bool 
 }
 
 func (w *groupWriter) committed() {
-	w.commits++
-	w.ckpt.committed(w.commits)
+	w.ckpt.committed(w.commits.Add(1))
 }
 
-// solo runs op (already taken) in a transaction of its own and delivers
-// its outcome.
-func (w *groupWriter) solo(op *writeOp) {
-	tx, err := w.db.BeginTx(context.Background(), nil)
+// solo runs op (already taken) in a transaction of its own on conn and
+// delivers its outcome.
+func (w *groupWriter) solo(conn *sql.Conn, op *writeOp) {
+	tx, err := conn.BeginTx(context.Background(), nil)
 	if err != nil {
 		finish(op, fmt.Errorf("sqlite: begin: %w", err))
 		return

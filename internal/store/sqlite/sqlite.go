@@ -6,9 +6,15 @@
 // instead of failing with SQLITE_BUSY, and an update closure runs while
 // its transaction holds the database's write lock. Reads use a separate
 // pool of read-only connections, which WAL lets run alongside the writer.
-// Multi-statement write transactions go through one writer goroutine that
-// commits concurrent ones together, each in its own savepoint (group
-// commit, see groupcommit.go).
+// Write transactions go through one writer goroutine that commits
+// concurrent ones together, each in its own savepoint (group commit, see
+// groupcommit.go), at synchronous=FULL: a write reported done survives a
+// power loss. Only the refresh leases run outside it, at NORMAL.
+//
+// The queries themselves are sqlstore's, shared with PostgreSQL; this
+// package provides the connections (backend.go), the group writer, a
+// per-connection statement cache (stmtcache.go) and the checkpointer
+// (checkpoint.go).
 //
 // Update closures must not call back into the Store's write methods: they
 // run on the writer goroutine, which waits for them.
@@ -69,6 +75,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
 		q.Add("_pragma", "foreign_keys(1)")
+		// NORMAL for the leases and the readers; the group writer
+		// commits at FULL (groupcommit.go).
 		q.Add("_pragma", "synchronous(NORMAL)")
 		// Statement and savepoint journals (group commit puts every write
 		// in a savepoint) in memory rather than in temporary files.
