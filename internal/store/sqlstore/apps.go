@@ -61,29 +61,16 @@ func (s *Store) ListApplications(ctx context.Context) ([]store.Application, erro
 }
 
 func (s *Store) UpdateApplication(ctx context.Context, id string, update func(old store.Application) (store.Application, error)) (store.Application, error) {
-	var out store.Application
-	err := s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
-		old, err := scanApp(q.QueryRow(ctx, s.sql(qLockApp), id))
-		if err != nil {
-			return s.err("update application", err)
-		}
-		a, err := update(old)
-		if err != nil {
-			return err
-		}
-		a = updatedApplication(old, a)
-		uris, err := s.json(a.CallbackURIs)
-		if err != nil {
-			return err
-		}
-		_, err = q.Exec(ctx, s.sql(qUpdateApp), a.Name, a.OrganizationID, a.Region, a.Environment, uris, s.time(a.UpdatedAt), id)
-		if err != nil {
-			return s.err("update application", err)
-		}
-		out = a
-		return nil
-	})
-	return out, err
+	return updateRecord(ctx, s, "update application", qLockApp, []any{id}, scanApp, update,
+		func(ctx context.Context, q Querier, old, a store.Application) (store.Application, error) {
+			a = updatedApplication(old, a)
+			uris, err := s.json(a.CallbackURIs)
+			if err != nil {
+				return a, err
+			}
+			_, err = q.Exec(ctx, s.sql(qUpdateApp), a.Name, a.OrganizationID, a.Region, a.Environment, uris, s.time(a.UpdatedAt), id)
+			return a, s.err("update application", err)
+		})
 }
 
 func scanAPIKey(row Row) (store.APIKey, error) {

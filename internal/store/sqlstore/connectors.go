@@ -81,30 +81,17 @@ func (s *Store) ListConnectors(ctx context.Context, appID string, opts store.Lis
 }
 
 func (s *Store) UpdateConnector(ctx context.Context, appID, provider string, update func(old store.Connector) (store.Connector, error)) (store.Connector, error) {
-	var out store.Connector
-	err := s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
-		old, err := scanConnector(q.QueryRow(ctx, s.sql(qLockConnector), appID, provider))
-		if err != nil {
-			return s.err("update connector", err)
-		}
-		c, err := update(old)
-		if err != nil {
-			return err
-		}
-		c = updatedConnector(old, c)
-		settings, scope, err := s.connectorArgs(c)
-		if err != nil {
-			return err
-		}
-		_, err = q.Exec(ctx, s.sql(qUpdateConnector),
-			c.Name, settings, blob(c.Secret), scope, c.ActiveCredentialID, s.time(c.UpdatedAt), appID, provider)
-		if err != nil {
-			return s.err("update connector", err)
-		}
-		out = c
-		return nil
-	})
-	return out, err
+	return updateRecord(ctx, s, "update connector", qLockConnector, []any{appID, provider}, scanConnector, update,
+		func(ctx context.Context, q Querier, old, c store.Connector) (store.Connector, error) {
+			c = updatedConnector(old, c)
+			settings, scope, err := s.connectorArgs(c)
+			if err != nil {
+				return c, err
+			}
+			_, err = q.Exec(ctx, s.sql(qUpdateConnector),
+				c.Name, settings, blob(c.Secret), scope, c.ActiveCredentialID, s.time(c.UpdatedAt), appID, provider)
+			return c, s.err("update connector", err)
+		})
 }
 
 // DeleteConnector deletes the credentials first, then the connector: the
@@ -156,25 +143,12 @@ func (s *Store) ListCredentials(ctx context.Context, appID, provider string, opt
 }
 
 func (s *Store) UpdateCredential(ctx context.Context, appID, id string, update func(old store.Credential) (store.Credential, error)) (store.Credential, error) {
-	var out store.Credential
-	err := s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
-		old, err := scanCredential(q.QueryRow(ctx, s.sql(qLockCredential), appID, id))
-		if err != nil {
-			return s.err("update credential", err)
-		}
-		c, err := update(old)
-		if err != nil {
-			return err
-		}
-		c = updatedCredential(old, c)
-		_, err = q.Exec(ctx, s.sql(qUpdateCredential), c.Name, c.Type, blob(c.Data), s.time(c.UpdatedAt), id)
-		if err != nil {
-			return s.err("update credential", err)
-		}
-		out = c
-		return nil
-	})
-	return out, err
+	return updateRecord(ctx, s, "update credential", qLockCredential, []any{appID, id}, scanCredential, update,
+		func(ctx context.Context, q Querier, old, c store.Credential) (store.Credential, error) {
+			c = updatedCredential(old, c)
+			_, err := q.Exec(ctx, s.sql(qUpdateCredential), c.Name, c.Type, blob(c.Data), s.time(c.UpdatedAt), id)
+			return c, s.err("update credential", err)
+		})
 }
 
 func (s *Store) DeleteCredential(ctx context.Context, appID, id string) error {

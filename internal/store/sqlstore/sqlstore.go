@@ -222,6 +222,32 @@ func collect[T any](s *Store, rows Rows, err error, op string, scan func(Row) (T
 	return out, nil
 }
 
+// updateRecord runs an update closure in one transaction: it reads the
+// record with lock (a statement ending in {forUpdate}) and keys, hands it
+// to update (whose error is returned unchanged), and stores the result
+// with write, which returns the record as stored.
+func updateRecord[T any](ctx context.Context, s *Store, op string, lock stmt, keys []any, scan func(Row) (T, error),
+	update func(old T) (T, error), write func(ctx context.Context, q Querier, old, v T) (T, error)) (T, error) {
+	var out T
+	err := s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
+		old, err := scan(q.QueryRow(ctx, s.sql(lock), keys...))
+		if err != nil {
+			return s.err(op, err)
+		}
+		v, err := update(old)
+		if err != nil {
+			return err
+		}
+		stored, err := write(ctx, q, old, v)
+		if err != nil {
+			return err
+		}
+		out = stored
+		return nil
+	})
+	return out, err
+}
+
 // time is a time column value: NULL for the zero time.
 func (s *Store) time(t time.Time) any {
 	if t.IsZero() {

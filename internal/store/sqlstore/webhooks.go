@@ -68,30 +68,17 @@ func (s *Store) ListWebhooks(ctx context.Context, appID string) ([]store.Webhook
 }
 
 func (s *Store) UpdateWebhook(ctx context.Context, appID, id string, update func(old store.Webhook) (store.Webhook, error)) (store.Webhook, error) {
-	var out store.Webhook
-	err := s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
-		old, err := scanWebhook(q.QueryRow(ctx, s.sql(qLockWebhook), appID, id))
-		if err != nil {
-			return s.err("update webhook", err)
-		}
-		w, err := update(old)
-		if err != nil {
-			return err
-		}
-		w = updatedWebhook(old, w)
-		triggers, emails, err := s.webhookArgs(w)
-		if err != nil {
-			return err
-		}
-		_, err = q.Exec(ctx, s.sql(qUpdateWebhook), w.URL, w.Description, triggers, emails, w.Status, blob(w.Secret),
-			s.time(w.UpdatedAt), s.time(w.StatusUpdatedAt), id)
-		if err != nil {
-			return s.err("update webhook", err)
-		}
-		out = w
-		return nil
-	})
-	return out, err
+	return updateRecord(ctx, s, "update webhook", qLockWebhook, []any{appID, id}, scanWebhook, update,
+		func(ctx context.Context, q Querier, old, w store.Webhook) (store.Webhook, error) {
+			w = updatedWebhook(old, w)
+			triggers, emails, err := s.webhookArgs(w)
+			if err != nil {
+				return w, err
+			}
+			_, err = q.Exec(ctx, s.sql(qUpdateWebhook), w.URL, w.Description, triggers, emails, w.Status, blob(w.Secret),
+				s.time(w.UpdatedAt), s.time(w.StatusUpdatedAt), id)
+			return w, s.err("update webhook", err)
+		})
 }
 
 func (s *Store) DeleteWebhook(ctx context.Context, appID, id string) error {
