@@ -41,23 +41,22 @@ var flavor = sqlstore.Flavor{
 	)`,
 }
 
-// classify maps a unique violation to ErrAlreadyExists, a foreign key
-// violation (the parent is missing) to ErrNotFound and a value PostgreSQL
-// cannot hold to ErrInvalid.
+// errorCodes maps the SQLSTATE codes grantd's writes can meet to the
+// store's errors.
+var errorCodes = map[string]error{
+	"23505": store.ErrAlreadyExists, // unique_violation
+	"23503": store.ErrNotFound,      // foreign_key_violation: the parent is missing
+	"22021": store.ErrInvalid,       // character_not_in_repertoire
+	"22P05": store.ErrInvalid,       // untranslatable_character (NUL)
+	"22008": store.ErrInvalid,       // datetime_field_overflow
+	"22003": store.ErrInvalid,       // numeric_value_out_of_range
+	"54000": store.ErrInvalid,       // program_limit_exceeded (an index row too large)
+}
+
 func classify(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "23505": // unique_violation
-			return store.ErrAlreadyExists
-		case "23503": // foreign_key_violation
-			return store.ErrNotFound
-		case "22021", "22P05", "22008", "22003", "54000":
-			// character_not_in_repertoire, untranslatable_character
-			// (NUL), datetime_field_overflow, numeric_value_out_of_range,
-			// program_limit_exceeded (an index row too large)
-			return store.ErrInvalid
-		}
+		return errorCodes[pe.Code]
 	}
 	return nil
 }
@@ -66,8 +65,6 @@ func classify(err error) error {
 // (sqlstore.DB): everything goes through the pgx pool, natively (pgx's own
 // interface is faster than database/sql's).
 type backend Store
-
-var _ sqlstore.DB = (*backend)(nil)
 
 func (b *backend) Read() sqlstore.Querier  { return querier[*pgxpool.Pool]{b.pool} }
 func (b *backend) Lease() sqlstore.Querier { return querier[*pgxpool.Pool]{b.pool} }

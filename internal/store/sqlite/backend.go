@@ -54,8 +54,6 @@ func classify(err error) error {
 // (sqlstore.DB): reads on the read pool, writes on the single writer.
 type backend Store
 
-var _ sqlstore.DB = (*backend)(nil)
-
 func (b *backend) Read() sqlstore.Querier  { return querier[*sql.DB]{b.r} }
 func (b *backend) Lease() sqlstore.Querier { return querier[*sql.DB]{b.w} }
 func (b *backend) Write() sqlstore.Writer  { return durable{b.gw} }
