@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,32 +54,15 @@ func TestWriterCommitsAtFull(t *testing.T) {
 
 	// A batch.
 	const n = 8
-	release, wait := hold(t, s)
-	var (
-		mu        sync.Mutex
-		submitted int
-		wg        sync.WaitGroup
-		levels    [n]int
-		errs      [n]error
-	)
-	for i := range n {
-		wg.Go(func() {
-			mu.Lock()
-			submitted++
-			mu.Unlock()
-			errs[i] = b.Tx(ctx, func(ctx context.Context, q sqlstore.Querier) (err error) {
-				levels[i], err = level(ctx, q)
-				return err
-			})
+	var levels [n]int
+	errs, batched := batch(t, s, n, func(i int) error {
+		return b.Tx(ctx, func(ctx context.Context, q sqlstore.Querier) (err error) {
+			levels[i], err = level(ctx, q)
+			return err
 		})
-	}
-	waitQueued(t, n, func() int { mu.Lock(); defer mu.Unlock(); return submitted })
-	before := s.gw.batched.Load()
-	release()
-	wait()
-	wg.Wait()
-	if got := s.gw.batched.Load() - before; got < 2 {
-		t.Fatalf("%d operations were batched, want the concurrent ones committed together", got)
+	})
+	if batched < 2 {
+		t.Fatalf("%d operations were batched, want the concurrent ones committed together", batched)
 	}
 	for i := range n {
 		if errs[i] != nil || levels[i] != full {

@@ -73,6 +73,34 @@ func waitQueued(t *testing.T, n int, count func() int) {
 	time.Sleep(20 * time.Millisecond) // let the last ones reach the channel
 }
 
+// batch runs op(0)…op(n-1) concurrently while the writer is held, so that
+// they queue up and are committed together, and returns their errors and
+// how many operations the writer committed in batches meanwhile.
+func batch(t *testing.T, s *Store, n int, op func(i int) error) (errs []error, batched int64) {
+	t.Helper()
+	release, wait := hold(t, s)
+	var (
+		mu        sync.Mutex
+		submitted int
+		wg        sync.WaitGroup
+	)
+	errs = make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			mu.Lock()
+			submitted++
+			mu.Unlock()
+			errs[i] = op(i)
+		})
+	}
+	waitQueued(t, n, func() int { mu.Lock(); defer mu.Unlock(); return submitted })
+	before := s.gw.batched.Load()
+	release()
+	wait()
+	wg.Wait()
+	return errs, s.gw.batched.Load() - before
+}
+
 func keys(t *testing.T, s *Store) map[string]bool {
 	t.Helper()
 	rows, err := s.r.Query(`SELECT k FROM gc_test`)
@@ -101,43 +129,24 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	}
 	errClosure := errors.New("closure failed")
 	const n = 60
-	release, wait := hold(t, s)
-	var (
-		mu        sync.Mutex
-		submitted int
-		wg        sync.WaitGroup
-		errs      [n]error
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			mu.Lock()
-			submitted++
-			mu.Unlock()
-			errs[i] = s.tx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO gc_test (k, v) VALUES (?, 1)`, fmt.Sprintf("%d-a", i)); err != nil {
-					return err
-				}
-				switch i % 3 {
-				case 1:
-					return errClosure
-				case 2:
-					_, err := tx.ExecContext(ctx, `INSERT INTO gc_test (k, v) VALUES ('taken', 1)`)
-					return flavor.Err("insert", err)
-				}
-				_, err := tx.ExecContext(ctx, `INSERT INTO gc_test (k, v) VALUES (?, 1)`, fmt.Sprintf("%d-b", i))
+	errs, batched := batch(t, s, n, func(i int) error {
+		return s.tx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gc_test (k, v) VALUES (?, 1)`, fmt.Sprintf("%d-a", i)); err != nil {
 				return err
-			})
-		}()
-	}
-	waitQueued(t, n, func() int { mu.Lock(); defer mu.Unlock(); return submitted })
-	before := s.gw.batched.Load()
-	release()
-	wait()
-	wg.Wait()
-	if got := s.gw.batched.Load() - before; got < 2 {
-		t.Fatalf("%d operations were batched, want the concurrent ones committed together", got)
+			}
+			switch i % 3 {
+			case 1:
+				return errClosure
+			case 2:
+				_, err := tx.ExecContext(ctx, `INSERT INTO gc_test (k, v) VALUES ('taken', 1)`)
+				return flavor.Err("insert", err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO gc_test (k, v) VALUES (?, 1)`, fmt.Sprintf("%d-b", i))
+			return err
+		})
+	})
+	if batched < 2 {
+		t.Fatalf("%d operations were batched, want the concurrent ones committed together", batched)
 	}
 	have := keys(t, s)
 	for i := range n {
@@ -164,40 +173,22 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 func TestGroupCommitBrokenBatchRetriesAlone(t *testing.T) {
 	s := openInternal(t)
 	const n = 8
-	release, wait := hold(t, s)
-	var (
-		mu        sync.Mutex
-		submitted int
-		calls     [n]int
-		wg        sync.WaitGroup
-		errs      [n]error
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			mu.Lock()
-			submitted++
-			mu.Unlock()
-			errs[i] = s.tx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
-				calls[i]++
-				if _, err := tx.ExecContext(ctx, `INSERT INTO gc_test (k, v) VALUES (?, 1)`, fmt.Sprint(i)); err != nil {
-					return err
-				}
-				if i == 3 {
-					// Ends the transaction behind the store's back, as an
-					// error that makes SQLite roll back would.
-					_, err := tx.ExecContext(ctx, `ROLLBACK`)
-					return err
-				}
-				return nil
-			})
-		}()
-	}
-	waitQueued(t, n, func() int { mu.Lock(); defer mu.Unlock(); return submitted })
-	release()
-	wait()
-	wg.Wait()
+	var calls [n]int
+	errs, _ := batch(t, s, n, func(i int) error {
+		return s.tx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			calls[i]++
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gc_test (k, v) VALUES (?, 1)`, fmt.Sprint(i)); err != nil {
+				return err
+			}
+			if i == 3 {
+				// Ends the transaction behind the store's back, as an
+				// error that makes SQLite roll back would.
+				_, err := tx.ExecContext(ctx, `ROLLBACK`)
+				return err
+			}
+			return nil
+		})
+	})
 	have := keys(t, s)
 	for i := range n {
 		if i == 3 {
