@@ -75,7 +75,7 @@ func (s *Store) ListConnectors(ctx context.Context, appID string, opts store.Lis
 	if err != nil {
 		return nil, err
 	}
-	q := s.f.render(`SELECT ` + connectorColumns + ` FROM connectors WHERE app_id = ? ` + ord + s.limitOffset(opts.Limit, opts.Offset))
+	q := s.render(`SELECT ` + connectorColumns + ` FROM connectors WHERE app_id = ? ` + ord + s.limitOffset(opts.Limit, opts.Offset))
 	rows, err := s.db.Read().Query(ctx, q, appID)
 	return collect(s, rows, err, "list connectors", scanConnector)
 }
@@ -137,7 +137,7 @@ func (s *Store) ListCredentials(ctx context.Context, appID, provider string, opt
 	if err != nil {
 		return nil, err
 	}
-	q := s.f.render(`SELECT ` + credentialColumns + ` FROM credentials WHERE app_id = ? AND provider = ? ` + ord + s.limitOffset(opts.Limit, opts.Offset))
+	q := s.render(`SELECT ` + credentialColumns + ` FROM credentials WHERE app_id = ? AND provider = ? ` + ord + s.limitOffset(opts.Limit, opts.Offset))
 	rows, err := s.db.Read().Query(ctx, q, appID, provider)
 	return collect(s, rows, err, "list credentials", scanCredential)
 }

@@ -140,7 +140,7 @@ func (s *Store) ListGrants(ctx context.Context, appID string, f store.GrantFilte
 	if len(f.AccountIDs) > 0 {
 		add(s.f.AnyOf("account_id", f.AccountIDs))
 	}
-	q := s.f.render(`SELECT ` + grantColumns + ` FROM grants WHERE ` + strings.Join(where, " AND ") + " " + ord + s.limitOffset(f.Limit, f.Offset))
+	q := s.render(`SELECT ` + grantColumns + ` FROM grants WHERE ` + strings.Join(where, " AND ") + " " + ord + s.limitOffset(f.Limit, f.Offset))
 	rows, err := s.db.Read().Query(ctx, q, args...)
 	return collect(s, rows, err, "list grants", scanGrant)
 }

@@ -62,11 +62,11 @@ func (s *Store) rewrapColumn(ctx context.Context, bc blobColumn, batchSize int, 
 	keys := strings.Join(bc.keys, ", ")
 	params := "?" + strings.Repeat(", ?", len(bc.keys)-1)
 	match := strings.Join(bc.keys, " = ? AND ") + " = ?"
-	first := s.f.render(fmt.Sprintf(`SELECT %s, %s FROM %s WHERE octet_length(%s) > 0 ORDER BY %s LIMIT ?`,
+	first := s.render(fmt.Sprintf(`SELECT %s, %s FROM %s WHERE octet_length(%s) > 0 ORDER BY %s LIMIT ?`,
 		keys, bc.column, bc.table, bc.column, keys))
-	next := s.f.render(fmt.Sprintf(`SELECT %s, %s FROM %s WHERE (%s) > (%s) AND octet_length(%s) > 0 ORDER BY %s LIMIT ?`,
+	next := s.render(fmt.Sprintf(`SELECT %s, %s FROM %s WHERE (%s) > (%s) AND octet_length(%s) > 0 ORDER BY %s LIMIT ?`,
 		keys, bc.column, bc.table, keys, params, bc.column, keys))
-	write := s.f.render(fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s AND %s = ?`, bc.table, bc.column, match, bc.column))
+	write := s.render(fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s AND %s = ?`, bc.table, bc.column, match, bc.column))
 
 	total := 0
 	var after []any

@@ -120,10 +120,44 @@ func (f *Flavor) Err(op string, err error) error {
 	return fmt.Errorf("%s: %s: %w", f.Name, op, err)
 }
 
-// render rewrites a statement for the flavour.
-func (f *Flavor) render(q string) string {
-	q = strings.NewReplacer("{forUpdate}", f.ForUpdate, "{forKeyShare}", f.ForKeyShare, "{skipLocked}", f.SkipLocked).Replace(q)
-	if !f.Numbered {
+// stmt is a statement registered with newStmt; every Store renders each
+// one once for its flavour.
+type stmt int
+
+var stmtTexts []string
+
+// newStmt registers a statement (at package initialisation only).
+func newStmt(text string) stmt {
+	stmtTexts = append(stmtTexts, text)
+	return stmt(len(stmtTexts) - 1)
+}
+
+// Store implements store.Store over a DB with a flavour.
+type Store struct {
+	db       DB
+	f        Flavor
+	markers  *strings.Replacer
+	rendered []string // by stmt
+	now      func() time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store over db. It applies no migration (see Migrate).
+func New(db DB, f Flavor) *Store {
+	s := &Store{db: db, f: f, rendered: make([]string, len(stmtTexts)), now: time.Now,
+		markers: strings.NewReplacer("{forUpdate}", f.ForUpdate, "{forKeyShare}", f.ForKeyShare, "{skipLocked}", f.SkipLocked)}
+	for i, q := range stmtTexts {
+		s.rendered[i] = s.render(q)
+	}
+	return s
+}
+
+// render rewrites a statement for the store's flavour: the markers
+// replaced by the flavour's clauses, and each ? by $1, $2… when Numbered.
+func (s *Store) render(q string) string {
+	q = s.markers.Replace(q)
+	if !s.f.Numbered {
 		return q
 	}
 	var b strings.Builder
@@ -141,37 +175,6 @@ func (f *Flavor) render(q string) string {
 		b.WriteString(strconv.Itoa(n))
 		q = q[i+1:]
 	}
-}
-
-// stmt is a statement registered with newStmt; every Store renders each
-// one once for its flavour.
-type stmt int
-
-var stmtTexts []string
-
-// newStmt registers a statement (at package initialisation only).
-func newStmt(text string) stmt {
-	stmtTexts = append(stmtTexts, text)
-	return stmt(len(stmtTexts) - 1)
-}
-
-// Store implements store.Store over a DB with a flavour.
-type Store struct {
-	db       DB
-	f        Flavor
-	rendered []string // by stmt
-	now      func() time.Time
-}
-
-var _ store.Store = (*Store)(nil)
-
-// New returns a Store over db. It applies no migration (see Migrate).
-func New(db DB, f Flavor) *Store {
-	s := &Store{db: db, f: f, rendered: make([]string, len(stmtTexts)), now: time.Now}
-	for i, q := range stmtTexts {
-		s.rendered[i] = f.render(q)
-	}
-	return s
 }
 
 // sql returns a registered statement rendered for the store's flavour.
