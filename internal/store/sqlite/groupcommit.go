@@ -61,7 +61,7 @@ import (
 // writer, and so is durable, except the refresh leases (sqlstore.DB.Lease:
 // losing one in a power loss only frees its grant for another claim),
 // which run on the same connection at NORMAL between batches. The sync
-// costs one fdatasync per batch, shared by all of its operations.
+// costs one fsync of the WAL per batch, shared by all of its operations.
 
 // maxBatch bounds the operations committed together.
 const maxBatch = 128
