@@ -1,7 +1,8 @@
 // Package store defines grantd's persistent model and the Store interface
 // that every backend (internal/store/sqlite, internal/store/postgres)
-// implements. The conformance suite in internal/store/conformance runs the
-// same tests against each backend.
+// implements, both with the queries of internal/store/sqlstore. The
+// conformance suite in internal/store/conformance runs the same tests
+// against each backend.
 //
 // Rules every backend follows:
 //   - Every record belongs to one application (the tenant). Methods that take
