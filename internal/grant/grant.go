@@ -53,6 +53,9 @@ const (
 	EventUpdated = "grant.updated"
 	EventDeleted = "grant.deleted"
 	EventExpired = "grant.expired"
+	// EventRecovered is grantd's extension: a grant whose refreshes
+	// failed transiently for longer than RecoveredAfter works again.
+	EventRecovered = "grant.recovered"
 )
 
 // invalid is a fault.Invalid error: a problem with the request.

@@ -161,6 +161,14 @@ type Code struct {
 	CreatedAt time.Time
 }
 
+// Webhook destination statuses (nylas-v3-api.md §8).
+const (
+	WebhookActive  = "active"
+	WebhookFailing = "failing"
+	WebhookFailed  = "failed"
+	WebhookPaused  = "pause"
+)
+
 // Webhook is a destination for event notifications.
 type Webhook struct {
 	ID                 string
@@ -174,6 +182,67 @@ type Webhook struct {
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 	StatusUpdatedAt    time.Time
+	// CompressedDelivery: bodies are sent gzipped.
+	CompressedDelivery bool
+
+	// Delivery bookkeeping (internal/webhook), written by
+	// FinishDeliveries; UpdateWebhook keeps what the closure returns.
+	LastDeliveryAt      time.Time // last attempt's end; zero: none yet
+	LastDeliveryStatus  string    // "200", "500", "timeout", …
+	ConsecutiveFailures int
+	// FailingSince is when the destination became failing (zero unless
+	// failing or failed).
+	FailingSince time.Time
+	// The current failure-rate window: when it began, its attempts and
+	// their failures.
+	WindowStart    time.Time
+	WindowAttempts int
+	WindowFailures int
+}
+
+// Delivery is one event queued for one webhook destination: at least one
+// attempt is made for it until it is delivered, dropped or given up.
+// Deliveries of one (webhook, grant) chain are attempted in ID order, one
+// at a time.
+type Delivery struct {
+	ID        int64 // assigned by the store, increasing
+	WebhookID string
+	AppID     string
+	GrantID   string
+	EventSeq  int64
+	// Attempts made so far.
+	Attempts      int
+	NextAttemptAt time.Time
+	CreatedAt     time.Time // when it was queued
+	LastError     string
+	LeaseOwner    string
+	LeaseUntil    time.Time
+	// Filled by ClaimDeliveries: the event and the destination as they
+	// are when claimed.
+	Event   Event
+	Webhook Webhook
+}
+
+// DeliveryResult is the outcome of one attempt of a claimed delivery.
+type DeliveryResult struct {
+	ID        int64
+	WebhookID string
+	// Done removes the delivery (delivered, dropped or given up); else it
+	// is retried at NextAttemptAt.
+	Done          bool
+	Failed        bool // the attempt failed (counts for the destination's status)
+	Attempts      int
+	NextAttemptAt time.Time
+	Status        string // the attempt's status, e.g. "200" or "timeout"
+	At            time.Time
+}
+
+// DeliveryStats describes the delivery queue.
+type DeliveryStats struct {
+	Queued int
+	// Oldest is the creation time of the oldest queued delivery's event
+	// (zero when none is queued).
+	Oldest time.Time
 }
 
 // Event is a row of the outbox. Events are written in the same transaction
