@@ -31,7 +31,7 @@ var Triggers = []string{grant.EventCreated, grant.EventUpdated, grant.EventDelet
 
 // Bounds of a destination.
 const (
-	MaxDescriptionBytes = 256
+	MaxDescriptionBytes   = 256
 	MaxNotificationEmails = 20
 	// DefaultMaxPerApplication bounds an application's destinations when
 	// Service.MaxPerApplication is 0.
