@@ -36,6 +36,37 @@ type Config struct {
 	Providers providers.Config `yaml:"providers"`
 	Refresh   Refresh          `yaml:"refresh"`
 	RateLimit RateLimit        `yaml:"ratelimit"`
+	Webhooks  Webhooks         `yaml:"webhooks"`
+}
+
+// Webhooks configures webhook destinations and their delivery
+// (internal/webhook).
+type Webhooks struct {
+	// Enabled runs the delivery worker in grantd serve.
+	Enabled bool `yaml:"enabled"`
+	// AllowPrivateURLs permits destinations on loopback, private and
+	// link-local addresses.
+	AllowPrivateURLs bool `yaml:"allow_private_urls"`
+	// Timeout bounds one delivery attempt.
+	Timeout time.Duration `yaml:"timeout"`
+	// MinBackoff and MaxBackoff bound the delay before a failed delivery
+	// is attempted again.
+	MinBackoff time.Duration `yaml:"min_backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// Workers is the number of attempts this node makes at once.
+	Workers int `yaml:"workers"`
+	// Lease is how long a claimed delivery is reserved for one node.
+	Lease time.Duration `yaml:"lease"`
+	// PollInterval is how often the outbox and the queue are polled.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// MaxPerApplication bounds an application's destinations.
+	MaxPerApplication int `yaml:"max_per_application"`
+	// IPAddresses is what GET /v3/webhooks/ip-addresses answers: the
+	// addresses deliveries leave from, as the operator knows them.
+	IPAddresses []string `yaml:"ip_addresses"`
+	// RecoveredAfter: a grant whose refreshes failed transiently for
+	// longer than this emits grant.recovered when it works again.
+	RecoveredAfter time.Duration `yaml:"recovered_after"`
 }
 
 // RateLimit configures the per-application request limits: a token bucket
@@ -140,5 +171,10 @@ func Default() Config {
 			PasswordRecheck:     6 * time.Hour,
 		},
 		RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100, DetectRequestsPerSecond: 100, DetectBurst: 200},
+		Webhooks: Webhooks{
+			Enabled: true, Timeout: 10 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: time.Hour,
+			Workers: 32, Lease: time.Minute, PollInterval: 200 * time.Millisecond, MaxPerApplication: 25,
+			IPAddresses: []string{}, RecoveredAfter: 15 * time.Minute,
+		},
 	}
 }

@@ -66,6 +66,25 @@ func (c Config) Validate() error {
 		bad("refresh.min_backoff", "must not exceed refresh.max_backoff (%v)", c.Refresh.MaxBackoff)
 	}
 
+	w := c.Webhooks
+	if w.Workers < 1 {
+		bad("webhooks.workers", "must be at least 1, got %d", w.Workers)
+	}
+	if w.MinBackoff > w.MaxBackoff {
+		bad("webhooks.min_backoff", "must not exceed webhooks.max_backoff (%v)", w.MaxBackoff)
+	}
+	if w.Lease <= w.Timeout {
+		bad("webhooks.lease", "must be longer than webhooks.timeout (%v): a delivery's lease must outlast its attempt", w.Timeout)
+	}
+	if w.MaxPerApplication < 1 {
+		bad("webhooks.max_per_application", "must be at least 1, got %d", w.MaxPerApplication)
+	}
+	for _, ip := range w.IPAddresses {
+		if net.ParseIP(ip) == nil {
+			bad("webhooks.ip_addresses", "%q is not an IP address", ip)
+		}
+	}
+
 	for _, l := range []struct {
 		rate, burst       int
 		rateKey, burstKey string
