@@ -24,6 +24,7 @@ import (
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/tenant"
+	"github.com/grantd/grantd/internal/webhook"
 )
 
 // Authenticator resolves an API key to its application.
@@ -52,6 +53,10 @@ type Config struct {
 	// route but detection, which DetectRateLimit bounds; nil: no limit.
 	RateLimit       *ratelimit.Limiter
 	DetectRateLimit *ratelimit.Limiter
+	// Webhooks manages webhook destinations; nil: /v3/webhooks answers 404.
+	Webhooks *webhook.Service
+	// WebhookIPAddresses is the answer of GET /v3/webhooks/ip-addresses.
+	WebhookIPAddresses []string
 }
 
 // Server is grantd's HTTP handler.
@@ -64,6 +69,7 @@ type Server struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	registry *prometheus.Registry
+	started  time.Time
 }
 
 // New returns the API server with every route registered.
@@ -79,7 +85,7 @@ func New(cfg Config) *Server {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), methods: map[string][]string{}, registry: reg}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), methods: map[string][]string{}, registry: reg, started: time.Now()}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "grantd_http_requests_total", Help: "HTTP requests served, by route and status.",
 	}, []string{"route", "method", "status"})
@@ -125,6 +131,16 @@ func (s *Server) routes() {
 	s.handle("DELETE /v3/grants/{id}", s.authed(s.deleteGrant))
 	s.handle("POST /v3/providers/detect", s.authedLimited(s.cfg.DetectRateLimit, "provider detection", s.detectProvider))
 	s.handle("GET /grantd/v1/grants/{id}/access-token", s.authed(s.accessToken))
+	if s.cfg.Webhooks != nil {
+		// ip-addresses and rotate-secret before {id}.
+		s.handle("GET /v3/webhooks/ip-addresses", s.authed(s.webhookIPAddresses))
+		s.handle("POST /v3/webhooks/rotate-secret/{id}", s.authed(s.rotateWebhookSecret))
+		s.handle("POST /v3/webhooks", s.authed(s.createWebhook))
+		s.handle("GET /v3/webhooks", s.authed(s.listWebhooks))
+		s.handle("GET /v3/webhooks/{id}", s.authed(s.getWebhook))
+		s.handle("PUT /v3/webhooks/{id}", s.authed(s.updateWebhook))
+		s.handle("DELETE /v3/webhooks/{id}", s.authed(s.deleteWebhook))
+	}
 
 	// Everything else is a 404 in the error envelope.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -133,11 +149,38 @@ func (s *Server) routes() {
 	// A known path with another method is a 405 in the error envelope.
 	for path, methods := range s.methods {
 		allow := strings.Join(methods, ", ")
-		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		h := func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
 			s.respondError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: TypeMethodNotAllowed, Message: truncate(r.Method, maxLoggedMethod) + " is not allowed here; use " + allow})
-		})
+		}
+		if !tryHandle(s.mux, path, h) {
+			// A fixed path beside a wildcard one (GET
+			// /v3/webhooks/ip-addresses and GET /v3/webhooks/{id}): the
+			// mux refuses a method-less pattern there, so the 405 is
+			// registered per method.
+			labelled := func(w http.ResponseWriter, r *http.Request) {
+				r.Pattern = path // the route label, as for the other 405s
+				h(w, r)
+			}
+			for _, m := range knownMethods {
+				if !slices.Contains(methods, m) {
+					tryHandle(s.mux, m+" "+path, labelled)
+				}
+			}
+		}
 	}
+}
+
+// tryHandle registers pattern unless it conflicts with one registered
+// already, and reports whether it did.
+func tryHandle(mux *http.ServeMux, pattern string, h http.HandlerFunc) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	mux.HandleFunc(pattern, h)
+	return true
 }
 
 // handle registers "METHOD /path" and records the method for 405 answers.

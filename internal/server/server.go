@@ -33,6 +33,7 @@ import (
 	"github.com/grantd/grantd/internal/store/sqlite"
 	"github.com/grantd/grantd/internal/tenant"
 	"github.com/grantd/grantd/internal/vault"
+	"github.com/grantd/grantd/internal/webhook"
 )
 
 // Version is set at build time with -ldflags "-X …/server.Version=…".
@@ -198,6 +199,7 @@ type Server struct {
 	Connectors *connector.Service
 	Grants     *grant.Service
 	Refresher  *refresh.Refresher
+	Webhooks   *webhook.Service
 	API        *api.Server
 }
 
@@ -232,7 +234,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		Log: log, Now: time.Now, NewID: tenant.NewID, PasswordRecheck: cfg.Refresh.PasswordRecheck,
 	}
 	s.Refresher = NewRefresher(cfg, s.Store, s.Grants, s.Connectors, log)
+	if s.Webhooks, err = newWebhooks(cfg, st, v); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.API = api.New(api.Config{
+		Webhooks: s.Webhooks, WebhookIPAddresses: cfg.Webhooks.IPAddresses,
 		Auth: s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version, AccessTokens: s.Refresher,
 		RateLimit:       ratelimit.New(float64(cfg.RateLimit.RequestsPerSecond), cfg.RateLimit.Burst),
@@ -243,6 +250,28 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	return s, nil
+}
+
+// webhookClient is the HTTP client of challenges and deliveries: guarded
+// by webhooks.allow_private_urls, trusting network.ca_file.
+func webhookClient(cfg config.Config) (*http.Client, netx.Guard, error) {
+	tc, err := netx.TLSConfig(cfg.Network)
+	if err != nil {
+		return nil, netx.Guard{}, err
+	}
+	guard := netx.Guard{AllowPrivate: cfg.Webhooks.AllowPrivateURLs}
+	return webhook.NewHTTPClient(guard, tc, cfg.Webhooks.Workers), guard, nil
+}
+
+func newWebhooks(cfg config.Config, st store.Store, v *vault.Vault) (*webhook.Service, error) {
+	hc, guard, err := webhookClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &webhook.Service{
+		Store: st, Vault: v, HTTP: hc, Guard: guard, Now: time.Now, NewID: tenant.NewID,
+		MaxPerApplication: cfg.Webhooks.MaxPerApplication,
+	}, nil
 }
 
 // NewRefresher returns the grant refresher configured by cfg.refresh, for
