@@ -150,4 +150,3 @@ func (s *Server) webhookIPAddresses(w http.ResponseWriter, r *http.Request) {
 	}
 	respond(w, r, http.StatusOK, ipAddressesJSON{IPAddresses: ips, UpdatedAt: s.started.Unix()})
 }
-

@@ -24,7 +24,10 @@ func challengeReceiver(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func privateURLs(c *config.Config) { c.Webhooks.AllowPrivateURLs = true; c.Webhooks.MaxPerApplication = 3 }
+func privateURLs(c *config.Config) {
+	c.Webhooks.AllowPrivateURLs = true
+	c.Webhooks.MaxPerApplication = 3
+}
 
 func TestWebhookDestinations(t *testing.T) {
 	e := apitest.New(t, apitest.Options{Configure: privateURLs})
