@@ -243,7 +243,7 @@ func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Resu
 	if err := s.apply(&g, req.Provider, res, credID, scope, now); err != nil {
 		return store.Grant{}, false, err
 	}
-	ev, err := s.event(EventCreated, g, map[string]any{"name": g.Name, "scope": g.Scope})
+	ev, err := s.event(EventCreated, g, nil)
 	if err != nil {
 		return store.Grant{}, false, err
 	}
@@ -408,13 +408,26 @@ func (s *Service) Event(typ string, g store.Grant, extra map[string]any) (store.
 	return s.event(typ, g, extra)
 }
 
-// event builds an outbox event for g with the payload of nylas-v3-api.md §8.
+// event builds an outbox event for g with the payload of nylas-v3-api.md §8
+// plus the grant's details, so that a webhook receiver needs no API call
+// to act on it: name, scope, grant_status and, when the grant failed, the
+// class and message of its last failure (grant.expired says why).
 func (s *Service) event(typ string, g store.Grant, extra map[string]any) (store.Event, error) {
+	scope := g.Scope
+	if scope == nil {
+		scope = []string{}
+	}
 	obj := map[string]any{
 		"grant_id":       g.ID,
 		"integration_id": g.AppID,
 		"provider":       g.Provider,
 		"email":          g.Email,
+		"name":           g.Name,
+		"scope":          scope,
+		"grant_status":   g.Status,
+	}
+	if typ == EventExpired || typ == EventRecovered {
+		obj["last_failure_class"], obj["last_failure_message"] = g.LastFailureClass, g.LastFailureMessage
 	}
 	for k, v := range extra {
 		obj[k] = v
