@@ -37,6 +37,10 @@ type devOutput struct {
 	APIKey        string                 `json:"api_key"`
 	ApplicationID string                 `json:"application_id"`
 	SandboxURL    string                 `json:"sandbox_url"`
+	// WebhookReceiverURL is the dev receiver, which prints every event
+	// (WebhookID is its destination).
+	WebhookReceiverURL string `json:"webhook_receiver_url"`
+	WebhookID          string `json:"webhook_id"`
 	DataDir       string                 `json:"data_dir"`
 	Identities    map[string]devIdentity `json:"identities"`
 }
@@ -144,6 +148,8 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg.DataDir, cfg.Listen, cfg.DatabaseURL, cfg.Vault.Keyring = *dataDir, *listen, "", ""
 	cfg.Network.AllowInsecure = true
+	// The dev receiver listens on loopback.
+	cfg.Webhooks.AllowPrivateURLs = true
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -180,6 +186,16 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	stdout = &lockedWriter{w: stdout}
+	rcv, err := startDevReceiver(stdout)
+	if err != nil {
+		return err
+	}
+	defer rcv.Close()
+	if out.WebhookID, err = rcv.subscribe(ctx, srv, out.ApplicationID); err != nil {
+		return fmt.Errorf("dev: subscribe the webhook receiver: %w", err)
+	}
+	out.WebhookReceiverURL = rcv.URL()
 	ids, err := pw.passwordIdentities()
 	if err != nil {
 		return err
@@ -320,5 +336,11 @@ An %s grant (%s):
     -d '%s'
 `, strings.ToUpper(p), id.Email, out.APIURL, out.APIKey, body)
 	}
+	fmt.Fprintf(w, `
+Webhooks: a receiver at %s (destination %s) gets every grant event
+and prints it here with its signature checked (webhooks.allow_private_urls
+is on in dev, so destinations on this machine are allowed). Point your own
+receiver at grantd with POST %s/v3/webhooks.
+`, out.WebhookReceiverURL, out.WebhookID, out.APIURL)
 	fmt.Fprintln(w, "\nStop with Ctrl-C.")
 }
