@@ -367,6 +367,15 @@ type Store interface {
 	UpdateWebhook(ctx context.Context, appID, id string, update func(old Webhook) (Webhook, error)) (Webhook, error)
 	DeleteWebhook(ctx context.Context, appID, id string) error
 
+	// Webhook delivery queue (see webhook.Queue for the contract of the
+	// first four). ListDeliveries returns a destination's queued
+	// deliveries in order.
+	RelayEvents(ctx context.Context, limit int, route func(ev Event, hooks []Webhook) []string) (int, error)
+	ClaimDeliveries(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]Delivery, error)
+	FinishDeliveries(ctx context.Context, owner string, results []DeliveryResult, update func(old Webhook, rs []DeliveryResult) (Webhook, bool)) error
+	DeliveryStats(ctx context.Context) (DeliveryStats, error)
+	ListDeliveries(ctx context.Context, webhookID string) ([]Delivery, error)
+
 	// Outbox. ListEvents returns events with Seq > afterSeq in Seq order.
 	ListEvents(ctx context.Context, afterSeq int64, limit int) ([]Event, error)
 

@@ -37,11 +37,17 @@ func testWebhooks(t *testing.T, s store.Store) {
 		old.ID, old.AppID, old.CreatedAt = "x", "y", time.Time{} // ignored
 		old.Status, old.StatusUpdatedAt, old.UpdatedAt = "failing", t0.Add(time.Hour), t0.Add(time.Hour)
 		old.TriggerTypes, old.NotificationEmails, old.Secret = []string{"grant.expired"}, nil, []byte("sig2")
+		old.CompressedDelivery, old.LastDeliveryAt, old.LastDeliveryStatus = true, t0.Add(2*time.Hour), "503"
+		old.ConsecutiveFailures, old.FailingSince, old.WindowStart = 7, t0.Add(3*time.Hour), t0.Add(4*time.Hour)
+		old.WindowAttempts, old.WindowFailures = 20, 19
 		return old, nil
 	})
 	must(t, "UpdateWebhook", err)
 	want.Status, want.StatusUpdatedAt, want.UpdatedAt = "failing", us(t0.Add(time.Hour)), us(t0.Add(time.Hour))
 	want.TriggerTypes, want.NotificationEmails, want.Secret = []string{"grant.expired"}, nil, []byte("sig2")
+	want.CompressedDelivery, want.LastDeliveryAt, want.LastDeliveryStatus = true, us(t0.Add(2*time.Hour)), "503"
+	want.ConsecutiveFailures, want.FailingSince, want.WindowStart = 7, us(t0.Add(3*time.Hour)), us(t0.Add(4*time.Hour))
+	want.WindowAttempts, want.WindowFailures = 20, 19
 	mustEqual(t, "UpdateWebhook result", updated, want)
 	got, _ = s.GetWebhook(ctx, app, w.ID)
 	mustEqual(t, "GetWebhook after update", got, want)

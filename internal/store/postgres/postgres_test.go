@@ -6,6 +6,7 @@ import (
 	"github.com/grantd/grantd/internal/testenv"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -96,8 +97,8 @@ func TestOpenConcurrently(t *testing.T) {
 	if want := u.Query().Get("search_path"); schema != want || grantsTables != 1 {
 		t.Fatalf("schema %q has %d grants tables; want the tables in %q", schema, grantsTables, want)
 	}
-	if migrations != 4 {
-		t.Fatalf("schema_migrations has %d rows, want 4", migrations)
+	if files, _ := filepath.Glob("migrations/*.sql"); migrations != len(files) {
+		t.Fatalf("schema_migrations has %d rows, want %d (one per migrations/*.sql)", migrations, len(files))
 	}
 }
 

@@ -186,6 +186,7 @@ func newCode(c store.Code, now time.Time) store.Code {
 func newWebhook(w store.Webhook, now time.Time) store.Webhook {
 	w.CreatedAt, w.UpdatedAt = created(w.CreatedAt, w.UpdatedAt, now)
 	w.StatusUpdatedAt = utcMicro(w.StatusUpdatedAt)
+	w.LastDeliveryAt, w.FailingSince, w.WindowStart = utcMicro(w.LastDeliveryAt), utcMicro(w.FailingSince), utcMicro(w.WindowStart)
 	return w
 }
 
@@ -193,6 +194,7 @@ func newWebhook(w store.Webhook, now time.Time) store.Webhook {
 func updatedWebhook(old, w store.Webhook) store.Webhook {
 	w.ID, w.AppID, w.CreatedAt = old.ID, old.AppID, old.CreatedAt
 	w.UpdatedAt, w.StatusUpdatedAt = utcMicro(w.UpdatedAt), utcMicro(w.StatusUpdatedAt)
+	w.LastDeliveryAt, w.FailingSince, w.WindowStart = utcMicro(w.LastDeliveryAt), utcMicro(w.FailingSince), utcMicro(w.WindowStart)
 	return w
 }
 

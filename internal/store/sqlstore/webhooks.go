@@ -8,15 +8,18 @@ import (
 
 // Webhook destinations.
 
-const webhookColumns = `id, app_id, url, description, trigger_types, notification_emails, status, secret, created_at, updated_at, status_updated_at`
+const webhookColumns = `id, app_id, url, description, trigger_types, notification_emails, status, secret, created_at, updated_at, status_updated_at,
+	compressed_delivery, last_delivery_at, last_delivery_status, consecutive_failures, failing_since, window_start, window_attempts, window_failures`
 
 var (
-	qInsertWebhook = newStmt(`INSERT INTO webhooks (` + webhookColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	qInsertWebhook = newStmt(`INSERT INTO webhooks (` + webhookColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qGetWebhook    = newStmt(`SELECT ` + webhookColumns + ` FROM webhooks WHERE app_id = ? AND id = ?`)
 	qLockWebhook   = newStmt(`SELECT ` + webhookColumns + ` FROM webhooks WHERE app_id = ? AND id = ?{forUpdate}`)
 	qListWebhooks  = newStmt(`SELECT ` + webhookColumns + ` FROM webhooks WHERE app_id = ? ORDER BY created_at, id`)
 	qUpdateWebhook = newStmt(`UPDATE webhooks SET url = ?, description = ?, trigger_types = ?, notification_emails = ?,
-		status = ?, secret = ?, updated_at = ?, status_updated_at = ? WHERE id = ?`)
+		status = ?, secret = ?, updated_at = ?, status_updated_at = ?, compressed_delivery = ?, last_delivery_at = ?,
+		last_delivery_status = ?, consecutive_failures = ?, failing_since = ?, window_start = ?, window_attempts = ?,
+		window_failures = ? WHERE id = ?`)
 	qDeleteWebhook = newStmt(`DELETE FROM webhooks WHERE app_id = ? AND id = ?`)
 )
 
@@ -26,7 +29,9 @@ func scanWebhook(row Row) (store.Webhook, error) {
 		triggers, emails []byte
 	)
 	if err := row.Scan(&w.ID, &w.AppID, &w.URL, &w.Description, &triggers, &emails, &w.Status, &w.Secret,
-		td(&w.CreatedAt), td(&w.UpdatedAt), td(&w.StatusUpdatedAt)); err != nil {
+		td(&w.CreatedAt), td(&w.UpdatedAt), td(&w.StatusUpdatedAt), &w.CompressedDelivery, td(&w.LastDeliveryAt),
+		&w.LastDeliveryStatus, &w.ConsecutiveFailures, td(&w.FailingSince), td(&w.WindowStart), &w.WindowAttempts,
+		&w.WindowFailures); err != nil {
 		return w, err
 	}
 	w.Secret = nilIfEmpty(w.Secret)
@@ -53,7 +58,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) error {
 		return err
 	}
 	_, err = s.db.Write().Exec(ctx, s.sql(qInsertWebhook), w.ID, w.AppID, w.URL, w.Description, triggers, emails, w.Status,
-		blob(w.Secret), s.time(w.CreatedAt), s.time(w.UpdatedAt), s.time(w.StatusUpdatedAt))
+		blob(w.Secret), s.time(w.CreatedAt), s.time(w.UpdatedAt), s.time(w.StatusUpdatedAt), w.CompressedDelivery,
+		s.time(w.LastDeliveryAt), w.LastDeliveryStatus, w.ConsecutiveFailures, s.time(w.FailingSince), s.time(w.WindowStart),
+		w.WindowAttempts, w.WindowFailures)
 	return s.err("create webhook", err)
 }
 
@@ -70,15 +77,22 @@ func (s *Store) ListWebhooks(ctx context.Context, appID string) ([]store.Webhook
 func (s *Store) UpdateWebhook(ctx context.Context, appID, id string, update func(old store.Webhook) (store.Webhook, error)) (store.Webhook, error) {
 	return updateRecord(ctx, s, "update webhook", qLockWebhook, []any{appID, id}, scanWebhook, update,
 		func(ctx context.Context, q Querier, old, w store.Webhook) (store.Webhook, error) {
-			w = updatedWebhook(old, w)
-			triggers, emails, err := s.webhookArgs(w)
-			if err != nil {
-				return w, err
-			}
-			_, err = q.Exec(ctx, s.sql(qUpdateWebhook), w.URL, w.Description, triggers, emails, w.Status, blob(w.Secret),
-				s.time(w.UpdatedAt), s.time(w.StatusUpdatedAt), id)
-			return w, s.err("update webhook", err)
+			return s.writeWebhook(ctx, q, old, w)
 		})
+}
+
+// writeWebhook stores w, an update of old, in the transaction of q.
+func (s *Store) writeWebhook(ctx context.Context, q Querier, old, w store.Webhook) (store.Webhook, error) {
+	w = updatedWebhook(old, w)
+	triggers, emails, err := s.webhookArgs(w)
+	if err != nil {
+		return w, err
+	}
+	_, err = q.Exec(ctx, s.sql(qUpdateWebhook), w.URL, w.Description, triggers, emails, w.Status, blob(w.Secret),
+		s.time(w.UpdatedAt), s.time(w.StatusUpdatedAt), w.CompressedDelivery, s.time(w.LastDeliveryAt),
+		w.LastDeliveryStatus, w.ConsecutiveFailures, s.time(w.FailingSince), s.time(w.WindowStart), w.WindowAttempts,
+		w.WindowFailures, w.ID)
+	return w, s.err("update webhook", err)
 }
 
 func (s *Store) DeleteWebhook(ctx context.Context, appID, id string) error {
