@@ -200,7 +200,10 @@ type Server struct {
 	Grants     *grant.Service
 	Refresher  *refresh.Refresher
 	Webhooks   *webhook.Service
-	API        *api.Server
+	// Deliverer delivers queued webhook events (run by Serve when
+	// webhooks.enabled).
+	Deliverer *webhook.Worker
+	API       *api.Server
 }
 
 // New assembles grantd from cfg. Close releases what it opened.
@@ -249,6 +252,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		st.Close()
 		return nil, err
 	}
+	s.Deliverer = webhook.NewWorker(webhookConfig(cfg.Webhooks), st, s.Webhooks, s.Webhooks.HTTP, log, time.Now, s.Refresher.Owner())
+	if err := s.Deliverer.Register(s.API.Registry()); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -261,6 +269,15 @@ func webhookClient(cfg config.Config) (*http.Client, netx.Guard, error) {
 	}
 	guard := netx.Guard{AllowPrivate: cfg.Webhooks.AllowPrivateURLs}
 	return webhook.NewHTTPClient(guard, tc, cfg.Webhooks.Workers), guard, nil
+}
+
+// webhookConfig maps the webhooks.* keys onto the delivery worker's
+// settings.
+func webhookConfig(c config.Webhooks) webhook.Config {
+	return webhook.Config{
+		Workers: c.Workers, Timeout: c.Timeout, MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff,
+		Lease: c.Lease, PollInterval: c.PollInterval,
+	}
 }
 
 func newWebhooks(cfg config.Config, st store.Store, v *vault.Vault) (*webhook.Service, error) {
@@ -339,11 +356,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	} else {
 		close(refreshDone)
 	}
-	// Stop the refresher (it finishes the refreshes in flight, whose
-	// results must be stored) before returning, also on errors.
+	deliverDone := make(chan struct{})
+	if s.Config.Webhooks.Enabled {
+		go func() {
+			defer close(deliverDone)
+			s.Deliverer.Run(wctx)
+		}()
+	} else {
+		close(deliverDone)
+	}
+	// Stop the refresher and the webhook worker (they finish the work in
+	// flight, whose results must be stored) before returning, also on
+	// errors.
 	defer func() {
 		stopWatch()
 		<-refreshDone
+		<-deliverDone
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
