@@ -44,6 +44,12 @@ func PostgresSchema(t testing.TB, what string) string {
 	if base == "" {
 		Skip(t, "%s is not set; skipping %s (example: postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", DatabaseURLVar, what)
 	}
+	return PostgresSchemaOf(t, base, what)
+}
+
+// PostgresSchemaOf is PostgresSchema on the server of base.
+func PostgresSchemaOf(t testing.TB, base, what string) string {
+	t.Helper()
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("%s: %v", DatabaseURLVar, err)
