@@ -33,16 +33,16 @@ const DevFile = "dev.json"
 
 // devOutput is the content of dev.json (a public contract: docs/dev.md).
 type devOutput struct {
-	APIURL        string                 `json:"api_url"`
-	APIKey        string                 `json:"api_key"`
-	ApplicationID string                 `json:"application_id"`
-	SandboxURL    string                 `json:"sandbox_url"`
+	APIURL        string `json:"api_url"`
+	APIKey        string `json:"api_key"`
+	ApplicationID string `json:"application_id"`
+	SandboxURL    string `json:"sandbox_url"`
 	// WebhookReceiverURL is the dev receiver, which prints every event
 	// (WebhookID is its destination).
-	WebhookReceiverURL string `json:"webhook_receiver_url"`
-	WebhookID          string `json:"webhook_id"`
-	DataDir       string                 `json:"data_dir"`
-	Identities    map[string]devIdentity `json:"identities"`
+	WebhookReceiverURL string                 `json:"webhook_receiver_url"`
+	WebhookID          string                 `json:"webhook_id"`
+	DataDir            string                 `json:"data_dir"`
+	Identities         map[string]devIdentity `json:"identities"`
 }
 
 type devIdentity struct {

@@ -70,6 +70,10 @@ type Service struct {
 	Log       *slog.Logger
 	Now       func() time.Time
 	NewID     func() string
+	// RecoveredAfter: a grant whose refreshes failed transiently for at
+	// least this long emits grant.recovered when one works again (see
+	// Recovered); 0: never.
+	RecoveredAfter time.Duration
 	// PasswordRecheck schedules the periodic re-check of grants whose
 	// provider has no refresh token but can re-check stored credentials
 	// (provider.Rechecker: IMAP, iCloud, EWS): NextRefreshAt is set this
@@ -301,6 +305,7 @@ func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID
 	g.LastRefreshAt = now
 	g.LastFailureAt, g.LastFailureClass, g.LastFailureMessage = time.Time{}, "", ""
 	g.RefreshFailures = 0
+	g.FailingSince = time.Time{}
 	g.NextRefreshAt = time.Time{}
 	if !res.AccessTokenExpiresAt.IsZero() {
 		g.NextRefreshAt = nextRefresh(now, res.AccessTokenExpiresAt)
@@ -437,6 +442,36 @@ func (s *Service) event(typ string, g store.Grant, extra map[string]any) (store.
 		return store.Event{}, err
 	}
 	return store.Event{ID: s.NewID(), AppID: g.AppID, Type: typ, GrantID: g.ID, Payload: payload, CreatedAt: s.now()}, nil
+}
+
+// Recovered is the one place grant.recovered is decided. The refresher
+// calls it with a grant whose refresh or re-check has just worked, as it
+// is about to be written: it ends the grant's run of transient failures
+// (FailingSince) and, when that run lasted at least RecoveredAfter,
+// returns the grant.recovered event to write with it (the class and
+// message of the last failure, failing_since and failed_seconds).
+// Destinations receive it only when they subscribe to it.
+func (s *Service) Recovered(g *store.Grant, now time.Time) ([]store.Event, error) {
+	since := g.FailingSince
+	g.FailingSince = time.Time{}
+	if since.IsZero() || s.RecoveredAfter <= 0 || now.Sub(since) < s.RecoveredAfter {
+		return nil, nil
+	}
+	ev, err := s.event(EventRecovered, *g, map[string]any{
+		"failing_since": since.Unix(), "failed_seconds": int64(now.Sub(since).Seconds()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []store.Event{ev}, nil
+}
+
+// Failed records the start of a run of transient failures on g (a no-op
+// when one is under way).
+func Failed(g *store.Grant, now time.Time) {
+	if g.FailingSince.IsZero() {
+		g.FailingSince = now
+	}
 }
 
 func notFound(id string) error { return fault.NotFoundf("grant %q not found", id) }

@@ -198,6 +198,9 @@ type Grants interface {
 	Secrets(g store.Grant) (map[string]string, error)
 	SealSecrets(g store.Grant, secrets map[string]string) ([]byte, error)
 	Event(typ string, g store.Grant, extra map[string]any) (store.Event, error)
+	// Recovered ends g's run of transient failures after a success and
+	// returns the grant.recovered event due, if any.
+	Recovered(g *store.Grant, now time.Time) ([]store.Event, error)
 }
 
 // Options assemble a Refresher.
@@ -480,7 +483,10 @@ func (r *Refresher) commit(ctx context.Context, read store.Grant, readSecrets ma
 		cur.NextRefreshAt = r.schedule(now, expiry)
 		cur.RefreshFailures = 0
 		r.clearLease(&cur)
-		var events []store.Event
+		events, err := r.grants.Recovered(&cur, now)
+		if err != nil {
+			return cur, nil, err
+		}
 		if cur.Status != store.GrantValid {
 			// Invalidated during our flight because the token we had just
 			// rotated was refused to someone else: we hold the live token.
@@ -624,6 +630,9 @@ func (r *Refresher) recheck(ctx context.Context, g store.Grant, secrets map[stri
 				cur.LastRefreshAt = now
 				cur.NextRefreshAt = grant.NextRecheck(now, r.cfg.PasswordRecheck)
 				cur.RefreshFailures = 0
+				events, err := r.grants.Recovered(&cur, now)
+				r.clearLease(&cur)
+				return cur, events, err
 			}
 		}
 		r.clearLease(&cur)
@@ -657,6 +666,7 @@ func (r *Refresher) transient(ctx context.Context, g store.Grant, rt string, cla
 			return cur, nil, nil
 		}
 		cur.RefreshFailures++
+		grant.Failed(&cur, now)
 		cur.LastFailureAt, cur.LastFailureClass, cur.LastFailureMessage = now, string(class), msg
 		cur.NextRefreshAt = now.Add(r.backoff(cur.RefreshFailures))
 		r.clearLease(&cur)

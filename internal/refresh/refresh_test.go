@@ -200,7 +200,10 @@ func contains(s string, subs ...string) bool {
 // nothing; retries back off; the grants recover when the provider does.
 func TestOutage(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t, 1, "", func(cfg *config.Config) { cfg.Refresh.Lease = time.Second })
+	c := newCluster(t, 1, "", func(cfg *config.Config) {
+		cfg.Refresh.Lease = time.Second
+		cfg.Webhooks.RecoveredAfter = time.Second // the outage lasts longer
+	})
 	c.sb.SetRotation("microsoft", sandbox.Rotation{Mode: sandbox.RotateStrict})
 	c.sb.SetAccessTokenTTL("microsoft", time.Second)
 	ids, _ := c.grants("microsoft", c.connector("microsoft"), 3)
@@ -220,6 +223,9 @@ func TestOutage(t *testing.T) {
 		if g.RefreshFailures < 3 || g.LastFailureClass != "provider_unavailable" {
 			t.Errorf("%s: %d consecutive failures (class %q), want ≥3 provider_unavailable", id, g.RefreshFailures, g.LastFailureClass)
 		}
+		if g.FailingSince.IsZero() {
+			t.Errorf("%s: failing_since not set during the outage", id)
+		}
 	}
 	// Backoff: 50ms doubling to 400ms gives at most ~8 attempts per grant
 	// in 2.5 s; without it the 50ms poll would make ~50.
@@ -235,6 +241,16 @@ func TestOutage(t *testing.T) {
 		}
 		if n := len(c.events("grant.expired", id)); n != 0 {
 			t.Errorf("%s: %d grant.expired", id, n)
+		}
+		// The outage outlasted webhooks.recovered_after: one
+		// grant.recovered, with the cause of the failures.
+		rec := c.events("grant.recovered", id)
+		if len(rec) != 1 || !strings.Contains(string(rec[0].Payload), `"last_failure_class":"provider_unavailable"`) ||
+			!strings.Contains(string(rec[0].Payload), `"failing_since":`) {
+			t.Errorf("%s: grant.recovered events %d: %v", id, len(rec), rec)
+		}
+		if g := c.grant(id); !g.FailingSince.IsZero() {
+			t.Errorf("%s: failing_since still set after recovery", id)
 		}
 	}
 }

@@ -235,6 +235,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.Grants = &grant.Service{
 		Store: st, Vault: v, Clients: s.Connectors, Providers: provs,
 		Log: log, Now: time.Now, NewID: tenant.NewID, PasswordRecheck: cfg.Refresh.PasswordRecheck,
+		RecoveredAfter: cfg.Webhooks.RecoveredAfter,
 	}
 	s.Refresher = NewRefresher(cfg, s.Store, s.Grants, s.Connectors, log)
 	if s.Webhooks, err = newWebhooks(cfg, st, v); err != nil {

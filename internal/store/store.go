@@ -149,6 +149,10 @@ type Grant struct {
 	LeaseOwner      string
 	LeaseUntil      time.Time // zero when not leased
 	RefreshFailures int
+	// FailingSince is when the grant's current run of transient refresh
+	// or re-check failures began; zero when the last one worked
+	// (grant.recovered is judged by it).
+	FailingSince time.Time
 }
 
 // Code is a one-time code (v2 native authentication and similar flows).

@@ -120,6 +120,7 @@ func normGrant(g store.Grant) store.Grant {
 	g.LastRefreshAt = utcMicro(g.LastRefreshAt)
 	g.LastFailureAt = utcMicro(g.LastFailureAt)
 	g.LeaseUntil = utcMicro(g.LeaseUntil)
+	g.FailingSince = utcMicro(g.FailingSince)
 	return g
 }
 

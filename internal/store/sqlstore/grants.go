@@ -13,7 +13,7 @@ import (
 
 const grantColumns = `id, app_id, created_at, provider, email, name, status, scope, settings, secrets, state, user_agent, ip,
 	provider_user_id, credential_id, account_id, workspace_id, blocked, version, updated_at, access_token_expires_at,
-	next_refresh_at, last_refresh_at, last_failure_at, last_failure_class, last_failure_message, lease_owner, lease_until, refresh_failures`
+	next_refresh_at, last_refresh_at, last_failure_at, last_failure_class, last_failure_message, lease_owner, lease_until, refresh_failures, failing_since`
 
 // grantWriteColumns are the columns written by grantArgs, in order; the
 // first three (id, app_id, created_at) never change after the insert.
@@ -41,7 +41,7 @@ func scanGrant(row Row) (store.Grant, error) {
 	err := row.Scan(&g.ID, &g.AppID, td(&g.CreatedAt), &g.Provider, &g.Email, &g.Name, &g.Status, &scope, &settings, &g.Secrets,
 		&g.State, &g.UserAgent, &g.IP, &g.ProviderUserID, &g.CredentialID, &g.AccountID, &g.WorkspaceID, &g.Blocked,
 		&g.Version, td(&g.UpdatedAt), td(&g.AccessTokenExpiresAt), td(&g.NextRefreshAt), td(&g.LastRefreshAt), td(&g.LastFailureAt),
-		&g.LastFailureClass, &g.LastFailureMessage, &g.LeaseOwner, td(&g.LeaseUntil), &g.RefreshFailures)
+		&g.LastFailureClass, &g.LastFailureMessage, &g.LeaseOwner, td(&g.LeaseUntil), &g.RefreshFailures, td(&g.FailingSince))
 	if err != nil {
 		return g, err
 	}
@@ -67,7 +67,7 @@ func (s *Store) grantArgs(g store.Grant) ([]any, error) {
 		g.State, g.UserAgent, g.IP, g.ProviderUserID, g.CredentialID, g.AccountID, g.WorkspaceID, g.Blocked,
 		g.Version, s.time(g.UpdatedAt), s.time(g.AccessTokenExpiresAt), s.time(g.NextRefreshAt),
 		s.time(g.LastRefreshAt), s.time(g.LastFailureAt), g.LastFailureClass, g.LastFailureMessage,
-		g.LeaseOwner, s.time(g.LeaseUntil), g.RefreshFailures, emailKey(g.Email)}, nil
+		g.LeaseOwner, s.time(g.LeaseUntil), g.RefreshFailures, s.time(g.FailingSince), emailKey(g.Email)}, nil
 }
 
 // CreateGrant prepares everything before the transaction, so that the

@@ -11,6 +11,10 @@ ALTER TABLE webhooks
 	ADD COLUMN window_attempts integer NOT NULL DEFAULT 0,
 	ADD COLUMN window_failures integer NOT NULL DEFAULT 0;
 
+-- When a grant's current run of transient refresh failures began
+-- (grant.recovered).
+ALTER TABLE grants ADD COLUMN failing_since timestamptz;
+
 -- One row per (event, destination) until it is delivered, dropped or
 -- given up. Rows of one (webhook_id, grant_id) chain are attempted in id
 -- order, one at a time.

@@ -10,6 +10,10 @@ ALTER TABLE webhooks ADD COLUMN window_start INTEGER;
 ALTER TABLE webhooks ADD COLUMN window_attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE webhooks ADD COLUMN window_failures INTEGER NOT NULL DEFAULT 0;
 
+-- When a grant's current run of transient refresh failures began
+-- (grant.recovered).
+ALTER TABLE grants ADD COLUMN failing_since INTEGER;
+
 -- One row per (event, destination) until it is delivered, dropped or
 -- given up. Rows of one (webhook_id, grant_id) chain are attempted in id
 -- order, one at a time.
