@@ -274,12 +274,47 @@ func TestDevPlayground(t *testing.T) {
 			t.Errorf("%s: %d %v", prov, resp.StatusCode, got)
 		}
 	}
+	// The dev receiver got the grant events (its destination says 200).
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", dev.APIURL+"/v3/webhooks/"+dev.WebhookID, nil)
+		req.Header.Set("Authorization", "Bearer "+dev.APIKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Data struct {
+				URL    string `json:"webhook_url"`
+				Grantd struct {
+					LastStatus string `json:"last_delivery_status"`
+				} `json:"grantd"`
+			} `json:"data"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if got.Data.URL != dev.WebhookReceiverURL {
+			t.Fatalf("dev.json webhook_id %s has URL %q, want the receiver %q", dev.WebhookID, got.Data.URL, dev.WebhookReceiverURL)
+		}
+		if got.Data.Grantd.LastStatus == "200" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dev receiver got no delivery (last status %q)", got.Data.Grantd.LastStatus)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the other events
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), dev.APIKey) || !strings.Contains(out.String(), "curl") {
 		t.Errorf("dev output lacks the key or the curl line:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "webhook: grant.created grant ") || !strings.Contains(out.String(), "signature ok") ||
+		strings.Contains(out.String(), "SIGNATURE MISMATCH") {
+		t.Errorf("dev output lacks a verified grant.created from the receiver:\n%s", out.String())
 	}
 
 	// A second run reuses the application and key.
