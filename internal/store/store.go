@@ -241,6 +241,21 @@ type DeliveryResult struct {
 	At            time.Time
 }
 
+// QueueAction is what FinishDeliveries does to a destination's other
+// queued deliveries after its results.
+type QueueAction int
+
+const (
+	// QueueKeep leaves them as they are.
+	QueueKeep QueueAction = iota
+	// QueueDrop removes them all (the destination failed).
+	QueueDrop
+	// QueueRetryNow makes those waiting for a later retry due now (the
+	// destination answers again after failures: its backlog need not wait
+	// out the backoff).
+	QueueRetryNow
+)
+
 // DeliveryStats describes the delivery queue.
 type DeliveryStats struct {
 	Queued int
@@ -376,7 +391,7 @@ type Store interface {
 	// deliveries in order.
 	RelayEvents(ctx context.Context, limit int, route func(ev Event, hooks []Webhook) []string) (int, error)
 	ClaimDeliveries(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]Delivery, error)
-	FinishDeliveries(ctx context.Context, owner string, results []DeliveryResult, update func(old Webhook, rs []DeliveryResult) (Webhook, bool)) error
+	FinishDeliveries(ctx context.Context, owner string, results []DeliveryResult, update func(old Webhook, rs []DeliveryResult) (Webhook, QueueAction)) error
 	DeliveryStats(ctx context.Context) (DeliveryStats, error)
 	ListDeliveries(ctx context.Context, webhookID string) ([]Delivery, error)
 

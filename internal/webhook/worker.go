@@ -32,10 +32,10 @@ type Queue interface {
 	// transaction: a Done delivery is removed; another one, still leased
 	// to owner, gets its Attempts and NextAttemptAt and loses its lease.
 	// For each destination with results, update gets the destination and
-	// its results; the destination is written back as returned, and when
-	// update says so, all its queued deliveries are removed. A destination
-	// deleted meanwhile is skipped.
-	FinishDeliveries(ctx context.Context, owner string, results []store.DeliveryResult, update func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, bool)) error
+	// its results; the destination is written back as returned, and its
+	// other queued deliveries are dropped or made due now when update says
+	// so. A destination deleted meanwhile is skipped.
+	FinishDeliveries(ctx context.Context, owner string, results []store.DeliveryResult, update func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction)) error
 	// DeliveryStats counts the queued deliveries.
 	DeliveryStats(ctx context.Context) (store.DeliveryStats, error)
 }
@@ -193,14 +193,20 @@ func (w *Worker) flushLoop() {
 // that they are attempted again: at least once).
 func (w *Worker) finish(batch []store.DeliveryResult) {
 	now := w.now()
-	update := func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, bool) {
+	update := func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) {
 		gone := slices.ContainsFunc(rs, func(r store.DeliveryResult) bool { return r.Status == statusCode(http.StatusGone) })
 		nw, failed := applyResults(old, rs, gone, now)
-		if failed {
+		switch {
+		case failed:
 			w.log.Warn("webhooks: destination failed; its deliveries stop until it is set active again",
 				slog.String("webhook_id", old.ID), slog.String("app_id", old.AppID), slog.String("last_status", nw.LastDeliveryStatus))
+			return nw, store.QueueDrop
+		case old.ConsecutiveFailures > 0 && slices.ContainsFunc(rs, func(r store.DeliveryResult) bool { return r.Status != "" && !r.Failed }):
+			// It answers again: the deliveries waiting out their backoff
+			// go now rather than up to webhooks.max_backoff later.
+			return nw, store.QueueRetryNow
 		}
-		return nw, failed
+		return nw, store.QueueKeep
 	}
 	for try := 0; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

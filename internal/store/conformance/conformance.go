@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeliveryRelay", testDeliveryRelay},
 		{"DeliveryChains", testDeliveryChains},
 		{"DeliveryFinish", testDeliveryFinish},
+		{"DeliveryRetryNow", testDeliveryRetryNow},
 		{"DeliveryClaimConcurrent", testDeliveryClaimConcurrent},
 		{"RewrapSecrets", testRewrapSecrets},
 		{"RewrapSecretsConcurrentChange", testRewrapSecretsConcurrentChange},

@@ -40,6 +40,7 @@ var (
 	qDeleteDelivery  = newStmt(`DELETE FROM webhook_deliveries WHERE id = ?`)
 	qRetryDelivery   = newStmt(`UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?, lease_owner = '', lease_until = NULL WHERE id = ? AND lease_owner = ?`)
 	qDropDeliveries  = newStmt(`DELETE FROM webhook_deliveries WHERE webhook_id = ?`)
+	qRetryNow        = newStmt(`UPDATE webhook_deliveries SET next_attempt_at = ? WHERE webhook_id = ? AND next_attempt_at > ?`)
 	qDeliveryStats   = newStmt(`SELECT count(*), min(created_at) FROM webhook_deliveries`)
 	qListDeliveries  = newStmt(`SELECT ` + deliveryColumns + ` FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id`)
 )
@@ -143,7 +144,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, owner string
 	return out, nil
 }
 
-func (s *Store) FinishDeliveries(ctx context.Context, owner string, results []store.DeliveryResult, update func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, bool)) error {
+func (s *Store) FinishDeliveries(ctx context.Context, owner string, results []store.DeliveryResult, update func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction)) error {
 	if len(results) == 0 {
 		return nil
 	}
@@ -160,6 +161,7 @@ func (s *Store) FinishDeliveries(ctx context.Context, owner string, results []st
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	now := s.time(utcMicro(s.now()))
 	return s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
 		for _, r := range rs {
 			var err error
@@ -180,13 +182,18 @@ func (s *Store) FinishDeliveries(ctx context.Context, owner string, results []st
 			if err != nil {
 				return s.err("finish deliveries: webhook", err)
 			}
-			w, drop := update(old, byHook[id])
+			w, action := update(old, byHook[id])
 			if _, err := s.writeWebhook(ctx, q, old, w); err != nil {
 				return err
 			}
-			if drop {
+			switch action {
+			case store.QueueDrop:
 				if _, err := q.Exec(ctx, s.sql(qDropDeliveries), id); err != nil {
 					return s.err("finish deliveries: drop", err)
+				}
+			case store.QueueRetryNow:
+				if _, err := q.Exec(ctx, s.sql(qRetryNow), now, id, now); err != nil {
+					return s.err("finish deliveries: retry now", err)
 				}
 			}
 		}
