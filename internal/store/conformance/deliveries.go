@@ -141,7 +141,9 @@ func testDeliveryChains(t *testing.T, s store.Store) {
 	must(t, "FinishDeliveries", s.FinishDeliveries(ctx, "a", []store.DeliveryResult{
 		{ID: heads[g1.ID].ID, WebhookID: w.ID, Failed: true, Attempts: 1, NextAttemptAt: retryAt, Status: "500", At: now},
 		{ID: heads[g2.ID].ID, WebhookID: w.ID, Done: true, Attempts: 1, Status: "200", At: now},
-	}, func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) { return old, store.QueueKeep }))
+	}, func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) {
+		return old, store.QueueKeep
+	}))
 	if more, _ := s.ClaimDeliveries(ctx, now.Add(time.Minute), "b", time.Minute, 10); len(more) != 0 {
 		t.Fatalf("claimed behind a head waiting for its retry: %+v", more)
 	}
@@ -161,7 +163,9 @@ func testDeliveryChains(t *testing.T, s store.Store) {
 	// A result of the owner that lost the lease does not reschedule it.
 	must(t, "FinishDeliveries by a former owner", s.FinishDeliveries(ctx, "b", []store.DeliveryResult{
 		{ID: ds[0].ID, WebhookID: w.ID, Failed: true, Attempts: 9, NextAttemptAt: expired.Add(time.Hour), Status: "500", At: expired},
-	}, func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) { return old, store.QueueKeep }))
+	}, func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) {
+		return old, store.QueueKeep
+	}))
 	q, _ := s.ListDeliveries(ctx, w.ID)
 	if len(q) != 3 || q[0].Attempts != 1 || q[0].LeaseOwner != "c" {
 		t.Fatalf("after a former owner's result: %+v", q)
@@ -169,7 +173,9 @@ func testDeliveryChains(t *testing.T, s store.Store) {
 	// Delivered: the next of the chain, in order.
 	for i := 1; i < 3; i++ {
 		must(t, "FinishDeliveries", s.FinishDeliveries(ctx, q[i-1].LeaseOwner, []store.DeliveryResult{{ID: q[i-1].ID, WebhookID: w.ID, Done: true, Status: "200", At: expired}},
-			func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) { return old, store.QueueKeep }))
+			func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) {
+				return old, store.QueueKeep
+			}))
 		ds, err = s.ClaimDeliveries(ctx, expired, "d", time.Minute, 10)
 		must(t, "ClaimDeliveries next", err)
 		if len(ds) != 1 || ds[0].ID != q[i].ID || string(ds[0].Event.Payload) != fmt.Sprintf(`{"n":%d}`, i) {
@@ -233,7 +239,9 @@ func testDeliveryRetryNow(t *testing.T, s store.Store) {
 	if len(ds) != 2 {
 		t.Fatalf("claimed %d", len(ds))
 	}
-	keep := func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) { return old, store.QueueKeep }
+	keep := func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) {
+		return old, store.QueueKeep
+	}
 	must(t, "FinishDeliveries", s.FinishDeliveries(ctx, "a", []store.DeliveryResult{
 		{ID: ds[0].ID, WebhookID: w.ID, Failed: true, Attempts: 1, NextAttemptAt: now.Add(time.Hour), Status: "500", At: now},
 		{ID: ds[1].ID, WebhookID: w.ID, Failed: true, Attempts: 1, NextAttemptAt: now.Add(time.Hour), Status: "500", At: now},
@@ -245,7 +253,9 @@ func testDeliveryRetryNow(t *testing.T, s store.Store) {
 	must(t, "ClaimDeliveries", err)
 	must(t, "FinishDeliveries", s.FinishDeliveries(ctx, "a", []store.DeliveryResult{
 		{ID: ds[0].ID, WebhookID: w.ID, Done: true, Attempts: 2, Status: "200", At: now},
-	}, func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) { return old, store.QueueRetryNow }))
+	}, func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) {
+		return old, store.QueueRetryNow
+	}))
 	more, err := s.ClaimDeliveries(ctx, time.Now(), "a", time.Minute, 10)
 	must(t, "ClaimDeliveries after QueueRetryNow", err)
 	if len(more) != 1 || more[0].Attempts != 1 {

@@ -24,7 +24,7 @@ const deliveryColumns = `id, webhook_id, app_id, grant_id, event_seq, attempts, 
 var (
 	qRelayCursor    = newStmt(`SELECT last_seq FROM webhook_relay WHERE id = 1{skipLocked}`)
 	qRelayAdvance   = newStmt(`UPDATE webhook_relay SET last_seq = ? WHERE id = 1`)
-	qRelayHasEvents = newStmt(`SELECT count(*) FROM events WHERE seq > (SELECT last_seq FROM webhook_relay WHERE id = 1)`)
+	qRelayHasEvents = newStmt(`SELECT count(*) FROM (SELECT 1 FROM events WHERE seq > (SELECT last_seq FROM webhook_relay WHERE id = 1) LIMIT 1) e`)
 	qRelayWebhooks  = newStmt(`SELECT ` + webhookColumns + ` FROM webhooks WHERE app_id = ? ORDER BY created_at, id{forKeyShare}`)
 	qInsertDelivery = newStmt(`INSERT INTO webhook_deliveries (webhook_id, app_id, grant_id, event_seq, attempts, next_attempt_at, created_at, lease_owner)
 		VALUES (?, ?, ?, ?, 0, ?, ?, '') ON CONFLICT (event_seq, webhook_id) DO NOTHING`)
