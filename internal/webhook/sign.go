@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
-	"time"
 
 	"github.com/grantd/grantd/internal/store"
 )
@@ -71,14 +70,6 @@ func Body(ev store.Event, attempt int, compressed bool) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// unixOrZero is t in Unix seconds, 0 for the zero time.
-func unixOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.Unix()
 }
 
 // statusCode renders an HTTP status for LastDeliveryStatus.
