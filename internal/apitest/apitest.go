@@ -12,6 +12,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +24,7 @@ import (
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/sandbox"
 	"github.com/grantd/grantd/internal/server"
+	"github.com/grantd/grantd/internal/testenv"
 	"github.com/grantd/grantd/internal/vault"
 )
 
@@ -133,6 +137,43 @@ func New(t testing.TB, opts ...Options) *Env {
 		srv.Close()
 	})
 	return &Env{T: t, Sandbox: sb, Server: srv, HTTP: ts, Logs: logs, Config: cfg, Client: ts.Client()}
+}
+
+// BuildGrantd builds cmd/grantd into a temporary directory (for tests
+// that run `grantd serve` processes).
+func BuildGrantd(t testing.TB) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		testenv.Skip(t, "the go command is not available to build grantd")
+	}
+	bin := filepath.Join(t.TempDir(), "grantd")
+	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/grantd/grantd/cmd/grantd").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// ChildEnv is cfg as GRANTD_* variables, on top of the environment
+// without its own GRANTD_* variables (for a `grantd serve` child).
+func ChildEnv(t testing.TB, cfg config.Config) []string {
+	t.Helper()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, config.EnvPrefix) {
+			env = append(env, kv)
+		}
+	}
+	for _, k := range config.Keys() {
+		v, err := cfg.Get(k.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != "" {
+			env = append(env, k.Env+"="+v)
+		}
+	}
+	return env
 }
 
 // App creates an application and returns its id and API key.

@@ -79,7 +79,7 @@ func TestRefreshLoad(t *testing.T) {
 		}
 		nodes = n
 	}
-	bin := buildGrantd(t)
+	bin := apitest.BuildGrantd(t)
 	for _, n := range sizes {
 		t.Run(strconv.Itoa(n), func(t *testing.T) { refreshLoad(t, bin, n, window, nodes) })
 	}
@@ -206,7 +206,7 @@ func refreshLoad(t *testing.T, bin string, n int, window time.Duration, nodes in
 		}
 		defer lf.Close()
 		p.cmd = exec.Command(bin, "serve")
-		p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = childEnv(t, ncfg), lf, lf
+		p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = apitest.ChildEnv(t, ncfg), lf, lf
 		if err := p.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

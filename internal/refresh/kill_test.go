@@ -2,7 +2,6 @@ package refresh_test
 
 import (
 	"context"
-	"github.com/grantd/grantd/internal/testenv"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -16,48 +15,10 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/apitest"
-	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/sandbox"
 	"github.com/grantd/grantd/internal/server"
 	"github.com/grantd/grantd/internal/store"
 )
-
-// buildGrantd builds cmd/grantd into a temporary directory.
-func buildGrantd(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		testenv.Skip(t, "the go command is not available to build grantd")
-	}
-	bin := filepath.Join(t.TempDir(), "grantd")
-	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/grantd/grantd/cmd/grantd").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// childEnv is cfg as GRANTD_* variables, on top of the environment
-// without its own GRANTD_* variables.
-func childEnv(t *testing.T, cfg config.Config) []string {
-	t.Helper()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, config.EnvPrefix) {
-			env = append(env, kv)
-		}
-	}
-	for _, k := range config.Keys() {
-		v, err := cfg.Get(k.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v != "" {
-			env = append(env, k.Env+"="+v)
-		}
-	}
-	return env
-}
 
 // TestSIGKILLMidRefresh runs `grantd serve` as a child process refreshing
 // grants of a provider without rotation (Google), with grace rotation
@@ -74,7 +35,7 @@ func childEnv(t *testing.T, cfg config.Config) []string {
 //     other grant is valid with a live token.
 func TestSIGKILLMidRefresh(t *testing.T) {
 	t.Parallel()
-	bin := buildGrantd(t)
+	bin := apitest.BuildGrantd(t)
 	sb, err := sandbox.Start(sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +95,7 @@ func TestSIGKILLMidRefresh(t *testing.T) {
 	}
 	cfg.Listen = ln.Addr().String()
 	ln.Close()
-	env := childEnv(t, cfg)
+	env := apitest.ChildEnv(t, cfg)
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "serve")
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf

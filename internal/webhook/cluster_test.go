@@ -9,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantd/grantd/internal/apitest"
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/server"
 	"github.com/grantd/grantd/internal/store"
@@ -26,41 +25,6 @@ import (
 	"github.com/grantd/grantd/internal/vault"
 	"github.com/grantd/grantd/internal/webhook"
 )
-
-// buildGrantd builds cmd/grantd into a temporary directory.
-func buildGrantd(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		testenv.Skip(t, "the go command is not available to build grantd")
-	}
-	bin := filepath.Join(t.TempDir(), "grantd")
-	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/grantd/grantd/cmd/grantd").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// childEnv is cfg as GRANTD_* variables on top of the environment
-// without its own.
-func childEnv(t *testing.T, cfg config.Config) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, config.EnvPrefix) {
-			env = append(env, kv)
-		}
-	}
-	for _, k := range config.Keys() {
-		v, err := cfg.Get(k.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v != "" {
-			env = append(env, k.Env+"="+v)
-		}
-	}
-	return env
-}
 
 // arrival is one delivery the cluster's receiver took.
 type arrival struct {
@@ -79,7 +43,7 @@ type arrival struct {
 // repeat it, never go back), and duplicates only for events first
 // received before the kill, at most the killed node's workers.
 func TestClusterSIGKILL(t *testing.T) {
-	bin := buildGrantd(t)
+	bin := apitest.BuildGrantd(t)
 	for _, nodes := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d nodes", nodes), func(t *testing.T) { clusterKill(t, bin, nodes) })
 	}
@@ -172,7 +136,7 @@ func clusterKill(t *testing.T, bin string, nodes int) {
 		}
 	}
 
-	env := childEnv(t, cfg)
+	env := apitest.ChildEnv(t, cfg)
 	var logs strings.Builder
 	var logMu sync.Mutex
 	logw := writerFunc(func(p []byte) (int, error) { logMu.Lock(); defer logMu.Unlock(); return logs.Write(p) })

@@ -185,21 +185,29 @@ func testDeliveryChains(t *testing.T, s store.Store) {
 	}
 }
 
-func testDeliveryFinish(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	app := newApp(t, s)
-	w := newHook(t, s, app)
+// twoClaimed queues two deliveries (of two grants) to one destination and
+// claims them for owner "a" at now.
+func twoClaimed(t *testing.T, s store.Store) (app string, w store.Webhook, ds []store.Delivery, now time.Time) {
+	t.Helper()
+	app = newApp(t, s)
+	w = newHook(t, s, app)
 	grantEvents(t, s, app, 1)
 	grantEvents(t, s, app, 1)
 	relayAll(t, s, allHooks)
-	now := time.Now()
-	ds, err := s.ClaimDeliveries(ctx, now, "a", time.Minute, 10)
+	now = time.Now()
+	ds, err := s.ClaimDeliveries(t.Context(), now, "a", time.Minute, 10)
 	must(t, "ClaimDeliveries", err)
 	if len(ds) != 2 {
 		t.Fatalf("claimed %d", len(ds))
 	}
+	return app, w, ds, now
+}
+
+func testDeliveryFinish(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app, w, ds, now := twoClaimed(t, s)
 	var got []store.DeliveryResult
-	err = s.FinishDeliveries(ctx, "a", []store.DeliveryResult{
+	err := s.FinishDeliveries(ctx, "a", []store.DeliveryResult{
 		{ID: ds[0].ID, WebhookID: w.ID, Failed: true, Done: true, Status: "410", At: now},
 		{ID: ds[1].ID, WebhookID: "deleted-meanwhile", Done: true, Status: "200", At: now},
 	}, func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) {
@@ -228,17 +236,7 @@ func testDeliveryFinish(t *testing.T, s store.Store) {
 // backlog due at once.
 func testDeliveryRetryNow(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	app := newApp(t, s)
-	w := newHook(t, s, app)
-	grantEvents(t, s, app, 1)
-	grantEvents(t, s, app, 1)
-	relayAll(t, s, allHooks)
-	now := time.Now()
-	ds, err := s.ClaimDeliveries(ctx, now, "a", time.Minute, 10)
-	must(t, "ClaimDeliveries", err)
-	if len(ds) != 2 {
-		t.Fatalf("claimed %d", len(ds))
-	}
+	_, w, ds, now := twoClaimed(t, s)
 	keep := func(old store.Webhook, rs []store.DeliveryResult) (store.Webhook, store.QueueAction) {
 		return old, store.QueueKeep
 	}
@@ -249,7 +247,7 @@ func testDeliveryRetryNow(t *testing.T, s store.Store) {
 	if more, _ := s.ClaimDeliveries(ctx, time.Now(), "a", time.Minute, 10); len(more) != 0 {
 		t.Fatalf("claimed before the retry time: %+v", more)
 	}
-	ds, err = s.ClaimDeliveries(ctx, now.Add(2*time.Hour), "a", time.Minute, 1)
+	ds, err := s.ClaimDeliveries(ctx, now.Add(2*time.Hour), "a", time.Minute, 1)
 	must(t, "ClaimDeliveries", err)
 	must(t, "FinishDeliveries", s.FinishDeliveries(ctx, "a", []store.DeliveryResult{
 		{ID: ds[0].ID, WebhookID: w.ID, Done: true, Attempts: 2, Status: "200", At: now},
