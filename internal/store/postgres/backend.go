@@ -25,9 +25,12 @@ var flavor = sqlstore.Flavor{
 	ForUpdate:   " FOR UPDATE",
 	ForKeyShare: " FOR KEY SHARE",
 	SkipLocked:  " FOR UPDATE SKIP LOCKED",
-	NoLimit:     "ALL",
-	Time:        func(t time.Time) any { return t },
-	JSON:        func(b []byte) any { return b },
+	// The delivery state of a webhook destination, written while
+	// deliveries referencing it are queued.
+	ForNoKeyUpdate: " FOR NO KEY UPDATE",
+	NoLimit:        "ALL",
+	Time:           func(t time.Time) any { return t },
+	JSON:           func(b []byte) any { return b },
 	AnyOf: func(col string, vals []string) (string, any) {
 		return col + " = ANY(?)", vals
 	},

@@ -36,7 +36,7 @@ var (
 		RETURNING ` + deliveryColumns)
 	qEventBySeq      = newStmt(`SELECT ` + eventColumns + ` FROM events WHERE seq = ?`)
 	qWebhookByID     = newStmt(`SELECT ` + webhookColumns + ` FROM webhooks WHERE id = ?`)
-	qLockWebhookByID = newStmt(`SELECT ` + webhookColumns + ` FROM webhooks WHERE id = ?{forUpdate}`)
+	qLockWebhookByID = newStmt(`SELECT ` + webhookColumns + ` FROM webhooks WHERE id = ?{forNoKeyUpdate}`)
 	qDeleteDelivery  = newStmt(`DELETE FROM webhook_deliveries WHERE id = ?`)
 	qRetryDelivery   = newStmt(`UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?, lease_owner = '', lease_until = NULL WHERE id = ? AND lease_owner = ?`)
 	qDropDeliveries  = newStmt(`DELETE FROM webhook_deliveries WHERE webhook_id = ?`)

@@ -63,7 +63,7 @@ type DB interface {
 }
 
 // Flavor is what differs between the SQL dialects. Statements are written
-// once with ? placeholders and the markers {forUpdate}, {forKeyShare} and
+// once with ? placeholders and the markers {forUpdate}, {forNoKeyUpdate}, {forKeyShare} and
 // {skipLocked}; a Store renders them for its flavour when it is created.
 // A statement must not contain a ? other than a placeholder.
 type Flavor struct {
@@ -77,6 +77,11 @@ type Flavor struct {
 	// ForKeyShare ends the read of the connector and credential a grant
 	// write requires (Grant.RequireClient).
 	ForKeyShare string
+	// ForNoKeyUpdate ends the read of a record whose key columns the
+	// transaction leaves alone (a webhook destination's delivery state):
+	// it does not wait for the key-share locks of rows referencing it
+	// (deliveries being queued).
+	ForNoKeyUpdate string
 	// SkipLocked ends the selection of due grants ClaimDueGrants leases,
 	// so that concurrent claimers take disjoint sets.
 	SkipLocked string
@@ -146,7 +151,8 @@ var _ store.Store = (*Store)(nil)
 // New returns a Store over db. It applies no migration (see Migrate).
 func New(db DB, f Flavor) *Store {
 	s := &Store{db: db, f: f, rendered: make([]string, len(stmtTexts)), now: time.Now,
-		markers: strings.NewReplacer("{forUpdate}", f.ForUpdate, "{forKeyShare}", f.ForKeyShare, "{skipLocked}", f.SkipLocked)}
+		markers: strings.NewReplacer("{forUpdate}", f.ForUpdate, "{forKeyShare}", f.ForKeyShare, "{skipLocked}", f.SkipLocked,
+			"{forNoKeyUpdate}", f.ForNoKeyUpdate)}
 	for i, q := range stmtTexts {
 		s.rendered[i] = s.render(q)
 	}
