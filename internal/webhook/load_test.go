@@ -76,6 +76,7 @@ func TestDeliveryLoad(t *testing.T) {
 		lastN     = map[string]int{}
 		latencies []time.Duration
 		delivered atomic.Int64
+		firstAt   atomic.Int64 // the first arrival of the outage phase
 		lastAt    atomic.Int64
 		disorder  atomic.Int64
 	)
@@ -108,6 +109,7 @@ func TestDeliveryLoad(t *testing.T) {
 		lastN[ev.Data.Object.GrantID] = ev.Data.Object.N
 		mu.Unlock()
 		lastAt.Store(now.UnixNano())
+		firstAt.CompareAndSwap(0, now.UnixNano())
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -200,7 +202,9 @@ func TestDeliveryLoad(t *testing.T) {
 	up := time.Now()
 	waitLong(t, "the outage's events delivered", 10*time.Minute, func() bool { return delivered.Load() >= total })
 	drain := time.Unix(0, lastAt.Load()).Sub(up)
-	t.Logf("outage: receiver down %v; all %d delivered %v after it came back", down, total, drain.Round(time.Millisecond))
+	busy := time.Unix(0, lastAt.Load()).Sub(time.Unix(0, firstAt.Load()))
+	t.Logf("outage: receiver down %v; all %d delivered %v after it came back; from the first arrival to the last %v: %.0f deliveries/s",
+		down, total, drain.Round(time.Millisecond), busy.Round(time.Millisecond), float64(total)/busy.Seconds())
 
 	// 2. Steady state.
 	mu.Lock()
