@@ -176,6 +176,24 @@ func ChildEnv(t testing.TB, cfg config.Config) []string {
 	return env
 }
 
+// StartServe starts `bin serve` with env and output to out; the process is
+// killed at the end of the test if it is still running.
+func StartServe(t testing.TB, bin string, env []string, out io.Writer) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd
+}
+
 // App creates an application and returns its id and API key.
 func (e *Env) App(name string) (string, string) {
 	e.T.Helper()

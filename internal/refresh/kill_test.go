@@ -97,18 +97,7 @@ func TestSIGKILLMidRefresh(t *testing.T) {
 	ln.Close()
 	env := apitest.ChildEnv(t, cfg)
 	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve")
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if cmd.ProcessState == nil {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			}
-		})
-		return cmd
+		return apitest.StartServe(t, bin, env, logf)
 	}
 
 	const kills = 5

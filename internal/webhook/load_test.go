@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,11 +16,9 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/config"
-	"github.com/grantd/grantd/internal/server"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/testenv"
 	"github.com/grantd/grantd/internal/vault"
-	"github.com/grantd/grantd/internal/webhook"
 )
 
 // TestDeliveryLoad is the benchmark of docs/benchmarks.md (Webhooks), run
@@ -59,15 +56,6 @@ func TestDeliveryLoad(t *testing.T) {
 		down = d
 	}
 	ctx := context.Background()
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	app, _, err := srv.Tenants.CreateApplication(ctx, "load")
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	// The receiver: counts, checks order per grant, measures latency.
 	var (
@@ -118,10 +106,7 @@ func TestDeliveryLoad(t *testing.T) {
 	addr := ln.Addr().String()
 	rsrv := &http.Server{Handler: handler}
 	go func() { _ = rsrv.Serve(ln) }()
-	u := "http://" + addr + "/hook"
-	if _, _, err := srv.Webhooks.Create(ctx, app.ID, webhook.Input{URL: &u, TriggerTypes: webhook.Triggers}); err != nil {
-		t.Fatal(err)
-	}
+	srv, app := appWithHook(t, cfg, "http://"+addr+"/hook")
 	_ = rsrv.Close() // down: connection refused
 
 	// Heap samples.
