@@ -3,7 +3,12 @@
 // account (Bring Your Own Authentication today; hosted OAuth, the v2 native
 // flow and bulk import later) goes through Service.Authenticate, so that
 // validation against the provider, de-duplication by email, encryption of
-// secrets and events happen in one place.
+// secrets and events happen in one place. The refresher (internal/refresh)
+// redeems tokens and re-checks passwords but writes nothing itself: it
+// stores each outcome through CommitRefresh, RecordFailure, Invalidate,
+// RecordRecheck and Postpone (refresh.go), under one scheduling policy
+// (Schedule). A new way to create, re-authenticate, refresh or invalidate
+// grants is a method here, not an UpdateGrant closure elsewhere.
 package grant
 
 import (
@@ -13,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -74,12 +78,12 @@ type Service struct {
 	// least this long emits grant.recovered when one works again (see
 	// Recovered); 0: never.
 	RecoveredAfter time.Duration
-	// PasswordRecheck schedules the periodic re-check of grants whose
-	// provider has no refresh token but can re-check stored credentials
-	// (provider.Rechecker: IMAP, iCloud, EWS): NextRefreshAt is set this
-	// long (minus up to a tenth of jitter) after each authentication.
-	// Zero: such grants are not scheduled.
-	PasswordRecheck time.Duration
+	// Schedule decides when a grant is next due: after an authentication
+	// (the refresh of an OAuth grant, the periodic re-check of a grant
+	// whose provider has no refresh token but can re-check stored
+	// credentials, provider.Rechecker: IMAP, iCloud, EWS), after each
+	// refresh or re-check, and after failures.
+	Schedule Schedule
 }
 
 // AuthRequest is a request to authenticate an account.
@@ -308,9 +312,9 @@ func (s *Service) apply(g *store.Grant, prov string, res provider.Result, credID
 	g.FailingSince = time.Time{}
 	g.NextRefreshAt = time.Time{}
 	if !res.AccessTokenExpiresAt.IsZero() {
-		g.NextRefreshAt = nextRefresh(now, res.AccessTokenExpiresAt)
-	} else if provider.Implements[provider.Rechecker](s.Providers, prov) && s.PasswordRecheck > 0 && res.Secrets["refresh_token"] == "" {
-		g.NextRefreshAt = NextRecheck(now, s.PasswordRecheck)
+		g.NextRefreshAt = s.Schedule.Next(now, res.AccessTokenExpiresAt)
+	} else if provider.Implements[provider.Rechecker](s.Providers, prov) && res.Secrets["refresh_token"] == "" {
+		g.NextRefreshAt = s.Schedule.Recheck(now)
 	}
 	secrets := res.Secrets
 	if secrets["refresh_token"] != "" {
@@ -352,25 +356,6 @@ func (s *Service) keepGrantedScope(g *store.Grant) error {
 // space-separated scope its refresh token was granted (OAuth grants).
 const SecretScope = "scope"
 
-// nextRefresh schedules a refresh at 80% of an access token's life.
-func nextRefresh(now, expires time.Time) time.Time {
-	life := expires.Sub(now)
-	if life <= 0 {
-		return now
-	}
-	return now.Add(life * 4 / 5).Truncate(time.Microsecond)
-}
-
-// NextRecheck is when a password grant checked at now is next re-checked:
-// after d minus up to a tenth of d of jitter, so that grants created
-// together do not all log in again together.
-func NextRecheck(now time.Time, d time.Duration) time.Time {
-	if d <= 0 {
-		return time.Time{}
-	}
-	return now.Add(d - rand.N(d/10+1)).Truncate(time.Microsecond)
-}
-
 func secretsAAD(g store.Grant) []byte { return []byte("grant/" + g.AppID + "/" + g.ID) }
 
 func (s *Service) sealSecrets(g store.Grant, secrets map[string]string) ([]byte, error) {
@@ -384,8 +369,10 @@ func (s *Service) sealSecrets(g store.Grant, secrets map[string]string) ([]byte,
 	return s.Vault.Seal(b, secretsAAD(g))
 }
 
-// Secrets decrypts a grant's secrets (for the refresher and token
-// endpoints; never for an API response).
+// Secrets decrypts a grant's secrets (for the refresher, which redeems
+// them, and the token endpoints; never for an API response). The
+// refresher writes what it learns through CommitRefresh, RecordFailure,
+// Invalidate, RecordRecheck and Postpone.
 func (s *Service) Secrets(g store.Grant) (map[string]string, error) {
 	m := map[string]string{}
 	if len(g.Secrets) == 0 {
@@ -399,18 +386,6 @@ func (s *Service) Secrets(g store.Grant) (map[string]string, error) {
 		return nil, fmt.Errorf("decode secrets of grant %s: %w", g.ID, err)
 	}
 	return m, nil
-}
-
-// SealSecrets encrypts a grant's secrets under the grant's AAD (the
-// refresher stores rotated tokens with it).
-func (s *Service) SealSecrets(g store.Grant, secrets map[string]string) ([]byte, error) {
-	return s.sealSecrets(g, secrets)
-}
-
-// Event builds an outbox event for g (payload of nylas-v3-api.md §8 plus
-// extra), for changes made outside this service (the refresher).
-func (s *Service) Event(typ string, g store.Grant, extra map[string]any) (store.Event, error) {
-	return s.event(typ, g, extra)
 }
 
 // event builds an outbox event for g with the payload of nylas-v3-api.md §8
@@ -442,36 +417,6 @@ func (s *Service) event(typ string, g store.Grant, extra map[string]any) (store.
 		return store.Event{}, err
 	}
 	return store.Event{ID: s.NewID(), AppID: g.AppID, Type: typ, GrantID: g.ID, Payload: payload, CreatedAt: s.now()}, nil
-}
-
-// Recovered is the one place grant.recovered is decided. The refresher
-// calls it with a grant whose refresh or re-check has just worked, as it
-// is about to be written: it ends the grant's run of transient failures
-// (FailingSince) and, when that run lasted at least RecoveredAfter,
-// returns the grant.recovered event to write with it (the class and
-// message of the last failure, failing_since and failed_seconds).
-// Destinations receive it only when they subscribe to it.
-func (s *Service) Recovered(g *store.Grant, now time.Time) ([]store.Event, error) {
-	since := g.FailingSince
-	g.FailingSince = time.Time{}
-	if since.IsZero() || s.RecoveredAfter <= 0 || now.Sub(since) < s.RecoveredAfter {
-		return nil, nil
-	}
-	ev, err := s.event(EventRecovered, *g, map[string]any{
-		"failing_since": since.Unix(), "failed_seconds": int64(now.Sub(since).Seconds()),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return []store.Event{ev}, nil
-}
-
-// Failed records the start of a run of transient failures on g (a no-op
-// when one is under way).
-func Failed(g *store.Grant, now time.Time) {
-	if g.FailingSince.IsZero() {
-		g.FailingSince = now
-	}
 }
 
 func notFound(id string) error { return fault.NotFoundf("grant %q not found", id) }

@@ -154,7 +154,7 @@ func refreshLoad(t *testing.T, bin string, n int, window time.Duration, nodes in
 					AccessTokenExpiresAt: at.Add(5 * time.Minute), NextRefreshAt: at, LastRefreshAt: now,
 				}
 				var err error
-				g.Secrets, err = srv.Grants.SealSecrets(g, map[string]string{"refresh_token": tokens[i], "access_token": "bench-access-token"})
+				g.Secrets, err = sealSecrets(srv, g, map[string]string{"refresh_token": tokens[i], "access_token": "bench-access-token"})
 				if err == nil {
 					err = srv.Store.CreateGrant(ctx, g)
 				}

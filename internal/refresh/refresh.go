@@ -18,8 +18,9 @@
 // # Storing a refresh (compare-and-swap)
 //
 // A refresh reads the grant (version v, refresh token T1), redeems T1 and
-// gets T2 (rotated) or nothing new. The result is written with
-// store.UpdateGrant, whose closure runs under the row lock:
+// gets T2 (rotated) or nothing new. The result is stored by the grant
+// service (grant.Service.CommitRefresh), under the row lock, by these
+// rules:
 //
 //   - version still v: write T2, the access token and the schedule.
 //   - version moved but the stored refresh token is still T1 (someone
@@ -46,18 +47,30 @@
 //
 // A permanent failure (every provider.Class but ClassUnavailable,
 // ClassInvalidClient and ClassTLS, and a missing connector or credential)
-// re-reads the grant under the row lock first: if the stored refresh token is no longer the one that was
-// refused, another node won the race and nothing happens; if another
-// node's lease is running, it may be mid-rotation and the grant is retried
-// shortly; otherwise the grant becomes invalid at once, with
+// is stored with grant.Service.Invalidate, which re-reads the grant under
+// the row lock first: if the stored refresh token is no longer the one
+// that was refused, another node won the race and nothing happens; if
+// another node's lease is running, it may be mid-rotation and the grant is
+// retried shortly; otherwise the grant becomes invalid at once, with
 // LastFailureClass and LastFailureMessage, NextRefreshAt cleared and one
 // grant.expired event in the same transaction (a grant that is already
 // invalid gets no second event). Transient failures (ClassUnavailable;
 // ClassInvalidClient, a refused OAuth client, and ClassTLS, a token
 // endpoint certificate that does not verify, which say nothing about the
 // grant's token and are fixed in configuration; store or vault errors;
-// anything unclassified) never invalidate: the grant is retried with exponential backoff and jitter up to MaxBackoff,
-// and RefreshFailures counts the consecutive failures.
+// anything unclassified) never invalidate (grant.Service.RecordFailure):
+// the grant is retried with exponential backoff and jitter up to
+// refresh.max_backoff, and RefreshFailures counts the consecutive
+// failures.
+//
+// # Who writes
+//
+// This package writes no grant itself: every outcome goes through the
+// grant service (CommitRefresh, RecordFailure, Invalidate, RecordRecheck,
+// Postpone), which also owns the one scheduling policy (grant.Schedule:
+// when a grant is next due after an authentication, a refresh, a re-check
+// or a failure). What it needs of the store is the narrow Store interface:
+// reads and leases.
 //
 // # What cannot be saved
 //
@@ -73,10 +86,11 @@
 //
 // Grants without a refresh token whose provider can re-check stored
 // credentials (provider.Rechecker: IMAP, iCloud, EWS) are scheduled every
-// PasswordRecheck (minus up to a tenth of jitter; the grant service sets
-// the first one when the grant is authenticated) and claimed like OAuth
+// refresh.password_recheck (minus up to a tenth of jitter; grant.Schedule)
+// and claimed like OAuth
 // grants. A re-check logs in again with the stored settings and
-// passwords; nothing new is stored but LastRefreshAt and the schedule.
+// passwords; nothing new is stored but LastRefreshAt and the schedule
+// (grant.Service.RecordRecheck).
 // Failures are classified as for OAuth, with a digest of the secrets in
 // place of the refresh token (so a re-authentication that stored a new
 // password during the check wins): invalid credentials, app password
@@ -89,15 +103,12 @@ package refresh
 import (
 	"context"
 	crand "crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,7 +122,8 @@ import (
 )
 
 // Config tunes the refresher; zero fields take the defaults of
-// DefaultConfig.
+// DefaultConfig. When grants are next due is the grant service's
+// business (grant.Schedule).
 type Config struct {
 	// Owner names this refresher in leases; empty means host-pid-random.
 	Owner string
@@ -124,25 +136,11 @@ type Config struct {
 	Interval time.Duration
 	// Lease is how long a claimed grant stays reserved.
 	Lease time.Duration
-	// Margin: grants are refreshed this long before their access token
-	// expires (at most a fifth of the token's life, so short tokens are
-	// refreshed at 80% of their life), minus up to Margin/2 of jitter.
-	Margin time.Duration
-	// KeepAlive bounds the time between two refreshes of a grant, whatever
-	// its token's life, so that providers do not revoke it for inactivity.
-	KeepAlive time.Duration
-	// MinBackoff and MaxBackoff bound the retry delay after transient
-	// failures: MinBackoff·2^(n-1), capped, with jitter.
-	MinBackoff time.Duration
-	MaxBackoff time.Duration
 	// AccessTokenMargin: AccessToken refreshes first when the stored access
 	// token expires within this.
 	AccessTokenMargin time.Duration
 	// DueGaugeInterval is how often the due-grants gauge is recomputed.
 	DueGaugeInterval time.Duration
-	// PasswordRecheck is the time between two re-checks of a password
-	// grant (minus up to a tenth of jitter).
-	PasswordRecheck time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -152,13 +150,8 @@ func DefaultConfig() Config {
 		ProviderConcurrency: 4,
 		Interval:            5 * time.Second,
 		Lease:               2 * time.Minute,
-		Margin:              5 * time.Minute,
-		KeepAlive:           24 * time.Hour,
-		MinBackoff:          10 * time.Second,
-		MaxBackoff:          15 * time.Minute,
 		AccessTokenMargin:   2 * time.Minute,
 		DueGaugeInterval:    15 * time.Second,
-		PasswordRecheck:     6 * time.Hour,
 	}
 }
 
@@ -183,30 +176,36 @@ func (c Config) withDefaults() Config {
 	}
 	set(&c.Interval, d.Interval)
 	set(&c.Lease, d.Lease)
-	set(&c.Margin, d.Margin)
-	set(&c.KeepAlive, d.KeepAlive)
-	set(&c.MinBackoff, d.MinBackoff)
-	set(&c.MaxBackoff, d.MaxBackoff)
 	set(&c.AccessTokenMargin, d.AccessTokenMargin)
 	set(&c.DueGaugeInterval, d.DueGaugeInterval)
-	set(&c.PasswordRecheck, d.PasswordRecheck)
 	return c
 }
 
-// Grants is what the refresher needs from the grant service.
+// Grants is what the refresher needs from the grant service: the secrets
+// to redeem, and the operations that store what came of a refresh.
 type Grants interface {
 	Secrets(g store.Grant) (map[string]string, error)
-	SealSecrets(g store.Grant, secrets map[string]string) ([]byte, error)
-	Event(typ string, g store.Grant, extra map[string]any) (store.Event, error)
-	// Recovered ends g's run of transient failures after a success and
-	// returns the grant.recovered event due, if any.
-	Recovered(g *store.Grant, now time.Time) ([]store.Event, error)
+	CommitRefresh(ctx context.Context, r grant.Refreshed) (store.Grant, error)
+	RecordFailure(ctx context.Context, f grant.Failure) (store.Grant, error)
+	Invalidate(ctx context.Context, f grant.Failure) (store.Grant, error)
+	RecordRecheck(ctx context.Context, r grant.Recheck) (store.Grant, error)
+	Postpone(ctx context.Context, appID, id, owner string) (store.Grant, error)
+}
+
+// Store is what the refresher needs from the store: reads and leases,
+// never a grant write.
+type Store interface {
+	GetGrant(ctx context.Context, appID, id string) (store.Grant, error)
+	ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]store.Grant, error)
+	ClaimGrant(ctx context.Context, appID, id, owner string, lease time.Duration, now time.Time) (store.Grant, bool, error)
+	ReleaseGrant(ctx context.Context, appID, id, owner string) error
+	CountDueGrants(ctx context.Context, now time.Time) (int, error)
 }
 
 // Options assemble a Refresher.
 type Options struct {
 	Config    Config
-	Store     store.Store
+	Store     Store
 	Grants    Grants
 	Clients   grant.ClientResolver
 	Providers map[string]provider.Refresher // by provider name
@@ -219,7 +218,7 @@ type Options struct {
 // Refresher refreshes grants. Its methods are safe for concurrent use.
 type Refresher struct {
 	cfg       Config
-	st        store.Store
+	st        Store
 	grants    Grants
 	clients   grant.ClientResolver
 	providers map[string]provider.Refresher
@@ -260,35 +259,6 @@ func jitter(d time.Duration) time.Duration {
 		return 0
 	}
 	return rand.N(d)
-}
-
-// schedule returns when a grant whose access token expires at expiry
-// (zero: unknown) should next be refreshed.
-func (r *Refresher) schedule(now, expiry time.Time) time.Time {
-	keep := now.Add(r.cfg.KeepAlive - jitter(r.cfg.KeepAlive/10))
-	if expiry.IsZero() {
-		return keep
-	}
-	life := expiry.Sub(now)
-	margin := min(r.cfg.Margin, life/5)
-	at := expiry.Add(-margin - jitter(margin/2))
-	if at.After(keep) {
-		at = keep
-	}
-	if at.Before(now) {
-		at = now
-	}
-	return at
-}
-
-// backoff returns the retry delay after n consecutive transient failures.
-func (r *Refresher) backoff(n int) time.Duration {
-	d := r.cfg.MinBackoff
-	for i := 1; i < n && d < r.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, r.cfg.MaxBackoff)
-	return d/2 + jitter(d/2+1)
 }
 
 // outcome is what one refresh attempt did.
@@ -349,9 +319,6 @@ func (r *Refresher) sem(prov string) chan struct{} {
 	return s
 }
 
-// errAbort aborts an UpdateGrant closure without writing.
-var errAbort = errors.New("refresh: nothing to write")
-
 // commitContext is the context of the writes that follow a provider call:
 // detached from cancellation, bounded.
 func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -376,22 +343,17 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 		// Nothing to refresh or check: push the schedule out and release.
 		cctx, cancel := commitContext(ctx)
 		defer cancel()
-		ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
-			if !cur.NextRefreshAt.IsZero() {
-				cur.NextRefreshAt = r.schedule(r.now(), time.Time{})
-			}
-			r.clearLease(&cur)
-			return cur, nil, nil
-		})
+		ng, err := r.grants.Postpone(cctx, g.AppID, g.ID, r.cfg.Owner)
 		return result{outcome: outSkipped, grant: ng, err: err}
 	}
+	key := grant.CredentialKey(g, secrets)
 	res, err := r.clients.ResolveGrant(ctx, g.AppID, g.Provider, g.CredentialID)
 	if err != nil {
 		var fe *fault.Error
 		if errors.As(err, &fe) {
-			return r.permanent(ctx, g, rt, provider.Errorf(provider.ClassBadRequest, "%s", fe.Message))
+			return r.permanent(ctx, g, key, provider.Errorf(provider.ClassBadRequest, "%s", fe.Message))
 		}
-		return r.transient(ctx, g, rt, provider.ClassUnavailable, "the grant's OAuth client could not be loaded", err)
+		return r.transient(ctx, g, key, provider.ClassUnavailable, "the grant's OAuth client could not be loaded", err)
 	}
 	// The scope the token was granted, not the grant's stored list, which
 	// PATCH may have changed (asking Microsoft for a scope the user never
@@ -434,104 +396,35 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 			if class == "" {
 				class = provider.ClassUnavailable
 			}
-			return r.transient(ctx, g, rt, class, msg, err)
+			return r.transient(ctx, g, key, class, msg, err)
 		}
-		return r.permanent(ctx, g, rt, err)
+		return r.permanent(ctx, g, key, err)
 	}
-	return r.commit(ctx, g, secrets, rt, tok, started)
+	return r.commit(ctx, grant.Refreshed{
+		AppID: g.AppID, GrantID: g.ID, Version: g.Version, Replaced: key, Owner: r.cfg.Owner, Started: started, Token: tok,
+	}, g)
 }
 
 // commit stores a successful refresh (see the package comment).
-func (r *Refresher) commit(ctx context.Context, read store.Grant, readSecrets map[string]string, rt string, tok provider.Token, started time.Time) result {
+func (r *Refresher) commit(ctx context.Context, ans grant.Refreshed, read store.Grant) result {
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	now := r.now()
-	expiry := tok.Expiry
-	if expiry.IsZero() {
-		expiry = now.Add(time.Hour) // providers that do not say: assume the usual hour
-	}
-	outc := outSuccess
-	ng, err := r.st.UpdateGrant(cctx, read.AppID, read.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
-		secrets := readSecrets
-		if cur.Version != read.Version {
-			var err error
-			if secrets, err = r.grants.Secrets(cur); err != nil {
-				return cur, nil, err
-			}
-			if secrets["refresh_token"] != rt {
-				return cur, nil, errAbort // superseded: the stored token wins
-			}
-		}
-		ns := make(map[string]string, len(secrets))
-		for k, v := range secrets {
-			ns[k] = v
-		}
-		if tok.RefreshToken != "" {
-			ns["refresh_token"] = tok.RefreshToken
-		}
-		ns["access_token"] = tok.AccessToken
-		if len(tok.Scope) > 0 {
-			ns[grant.SecretScope] = strings.Join(tok.Scope, " ")
-		}
-		blob, err := r.grants.SealSecrets(cur, ns)
-		if err != nil {
-			return cur, nil, err
-		}
-		cur.Secrets = blob
-		cur.AccessTokenExpiresAt = expiry
-		cur.LastRefreshAt = now
-		cur.NextRefreshAt = r.schedule(now, expiry)
-		cur.RefreshFailures = 0
-		r.clearLease(&cur)
-		events, err := r.grants.Recovered(&cur, now)
-		if err != nil {
-			return cur, nil, err
-		}
-		if cur.Status != store.GrantValid {
-			// Invalidated during our flight because the token we had just
-			// rotated was refused to someone else: we hold the live token.
-			if cur.LastFailureAt.Before(started) || cur.LastFailureClass == grant.CauseConnectorDeleted || cur.LastFailureClass == grant.CauseCredentialDeleted {
-				cur.NextRefreshAt = time.Time{}
-				return cur, nil, nil // invalid for another reason: keep the token, stay invalid
-			}
-			cur.Status = store.GrantValid
-			cur.UpdatedAt = now
-			ev, err := r.grants.Event(grant.EventUpdated, cur, map[string]any{"reauthentication_flag": false})
-			if err != nil {
-				return cur, nil, err
-			}
-			events = append(events, ev)
-		}
-		return cur, events, nil
-	})
+	ng, err := r.grants.CommitRefresh(cctx, ans)
 	switch {
-	case errors.Is(err, errAbort):
-		outc = outSuperseded
+	case errors.Is(err, grant.ErrSuperseded):
 		r.release(read)
-		cur, gerr := r.st.GetGrant(cctx, read.AppID, read.ID)
-		if gerr == nil {
-			ng = cur
-		}
-		err = nil
+		return result{outcome: outSuperseded, grant: ng, token: ans.Token}
 	case errors.Is(err, store.ErrNotFound):
-		return result{outcome: outSkipped, token: tok, err: err}
+		return result{outcome: outSkipped, token: ans.Token, err: err}
 	case err != nil:
 		// The provider answered but the store did not take the result: the
 		// token (rotated or not) is not stored. Log loudly; the lease runs
 		// out and the grant is retried.
 		r.log.Error("refresh: could not store refreshed tokens", slog.String("grant_id", read.ID), slog.String("provider", read.Provider),
-			slog.Bool("rotated", tok.RefreshToken != ""), slog.Any("err", err))
-		return result{outcome: outTransient, grant: read, token: tok, err: err}
+			slog.Bool("rotated", ans.Token.RefreshToken != ""), slog.Any("err", err))
+		return result{outcome: outTransient, grant: read, token: ans.Token, err: err}
 	}
-	return result{outcome: outc, grant: ng, token: tok}
-}
-
-// clearLease drops this refresher's lease from g (another owner's lease,
-// taken after ours lapsed, is left alone).
-func (r *Refresher) clearLease(g *store.Grant) {
-	if g.LeaseOwner == r.cfg.Owner {
-		g.LeaseOwner, g.LeaseUntil = "", time.Time{}
-	}
+	return result{outcome: outSuccess, grant: ng, token: ans.Token}
 }
 
 func (r *Refresher) release(g store.Grant) {
@@ -540,45 +433,6 @@ func (r *Refresher) release(g store.Grant) {
 	if err := r.st.ReleaseGrant(ctx, g.AppID, g.ID, r.cfg.Owner); err != nil && !errors.Is(err, store.ErrNotFound) {
 		r.log.Warn("refresh: release lease", slog.String("grant_id", g.ID), slog.Any("err", err))
 	}
-}
-
-// credential identifies the credentials a refresh or a re-check used: the
-// refresh token of an OAuth grant; for a grant without one (a password
-// grant) a digest of its secrets and of its settings (hosts, ports,
-// usernames), so that a grant moved to another server meanwhile is not
-// judged by a check of the old one. "" when there is nothing.
-func credential(g store.Grant, s map[string]string) string {
-	if rt := s["refresh_token"]; rt != "" {
-		return rt
-	}
-	if len(s) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(s))
-	for k := range s {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	h := sha256.New()
-	for _, k := range keys {
-		h.Write([]byte(k))
-		h.Write([]byte{0})
-		h.Write([]byte(s[k]))
-		h.Write([]byte{0})
-	}
-	settings, _ := json.Marshal(g.Settings) // map keys sorted: deterministic
-	h.Write(settings)
-	return "secrets:" + hex.EncodeToString(h.Sum(nil))
-}
-
-// sameCredential reports whether cur still holds the credentials key
-// identifies.
-func (r *Refresher) sameCredential(cur store.Grant, key string) (bool, error) {
-	s, err := r.grants.Secrets(cur)
-	if err != nil {
-		return false, err
-	}
-	return credential(cur, s) == key, nil
 }
 
 // recheckTransient reports whether a re-check failure of class c must not
@@ -590,7 +444,7 @@ func recheckTransient(c provider.Class) bool {
 // recheck logs in again with a password grant's stored credentials (g is
 // leased) and stores the outcome.
 func (r *Refresher) recheck(ctx context.Context, g store.Grant, secrets map[string]string, c provider.Rechecker) result {
-	key := credential(g, secrets)
+	key := grant.CredentialKey(g, secrets)
 	sem := r.sem(g.Provider)
 	select {
 	case sem <- struct{}{}:
@@ -619,25 +473,7 @@ func (r *Refresher) recheck(ctx context.Context, g store.Grant, secrets map[stri
 	}
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	now := r.now()
-	ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
-		if cur.Status == store.GrantValid {
-			same := cur.Version == g.Version
-			if !same {
-				same, _ = r.sameCredential(cur, key)
-			}
-			if same { // else re-authenticated meanwhile: its schedule stands
-				cur.LastRefreshAt = now
-				cur.NextRefreshAt = grant.NextRecheck(now, r.cfg.PasswordRecheck)
-				cur.RefreshFailures = 0
-				events, err := r.grants.Recovered(&cur, now)
-				r.clearLease(&cur)
-				return cur, events, err
-			}
-		}
-		r.clearLease(&cur)
-		return cur, nil, nil
-	})
+	ng, err := r.grants.RecordRecheck(cctx, grant.Recheck{AppID: g.AppID, GrantID: g.ID, Version: g.Version, Credential: key, Owner: r.cfg.Owner})
 	if errors.Is(err, store.ErrNotFound) {
 		return result{outcome: outSkipped, err: err}
 	}
@@ -648,29 +484,14 @@ func (r *Refresher) recheck(ctx context.Context, g store.Grant, secrets map[stri
 	return result{outcome: outSuccess, grant: ng}
 }
 
-// transient records a transient failure: backoff, never invalid.
-func (r *Refresher) transient(ctx context.Context, g store.Grant, rt string, class provider.Class, msg string, cause error) result {
+// transient records a transient failure: backoff, never invalid. key is
+// the CredentialKey of the credentials that failed ("" when unknown).
+func (r *Refresher) transient(ctx context.Context, g store.Grant, key string, class provider.Class, msg string, cause error) result {
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	now := r.now()
 	r.log.Warn("refresh: transient failure", slog.String("grant_id", g.ID), slog.String("provider", g.Provider), slog.Any("err", cause))
-	ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
-		if rt != "" && cur.Version != g.Version {
-			if same, err := r.sameCredential(cur, rt); err == nil && !same {
-				r.clearLease(&cur) // someone stored new credentials meanwhile: nothing failed for them
-				return cur, nil, nil
-			}
-		}
-		if cur.Status != store.GrantValid {
-			r.clearLease(&cur) // invalid meanwhile: its recorded cause stands
-			return cur, nil, nil
-		}
-		cur.RefreshFailures++
-		grant.Failed(&cur, now)
-		cur.LastFailureAt, cur.LastFailureClass, cur.LastFailureMessage = now, string(class), msg
-		cur.NextRefreshAt = now.Add(r.backoff(cur.RefreshFailures))
-		r.clearLease(&cur)
-		return cur, nil, nil
+	ng, err := r.grants.RecordFailure(cctx, grant.Failure{
+		AppID: g.AppID, GrantID: g.ID, Version: g.Version, Credential: key, Owner: r.cfg.Owner, Class: class, Message: msg,
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		r.log.Error("refresh: record failure", slog.String("grant_id", g.ID), slog.Any("err", err))
@@ -681,56 +502,27 @@ func (r *Refresher) transient(ctx context.Context, g store.Grant, rt string, cla
 	return result{outcome: outTransient, grant: g, err: cause}
 }
 
-// permanent handles a refusal: re-read under the row lock; invalidate
-// only when the refused token is still the stored one and nobody else is
-// refreshing it.
-func (r *Refresher) permanent(ctx context.Context, g store.Grant, rt string, cause error) result {
+// permanent handles a refusal of the credentials key identifies: the
+// grant service invalidates the grant unless they are no longer the
+// stored ones or another node is refreshing them.
+func (r *Refresher) permanent(ctx context.Context, g store.Grant, key string, cause error) result {
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	now := r.now()
 	class := provider.ClassOf(cause)
 	msg := cause.Error()
 	var pe *provider.Error
 	if errors.As(cause, &pe) {
 		msg = pe.Message
 	}
-	outc := outPermanent
-	ng, err := r.st.UpdateGrant(cctx, g.AppID, g.ID, func(cur store.Grant) (store.Grant, []store.Event, error) {
-		if cur.Status != store.GrantValid {
-			outc = outSuperseded
-			return cur, nil, errAbort // already invalid: no second grant.expired
-		}
-		if cur.Version != g.Version {
-			same, err := r.sameCredential(cur, rt)
-			if err != nil {
-				return cur, nil, err
-			}
-			if !same {
-				outc = outSuperseded // another node (or a re-authentication, or a PATCH) stored new credentials
-				return cur, nil, errAbort
-			}
-		}
-		if cur.LeaseOwner != "" && cur.LeaseOwner != r.cfg.Owner && cur.LeaseUntil.After(now) {
-			outc = outBusy // another node may be mid-rotation of this very token
-			return cur, nil, errAbort
-		}
-		cur.Status = store.GrantInvalid
-		cur.LastFailureAt, cur.LastFailureClass, cur.LastFailureMessage = now, string(class), msg
-		cur.NextRefreshAt = time.Time{}
-		cur.RefreshFailures = 0
-		r.clearLease(&cur)
-		last := cur.LastRefreshAt
-		if last.IsZero() {
-			last = cur.UpdatedAt
-		}
-		ev, err := r.grants.Event(grant.EventExpired, cur, map[string]any{"grant_updated_at": last.Unix()})
-		if err != nil {
-			return cur, nil, err
-		}
-		return cur, []store.Event{ev}, nil
+	ng, err := r.grants.Invalidate(cctx, grant.Failure{
+		AppID: g.AppID, GrantID: g.ID, Version: g.Version, Credential: key, Owner: r.cfg.Owner, Class: class, Message: msg,
 	})
 	switch {
-	case errors.Is(err, errAbort):
+	case errors.Is(err, grant.ErrSuperseded), errors.Is(err, grant.ErrLeased):
+		outc := outSuperseded
+		if errors.Is(err, grant.ErrLeased) {
+			outc = outBusy // another node may be mid-rotation of this very token
+		}
 		r.release(g)
 		if cur, err := r.st.GetGrant(cctx, g.AppID, g.ID); err == nil {
 			ng = cur

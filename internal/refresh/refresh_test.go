@@ -453,7 +453,7 @@ func TestScopePatchDoesNotBreakRefresh(t *testing.T) {
 	_, err := c.st().UpdateGrant(context.Background(), c.appID, ids[1], func(g store.Grant) (store.Grant, []store.Event, error) {
 		s := c.secrets(g)
 		delete(s, grant.SecretScope)
-		blob, err := c.nodes[0].srv.Grants.SealSecrets(g, s)
+		blob, err := sealSecrets(c.nodes[0].srv, g, s)
 		g.Secrets = blob
 		return g, nil, err
 	})

@@ -234,7 +234,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.Connectors = &connector.Service{Store: st, Vault: v, Providers: provs, Now: time.Now, NewID: tenant.NewID}
 	s.Grants = &grant.Service{
 		Store: st, Vault: v, Clients: s.Connectors, Providers: provs,
-		Log: log, Now: time.Now, NewID: tenant.NewID, PasswordRecheck: cfg.Refresh.PasswordRecheck,
+		Log: log, Now: time.Now, NewID: tenant.NewID, Schedule: grantSchedule(cfg.Refresh),
 		RecoveredAfter: cfg.Webhooks.RecoveredAfter,
 	}
 	s.Refresher = NewRefresher(cfg, s.Store, s.Grants, s.Connectors, log)
@@ -305,13 +305,20 @@ func NewRefresher(cfg config.Config, st store.Store, grants *grant.Service, clie
 }
 
 // refreshConfig maps the refresh.* configuration keys onto the refresher's
-// settings (TestRefreshConfig checks that every key is mapped and that
-// both packages have the same defaults).
+// settings, and grantSchedule those that decide when a grant is next due
+// onto the grant service's (TestRefreshConfig checks that every key is
+// mapped once and that the packages have the same defaults).
 func refreshConfig(rc config.Refresh) refresh.Config {
 	return refresh.Config{
 		Workers: rc.Workers, ProviderConcurrency: rc.ProviderConcurrency, Interval: rc.Interval, Lease: rc.Lease,
+		AccessTokenMargin: rc.AccessTokenMargin,
+	}
+}
+
+func grantSchedule(rc config.Refresh) grant.Schedule {
+	return grant.Schedule{
 		Margin: rc.Margin, KeepAlive: rc.KeepAlive, MinBackoff: rc.MinBackoff, MaxBackoff: rc.MaxBackoff,
-		AccessTokenMargin: rc.AccessTokenMargin, PasswordRecheck: rc.PasswordRecheck,
+		PasswordRecheck: rc.PasswordRecheck,
 	}
 }
 
