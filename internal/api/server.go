@@ -23,6 +23,7 @@ import (
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/redirecturi"
 	"github.com/grantd/grantd/internal/tenant"
 	"github.com/grantd/grantd/internal/webhook"
 )
@@ -55,6 +56,9 @@ type Config struct {
 	DetectRateLimit *ratelimit.Limiter
 	// Webhooks manages webhook destinations; nil: /v3/webhooks answers 404.
 	Webhooks *webhook.Service
+	// RedirectURIs manages applications' redirect URIs; nil:
+	// /v3/applications/redirect-uris answers 404.
+	RedirectURIs *redirecturi.Service
 	// WebhookIPAddresses is the answer of GET /v3/webhooks/ip-addresses.
 	WebhookIPAddresses []string
 }
@@ -111,6 +115,14 @@ func (s *Server) routes() {
 	s.handle("GET /readyz", s.readyz)
 	s.handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}).ServeHTTP)
 	s.handle("GET /v3/applications", s.authed(s.getApplication))
+	if s.cfg.RedirectURIs != nil {
+		s.handle("PATCH /v3/applications", s.authed(s.updateApplication))
+		s.handle("GET /v3/applications/redirect-uris", s.authed(s.listRedirectURIs))
+		s.handle("POST /v3/applications/redirect-uris", s.authed(s.createRedirectURI))
+		s.handle("GET /v3/applications/redirect-uris/{id}", s.authed(s.getRedirectURI))
+		s.handle("PATCH /v3/applications/redirect-uris/{id}", s.authed(s.updateRedirectURI))
+		s.handle("DELETE /v3/applications/redirect-uris/{id}", s.authed(s.deleteRedirectURI))
+	}
 
 	s.handle("POST /v3/connectors", s.authed(s.createConnector))
 	s.handle("GET /v3/connectors", s.authed(s.listConnectors))

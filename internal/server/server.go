@@ -27,6 +27,7 @@ import (
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/ratelimit"
+	"github.com/grantd/grantd/internal/redirecturi"
 	"github.com/grantd/grantd/internal/refresh"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/postgres"
@@ -200,6 +201,8 @@ type Server struct {
 	Grants     *grant.Service
 	Refresher  *refresh.Refresher
 	Webhooks   *webhook.Service
+	// RedirectURIs are the applications' redirect URIs (hosted OAuth).
+	RedirectURIs *redirecturi.Service
 	// Deliverer delivers queued webhook events (run by Serve when
 	// webhooks.enabled).
 	Deliverer *webhook.Worker
@@ -237,6 +240,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		Log: log, Now: time.Now, NewID: tenant.NewID, Schedule: grantSchedule(cfg.Refresh),
 		RecoveredAfter: cfg.Webhooks.RecoveredAfter,
 	}
+	s.RedirectURIs = &redirecturi.Service{Store: st, NewID: tenant.NewID, Now: time.Now}
 	s.Refresher = NewRefresher(cfg, s.Store, s.Grants, s.Connectors, log)
 	if s.Webhooks, err = newWebhooks(cfg, st, v); err != nil {
 		st.Close()
@@ -244,7 +248,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	}
 	s.API = api.New(api.Config{
 		Webhooks: s.Webhooks, WebhookIPAddresses: cfg.Webhooks.IPAddresses,
-		Auth: s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
+		RedirectURIs: s.RedirectURIs,
+		Auth:         s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version, AccessTokens: s.Refresher,
 		RateLimit:       ratelimit.New(float64(cfg.RateLimit.RequestsPerSecond), cfg.RateLimit.Burst),
 		DetectRateLimit: ratelimit.New(float64(cfg.RateLimit.DetectRequestsPerSecond), cfg.RateLimit.DetectBurst),

@@ -56,9 +56,11 @@ type Application struct {
 	OrganizationID string
 	Region         string
 	Environment    string
-	CallbackURIs   []string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// CallbackURIs is the list applications had before redirect URIs
+	// (migration 0007 copied it into them); the API no longer reads it.
+	CallbackURIs []string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // APIKey authenticates requests as one application. Only a hash of the key
@@ -163,6 +165,45 @@ type Code struct {
 	Data      []byte // vault ciphertext, optional
 	ExpiresAt time.Time
 	CreatedAt time.Time
+}
+
+// RedirectURI is a URI hosted OAuth may send an application's users back
+// to (GET /v3/connect/auth redirect_uri), compared exactly. The URL is
+// unique per application.
+type RedirectURI struct {
+	ID       string
+	AppID    string
+	URL      string
+	Platform string         // web, desktop, js, ios, android
+	Settings map[string]any // platform settings (package_name, …); never secret
+	// CreatedAt orders an application's list.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Kinds of IssuedToken.
+const (
+	TokenAccess  = "access"
+	TokenRefresh = "refresh"
+)
+
+// IssuedToken is an access or refresh token grantd issued for a grant
+// (POST /v3/connect/token). Only a hash of the token is stored. The
+// tokens of a grant are deleted with it.
+type IssuedToken struct {
+	Hash    []byte // SHA-256 of the token
+	Kind    string // TokenAccess or TokenRefresh
+	AppID   string // the application (OAuth client) it was issued to
+	GrantID string
+	// Family is shared by the tokens of one authorization and of the
+	// refreshes that followed it; revocation and reuse detection act on
+	// the whole family.
+	Family    string
+	Scope     []string
+	ExpiresAt time.Time // zero: does not expire
+	CreatedAt time.Time
+	UsedAt    time.Time // refresh tokens: when it was redeemed (rotated away)
+	RevokedAt time.Time
 }
 
 // Webhook destination statuses (nylas-v3-api.md §8).
@@ -378,6 +419,31 @@ type Store interface {
 	// concurrent calls never both succeed. An expired code (ExpiresAt
 	// before now) is deleted and reported as ErrNotFound.
 	ConsumeCode(ctx context.Context, hash string, now time.Time) (Code, error)
+
+	// Redirect URIs, keyed by (appID, id), listed in creation order. A
+	// second URL equal to one the application has is ErrAlreadyExists.
+	CreateRedirectURI(ctx context.Context, u RedirectURI) error
+	GetRedirectURI(ctx context.Context, appID, id string) (RedirectURI, error)
+	ListRedirectURIs(ctx context.Context, appID string) ([]RedirectURI, error)
+	UpdateRedirectURI(ctx context.Context, appID, id string, update func(old RedirectURI) (RedirectURI, error)) (RedirectURI, error)
+	DeleteRedirectURI(ctx context.Context, appID, id string) error
+
+	// Issued tokens. CreateTokens stores them in one transaction
+	// (ErrNotFound when the grant does not exist).
+	CreateTokens(ctx context.Context, ts ...IssuedToken) error
+	// GetToken returns the token with this hash, whatever its state.
+	GetToken(ctx context.Context, hash []byte) (IssuedToken, error)
+	// UseRefreshToken redeems a refresh token in one transaction: when
+	// the token is unused, not revoked and not expired at now, and check
+	// accepts it, it is marked used and next is stored; the old token is
+	// returned. A token already used is a replay: every token of its
+	// family is revoked (and stays revoked) and ErrConflict is returned.
+	// An unknown, revoked or expired token is ErrNotFound; check's error
+	// is returned unchanged, nothing written.
+	UseRefreshToken(ctx context.Context, hash []byte, now time.Time, check func(old IssuedToken) error, next ...IssuedToken) (IssuedToken, error)
+	// RevokeTokenFamily sets RevokedAt (at) on every token of the family
+	// not revoked yet and returns how many it revoked.
+	RevokeTokenFamily(ctx context.Context, family string, at time.Time) (int, error)
 
 	// Webhook destinations.
 	CreateWebhook(ctx context.Context, w Webhook) error
