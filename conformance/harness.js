@@ -251,6 +251,8 @@ export async function startGrantd(opts = {}) {
     applicationId: dev.application_id,
     sandboxUrl: dev.sandbox_url,
     identities: dev.identities,
+    /** dev.json's google_service_account (docs/dev.md). */
+    googleServiceAccount: dev.google_service_account,
     dataDir,
     bin,
     sandbox,
@@ -351,6 +353,15 @@ export class Sandbox {
 
   setProvider(provider, settings) {
     return this.call('PUT', `/admin/providers/${provider}`, settings);
+  }
+
+  /** A Google service account of domain delegated scopes → {client_email, key}. */
+  addServiceAccount(domain, scopes) {
+    return this.call('POST', '/admin/google/service-accounts', { domain, scopes });
+  }
+
+  setDelegation(clientEmail, scopes) {
+    return this.call('PUT', `/admin/google/service-accounts/${encodeURIComponent(clientEmail)}`, { scopes });
   }
 
   ledger(provider) {

@@ -25,6 +25,7 @@ import (
 	"github.com/grantd/grantd/internal/sandbox/ews"
 	"github.com/grantd/grantd/internal/sandbox/mail"
 	"github.com/grantd/grantd/internal/server"
+	"github.com/grantd/grantd/internal/store"
 )
 
 // DevFile is the name of the file `grantd dev` writes in its data
@@ -43,6 +44,32 @@ type devOutput struct {
 	WebhookID          string                 `json:"webhook_id"`
 	DataDir            string                 `json:"data_dir"`
 	Identities         map[string]devIdentity `json:"identities"`
+	// GoogleServiceAccount is a service account of the Google stand-in
+	// with domain-wide delegation for the users of its Workspace domain,
+	// and its serviceaccount credential on the google connector.
+	GoogleServiceAccount *devServiceAccount `json:"google_service_account,omitempty"`
+}
+
+type devServiceAccount struct {
+	ClientEmail  string   `json:"client_email"`
+	Domain       string   `json:"domain"`
+	Users        []string `json:"users"`
+	Scopes       []string `json:"scopes"`
+	CredentialID string   `json:"credential_id"`
+	// Settings are those of a POST /v3/connect/custom for the first user.
+	Settings map[string]any `json:"settings"`
+	// Key is the JSON key file (the credential's credential_data).
+	Key json.RawMessage `json:"key"`
+}
+
+// Dev's Google Workspace: the service account's domain and users.
+const devWorkspace = "workspace.example"
+
+var devWorkspaceUsers = []string{"ada@" + devWorkspace, "bob@" + devWorkspace, "cy@" + devWorkspace}
+
+var devServiceAccountScopes = []string{
+	"https://www.googleapis.com/auth/gmail.readonly",
+	"https://www.googleapis.com/auth/calendar",
 }
 
 type devIdentity struct {
@@ -268,7 +295,54 @@ func setUpDev(ctx context.Context, srv *server.Server, sb *sandbox.Sandbox) (dev
 		}
 		out.Identities[prov] = devIdentity{Provider: prov, Email: email, RefreshToken: rt, Scope: devScopes[prov], ClientID: clientID}
 	}
+	sa, err := setUpServiceAccount(ctx, srv, sb, out.ApplicationID)
+	if err != nil {
+		return out, fmt.Errorf("the google service account: %w", err)
+	}
+	out.GoogleServiceAccount = sa
 	return out, nil
+}
+
+// setUpServiceAccount gives the Google stand-in a service account of
+// devWorkspace with its users and stores its key as the google
+// connector's "grantd dev workspace" credential (replacing the key of an
+// earlier run).
+func setUpServiceAccount(ctx context.Context, srv *server.Server, sb *sandbox.Sandbox, appID string) (*devServiceAccount, error) {
+	key, err := sb.AddServiceAccount(sandbox.ServiceAccount{ClientEmail: "grantd-dev@sandbox-project.iam.gserviceaccount.com", Domain: devWorkspace, Scopes: devServiceAccountScopes})
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range devWorkspaceUsers {
+		sb.AddUser(provider.Google, sandbox.User{Email: u})
+	}
+	var data map[string]any
+	if err := json.Unmarshal(key, &data); err != nil {
+		return nil, err
+	}
+	name := "grantd dev workspace"
+	in := connector.CredentialInput{Name: &name, Type: connector.TypeServiceAccount, Data: data}
+	creds, err := srv.Connectors.ListCredentials(ctx, appID, provider.Google, store.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var cred store.Credential
+	for _, c := range creds {
+		if c.Name == name {
+			cred, err = srv.Connectors.UpdateCredential(ctx, appID, provider.Google, c.ID, in)
+			break
+		}
+	}
+	if cred.ID == "" && err == nil {
+		cred, err = srv.Connectors.CreateCredential(ctx, appID, provider.Google, in)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &devServiceAccount{
+		ClientEmail: data["client_email"].(string), Domain: devWorkspace, Users: devWorkspaceUsers, Scopes: devServiceAccountScopes,
+		CredentialID: cred.ID, Key: key,
+		Settings: map[string]any{"email_address": devWorkspaceUsers[0], "credential_id": cred.ID, "scopes": devServiceAccountScopes[:1]},
+	}, nil
 }
 
 func randomSecret() (string, error) {

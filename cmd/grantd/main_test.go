@@ -253,6 +253,25 @@ func TestDevPlayground(t *testing.T) {
 			t.Errorf("%s: %d %v", prov, resp.StatusCode, got)
 		}
 	}
+	// The service account acts for its workspace's users.
+	if sa := dev.GoogleServiceAccount; sa == nil || len(sa.Users) == 0 {
+		t.Errorf("dev.json has no google_service_account")
+	} else {
+		b, _ := json.Marshal(map[string]any{"provider": "google", "settings": sa.Settings})
+		req, _ := http.NewRequest("POST", dev.APIURL+"/v3/connect/custom", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+dev.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if d, _ := got["data"].(map[string]any); resp.StatusCode != 201 || d["email"] != sa.Users[0] {
+			t.Errorf("service account grant: %d %v", resp.StatusCode, got)
+		}
+	}
 	for _, prov := range []string{"imap", "icloud", "ews"} {
 		id, ok := dev.Identities[prov]
 		if !ok {

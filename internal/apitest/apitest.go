@@ -349,3 +349,35 @@ func (e *Env) Metrics() string {
 	}
 	return string(b)
 }
+
+// Scopes of Google service account tests.
+const (
+	GmailReadonly = "https://www.googleapis.com/auth/gmail.readonly"
+	Calendar      = "https://www.googleapis.com/auth/calendar"
+)
+
+// ServiceAccount registers a Google service account for domain in the
+// sandbox, delegated scopes (gmail.readonly and calendar when none are
+// given), and returns its client_email and JSON key (as a map: the
+// credential_data of a serviceaccount credential).
+func (e *Env) ServiceAccount(domain string, scopes ...string) (string, map[string]any) {
+	e.T.Helper()
+	return ServiceAccountKey(e.T, e.Sandbox, domain, scopes...)
+}
+
+// ServiceAccountKey is Env.ServiceAccount for any sandbox.
+func ServiceAccountKey(t testing.TB, sb *sandbox.Sandbox, domain string, scopes ...string) (string, map[string]any) {
+	t.Helper()
+	if len(scopes) == 0 {
+		scopes = []string{GmailReadonly, Calendar}
+	}
+	raw, err := sb.AddServiceAccount(sandbox.ServiceAccount{Domain: domain, Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key map[string]any
+	if err := json.Unmarshal(raw, &key); err != nil {
+		t.Fatal(err)
+	}
+	return key["client_email"].(string), key
+}

@@ -49,6 +49,16 @@ func checkCredentialData(typ string, data map[string]any) error {
 	return nil
 }
 
+// checkWithProvider lets the provider check the data of the credential
+// types it owns (provider.CredentialChecker: a service account key that
+// parses).
+func (s *Service) checkWithProvider(prov, typ string, data map[string]any) error {
+	if c, ok := s.Providers.Get(prov).(provider.CredentialChecker); ok {
+		return c.CheckCredential(typ, data)
+	}
+	return nil
+}
+
 func credentialAAD(c store.Credential) []byte {
 	return []byte("credential/" + c.AppID + "/" + c.ID)
 }
@@ -78,6 +88,9 @@ func (s *Service) CreateCredential(ctx context.Context, appID, prov string, in C
 	}
 	if in.Type == TypeAdminConsent && prov != provider.Microsoft {
 		return store.Credential{}, fault.Invalidf("adminconsent credentials belong to the microsoft connector")
+	}
+	if err := s.checkWithProvider(prov, in.Type, in.Data); err != nil {
+		return store.Credential{}, err
 	}
 	now := s.now()
 	c := store.Credential{ID: s.NewID(), AppID: appID, Provider: prov, Name: strings.TrimSpace(*in.Name), Type: in.Type, CreatedAt: now, UpdatedAt: now}
@@ -142,6 +155,9 @@ func (s *Service) UpdateCredential(ctx context.Context, appID, prov, id string, 
 				}
 			}
 			if err := checkCredentialData(c.Type, old); err != nil {
+				return c, err
+			}
+			if err := s.checkWithProvider(prov, c.Type, old); err != nil {
 				return c, err
 			}
 			blob, err := s.sealData(c, old)
@@ -237,7 +253,16 @@ func (s *Service) DefaultScope(ctx context.Context, appID, prov string) ([]strin
 // credential credentialID when given, else the connector's active
 // credential, else the connector's own client_id and client_secret.
 func (s *Service) Resolve(ctx context.Context, appID, prov, credentialID string) (Resolved, error) {
-	return s.resolve(ctx, appID, prov, credentialID, true)
+	return s.resolve(ctx, appID, prov, credentialID, resolveNew)
+}
+
+// ResolveApp returns the client for a new bulk authentication of prov
+// with the application's own credential credentialID (a serviceaccount
+// or adminconsent credential): Client.App holds its data, and Client the
+// connector's OAuth client overridden by the credential's client_id,
+// client_secret and tenant.
+func (s *Service) ResolveApp(ctx context.Context, appID, prov, credentialID string) (Resolved, error) {
+	return s.resolve(ctx, appID, prov, credentialID, resolveApp)
 }
 
 // ResolveGrant returns the client of an existing grant whose stored
@@ -246,10 +271,24 @@ func (s *Service) Resolve(ctx context.Context, appID, prov, credentialID string)
 // set since: the grant's refresh token belongs to the client that made
 // it).
 func (s *Service) ResolveGrant(ctx context.Context, appID, prov, credentialID string) (Resolved, error) {
-	return s.resolve(ctx, appID, prov, credentialID, false)
+	return s.resolve(ctx, appID, prov, credentialID, resolveGrant)
 }
 
-func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string, useActive bool) (Resolved, error) {
+// resolveMode is what a resolution is for.
+type resolveMode int
+
+const (
+	resolveNew   resolveMode = iota // a new refresh-token grant: a connector credential, the active one by default
+	resolveGrant                    // an existing grant: its own credential, whatever its type
+	resolveApp                      // a new bulk grant: an application credential
+)
+
+// appCredentialType is the application credential type of each provider's
+// bulk authentication.
+var appCredentialType = map[string]string{provider.Google: TypeServiceAccount, provider.Microsoft: TypeAdminConsent}
+
+func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string, mode resolveMode) (Resolved, error) {
+	useActive := mode == resolveNew
 	c, err := s.Store.GetConnector(ctx, appID, prov)
 	if errors.Is(err, store.ErrNotFound) {
 		return Resolved{}, fault.Invalidf("the application has no %s connector: create one first with POST /v3/connectors {\"provider\":%q,\"settings\":{\"client_id\":…,\"client_secret\":…}}", prov, prov)
@@ -279,9 +318,17 @@ func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string,
 	if err != nil {
 		return Resolved{}, err
 	}
-	if cred.Type != TypeConnector {
-		return Resolved{}, fault.Invalidf("credential %q is a %s credential, which is for bulk authentication (settings.email_address without a refresh token), and grantd does not support bulk authentication yet; "+
+	switch {
+	case mode == resolveNew && cred.Type != TypeConnector:
+		return Resolved{}, fault.Invalidf("credential %q is a %s credential, which is for bulk authentication (settings.email_address without a refresh token); "+
 			"a refresh-token grant takes a %q credential, or none (the connector's own client)", id, cred.Type, TypeConnector)
+	case mode == resolveApp && cred.Type != appCredentialType[prov]:
+		want := appCredentialType[prov]
+		if want == "" {
+			return Resolved{}, fault.Invalidf("the %s provider has no bulk authentication: send the user's refresh token in settings.refresh_token", prov)
+		}
+		return Resolved{}, fault.Invalidf("credential %q is a %s credential; bulk authentication of %s (settings.email_address) takes a %q credential, and a %s credential goes with settings.refresh_token",
+			id, cred.Type, prov, want, cred.Type)
 	}
 	data, err := s.openData(cred)
 	if err != nil {
@@ -296,6 +343,9 @@ func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string,
 	}
 	if v, _ := data["tenant"].(string); v != "" {
 		r.Client.Tenant = v
+	}
+	if cred.Type != TypeConnector {
+		r.Client.App = &provider.AppCredential{Type: cred.Type, Data: data}
 	}
 	return r, nil
 }

@@ -41,6 +41,9 @@ type ClientResolver interface {
 	// credential credentialID, else the connector's active credential,
 	// else the connector's own client.
 	Resolve(ctx context.Context, appID, prov, credentialID string) (connector.Resolved, error)
+	// ResolveApp returns the client for a new bulk authentication with
+	// the application's own credential credentialID (Client.App set).
+	ResolveApp(ctx context.Context, appID, prov, credentialID string) (connector.Resolved, error)
 	// ResolveGrant returns the client of an existing grant: its stored
 	// credential, or the connector's own client when it has none (never
 	// the active credential: the grant's refresh token was issued to the
@@ -125,9 +128,8 @@ func (s *Service) validate(ctx context.Context, appID, prov string, settings map
 	req := provider.Request{Settings: settings, Scope: scope}
 	var credID string
 	if provider.Implements[provider.OAuthClient](s.Providers, prov) {
-		if _, bulk := settings["email_address"]; bulk && settings["refresh_token"] == nil {
-			return provider.Result{}, "", nil, invalid("bulk authentication (settings.email_address with a service-account or admin-consent credential) is not supported yet; send the user's OAuth refresh token in settings.refresh_token")
-		}
+		_, bulk := settings["email_address"]
+		bulk = bulk && settings["refresh_token"] == nil
 		cid, err := stringSetting(settings, "credential_id")
 		if err != nil {
 			return provider.Result{}, "", nil, err
@@ -135,9 +137,24 @@ func (s *Service) validate(ctx context.Context, appID, prov string, settings map
 		var res connector.Resolved
 		// (credential_id null or "", as serializers send unset fields,
 		// names no credential.)
-		if cid == "" && grant != nil {
+		switch {
+		case bulk && !provider.Implements[provider.AppTokenMinter](s.Providers, prov):
+			return provider.Result{}, "", nil, invalid("bulk authentication (settings.email_address) of %s accounts is not supported: send the user's OAuth refresh token in settings.refresh_token", prov)
+		case bulk && cid == "" && grant != nil && grant.CredentialID != "":
 			res, err = s.Clients.ResolveGrant(ctx, appID, prov, grant.CredentialID)
-		} else {
+			if err == nil && res.Client.App == nil {
+				err = invalid("settings.credential_id is required: this grant was not made with a bulk-authentication credential")
+			}
+		case bulk && cid == "":
+			return provider.Result{}, "", nil, invalid("settings.credential_id is required for bulk authentication (settings.email_address): the id of the %s connector's credential that may act for the user", prov)
+		case bulk:
+			res, err = s.Clients.ResolveApp(ctx, appID, prov, cid)
+		case cid == "" && grant != nil:
+			res, err = s.Clients.ResolveGrant(ctx, appID, prov, grant.CredentialID)
+			if err == nil && res.Client.App != nil {
+				err = invalid("this grant was made with a %s credential (bulk authentication): send settings.email_address, not a refresh token, or name a connector credential in settings.credential_id", res.Client.App.Type)
+			}
+		default:
 			res, err = s.Clients.Resolve(ctx, appID, prov, cid)
 		}
 		if err != nil {

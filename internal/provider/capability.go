@@ -167,3 +167,15 @@ type AppTokenMinter interface {
 	// ClassUnavailable.
 	MintAppToken(ctx context.Context, cred AppCredential, subject string, scope []string) (Token, error)
 }
+
+// CredentialChecker is implemented by the providers whose connector takes
+// credentials of a type other than "connector" (a Google service account
+// key, a Microsoft admin consent): CheckCredential checks credential_data
+// of type typ when a credential is created or changed, so that a key that
+// cannot work is refused with a 400 before anything is stored. It returns
+// a ClassBadRequest *Error naming the exact problem and never echoing a
+// secret, or nil; types the provider does not own are not its concern
+// (nil).
+type CredentialChecker interface {
+	CheckCredential(typ string, data map[string]any) error
+}

@@ -33,6 +33,11 @@ type Client struct {
 	ClientID     string
 	ClientSecret string
 	Tenant       string // Microsoft only
+	// App is the application's own credential (a Google service account
+	// key, a Microsoft admin consent) when the request or the grant uses
+	// one instead of a user's refresh token (bulk authentication); nil
+	// for an OAuth client.
+	App *AppCredential
 }
 
 // Request is one validation: the settings the caller sent (raw, as decoded

@@ -27,6 +27,9 @@ import (
 //	GET    /admin/ledger?provider=p                                                    → 200 ledger (all providers without ?provider)
 //	GET    /admin/counters?provider=p                                                  → 200 counters (a ledger without valid_tokens)
 //	POST   /admin/reset                                                                → 200 {reset: true}
+//	POST   /admin/users/remove         {provider, email}                               → 200 {removed: bool}
+//	POST   /admin/google/service-accounts {client_email?, domain, scopes[]}            → 201 {client_email, key} (key: the JSON key file)
+//	PUT    /admin/google/service-accounts/{email} {scopes[]}                           → 200 {client_email, scopes}
 //
 // Errors are {"error": code, "error_description": text} with 400, 404 or
 // 405. The ledger reports token counts, never tokens.
@@ -172,6 +175,9 @@ func (s *Sandbox) newAdminMux() *http.ServeMux {
 				writeJSON(w, http.StatusOK, map[string]bool{"cleared": true})
 			},
 		}},
+		{"/admin/users/remove", map[string]http.HandlerFunc{http.MethodPost: s.adminRemoveUser}},
+		{"/admin/google/service-accounts", map[string]http.HandlerFunc{http.MethodPost: s.adminAddServiceAccount}},
+		{"/admin/google/service-accounts/{email}", map[string]http.HandlerFunc{http.MethodPut: s.adminSetDelegation}},
 		{"/admin/ledger", map[string]http.HandlerFunc{http.MethodGet: s.adminLedger}},
 		{"/admin/counters", map[string]http.HandlerFunc{http.MethodGet: s.adminCounters}},
 		{"/admin/reset", map[string]http.HandlerFunc{http.MethodPost: func(w http.ResponseWriter, r *http.Request) {
@@ -463,4 +469,50 @@ func (s *Sandbox) adminCounters(w http.ResponseWriter, r *http.Request) {
 		Provider string `json:"provider"`
 		adminCounters
 	}{p.name, countersOf(s.Counters(p.name))})
+}
+
+type adminServiceAccount struct {
+	ClientEmail string   `json:"client_email,omitempty"`
+	Domain      string   `json:"domain,omitempty"`
+	Scopes      []string `json:"scopes"`
+}
+
+func (s *Sandbox) adminAddServiceAccount(w http.ResponseWriter, r *http.Request) {
+	var req adminServiceAccount
+	if !decode(w, r, &req) {
+		return
+	}
+	key, err := s.AddServiceAccount(ServiceAccount(req))
+	if err != nil {
+		adminError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	var k saKeyFile
+	_ = json.Unmarshal(key, &k)
+	writeJSON(w, http.StatusCreated, map[string]any{"client_email": k.ClientEmail, "key": json.RawMessage(key)})
+}
+
+func (s *Sandbox) adminSetDelegation(w http.ResponseWriter, r *http.Request) {
+	var req adminServiceAccount
+	if !decode(w, r, &req) {
+		return
+	}
+	email := r.PathValue("email")
+	if err := s.SetDelegation(email, req.Scopes); err != nil {
+		adminError(w, http.StatusNotFound, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, adminServiceAccount{ClientEmail: email, Scopes: req.Scopes})
+}
+
+func (s *Sandbox) adminRemoveUser(w http.ResponseWriter, r *http.Request) {
+	var req adminTokenRef
+	if !decode(w, r, &req) {
+		return
+	}
+	p := s.adminProv(w, req.Provider)
+	if p == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"removed": s.RemoveUser(p.name, req.Email)})
 }

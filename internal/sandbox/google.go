@@ -3,6 +3,7 @@ package sandbox
 import (
 	"crypto/rand"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -12,8 +13,10 @@ import (
 )
 
 // googleFlavor is the fake Google: /google/token, /google/userinfo (and
-// /google/oauth2/v3/userinfo), /google/certs, and the Gmail profile at
-// /google/gmail/v1/users/me/profile. Google keeps refresh tokens (no
+// /google/oauth2/v3/userinfo), /google/certs, the Gmail profile at
+// /google/gmail/v1/users/me/profile and the primary calendar at
+// /google/calendar/v3/calendars/primary; the token endpoint also takes
+// service accounts' JWT-bearer grant (serviceaccount.go). Google keeps refresh tokens (no
 // rotation) and sends none back on refresh, honours the scope parameter,
 // and issues an id_token when openid was granted.
 type googleFlavor struct{ oauthDefaults }
@@ -27,6 +30,9 @@ func (googleFlavor) serve(s *Sandbox, p *prov, w http.ResponseWriter, r *http.Re
 	case "/gmail/v1/users/me/profile":
 		s.serveIdentity(w, r, p, func(scopes []string) bool { return slices.ContainsFunc(scopes, gmailScope) },
 			func(u User) any { return gmailProfile{EmailAddress: u.Email, HistoryID: "1"} })
+	case "/calendar/v3/calendars/primary":
+		s.serveIdentity(w, r, p, func(scopes []string) bool { return slices.ContainsFunc(scopes, calendarScope) },
+			func(u User) any { return calendarEntry{ID: u.Email, Summary: u.Email, TimeZone: "UTC"} })
 	case "/certs":
 		s.serveJWKS(w, r)
 	default:
@@ -111,6 +117,30 @@ type gmailProfile struct {
 	MessagesTotal int    `json:"messagesTotal"`
 	ThreadsTotal  int    `json:"threadsTotal"`
 	HistoryID     string `json:"historyId"`
+}
+
+// serveGrant serves the JWT-bearer grant of service accounts
+// (serviceaccount.go).
+func (googleFlavor) serveGrant(s *Sandbox, p *prov, w http.ResponseWriter, r *http.Request, _, grantType string, form url.Values) bool {
+	if grantType != JWTBearerGrant {
+		return false
+	}
+	s.serveJWTBearer(w, r, p, form)
+	return true
+}
+
+// calendarEntry is the part of a Calendar API calendar resource grantd
+// reads (calendars/primary: id is the user's address).
+type calendarEntry struct {
+	ID       string `json:"id"`
+	Summary  string `json:"summary"`
+	TimeZone string `json:"timeZone"`
+}
+
+// calendarScope reports whether sc lets a token read the primary
+// calendar.
+func calendarScope(sc string) bool {
+	return strings.HasPrefix(sc, "https://www.googleapis.com/auth/calendar")
 }
 
 // gmailScope reports whether sc lets a token read the Gmail profile.

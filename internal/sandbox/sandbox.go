@@ -188,10 +188,13 @@ type prov struct {
 	rotation Rotation
 	ttl      time.Duration
 	failures []*failure
-	nfail    atomic.Int32 // len(failures), readable without mu
-	stats    Ledger       // counters only; ValidTokens unused
-	seq      uint64
-	inserts  int
+	// serviceAccounts are Google's service accounts by lower-cased
+	// client_email (serviceaccount.go).
+	serviceAccounts map[string]*serviceAccount
+	nfail           atomic.Int32 // len(failures), readable without mu
+	stats           Ledger       // counters only; ValidTokens unused
+	seq             uint64
+	inserts         int
 }
 
 type refreshGrant struct {
@@ -350,6 +353,7 @@ func (p *prov) reset() {
 	p.rotation = p.f.defaultRotation()
 	p.ttl = DefaultAccessTokenTTL
 	p.failures = nil
+	p.serviceAccounts = map[string]*serviceAccount{}
 	p.nfail.Store(0)
 	p.stats = Ledger{}
 }

@@ -92,6 +92,9 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request, p *prov, te
 	}
 
 	grantType := form.Get("grant_type")
+	if x, ok := p.f.(extraGrants); ok && grantType != "refresh_token" && x.serveGrant(s, p, w, r, tenant, grantType, form) {
+		return
+	}
 	switch {
 	case grantType == "":
 		reject(errMissingParam, "grant_type")
@@ -147,6 +150,14 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request, p *prov, te
 		}
 		p.mu.Unlock()
 	}
+}
+
+// extraGrants is implemented by the flavors whose token endpoint takes
+// grant types besides refresh_token (Google's JWT bearer, Microsoft's
+// client credentials). serveGrant answers a request of grantType (the form
+// parsed, injected failures applied) and reports whether it did.
+type extraGrants interface {
+	serveGrant(s *Sandbox, p *prov, w http.ResponseWriter, r *http.Request, tenant, grantType string, form url.Values) bool
 }
 
 // redeem performs a refresh_token grant. Callers hold p.mu. kind is -1 on

@@ -72,6 +72,9 @@ func (v *Provider) CheckSettings(settings map[string]any) (string, error) {
 // Validate redeems settings.refresh_token and learns the account's email,
 // name and subject.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+	if req.Client.App != nil {
+		return v.validateServiceAccount(ctx, req)
+	}
 	s, err := oauthx.Start(req, oauth, v.hc)
 	if err != nil {
 		return provider.Result{}, err
@@ -129,8 +132,13 @@ func (v *Provider) ConnectorSettings() []provider.ConnectorSetting {
 var _ provider.Refresher = (*Provider)(nil)
 
 // Refresh redeems a stored Google refresh token (Google does not rotate
-// it).
+// it); for a service account grant (client.App set, refreshToken the
+// grant's app-grant handle) it mints a new access token with the key.
 func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
+	if client.App != nil {
+		// A service account grant: mint a new access token.
+		return v.refreshApp(ctx, client, refreshToken, scope)
+	}
 	return oauthx.Refresh(ctx, oauth, v.hc, client, refreshToken, scope,
 		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, nil)
 }
