@@ -1,6 +1,6 @@
 // connectors.credentials.create/find/list/update/destroy for the
 // `adminconsent` (microsoft) and `connector` (google) credential types.
-import { describe, it } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { useGrantd, recorder, expectApiError, assertRequestId, assertUnixSecondsNow } from './harness.js';
@@ -139,18 +139,12 @@ describe('credentials: connector (google)', () => {
 });
 
 describe('credentials: serviceaccount (google)', () => {
-  // What a user passes: the service-account JSON file Google hands out, as is.
-  const saFile = () => ({
-    type: 'service_account',
-    project_id: 'conformance-project',
-    private_key_id: `key-${randomUUID()}`,
-    private_key: `-----BEGIN PRIVATE KEY-----\n${randomUUID()}\n-----END PRIVATE KEY-----\n`,
-    client_email: 'sa@conformance-project.iam.gserviceaccount.com',
-    client_id: '1234567890',
-    auth_uri: 'https://accounts.google.com/o/oauth2/auth',
-    token_uri: 'https://oauth2.googleapis.com/token',
-    auth_provider_x509_cert_url: 'https://www.googleapis.com/oauth2/v1/certs',
-    client_x509_cert_url: 'https://www.googleapis.com/robot/v1/metadata/x509/sa',
+  // What a user passes: the service-account JSON file Google hands out, as
+  // is (a real key of the sandbox's Google: grantd checks that it parses).
+  let saKey;
+  const saFile = () => ({ ...saKey });
+  before(async () => {
+    saKey = (await g.sandbox.addServiceAccount('conformance.example', ['https://www.googleapis.com/auth/gmail.readonly'])).key;
   });
 
   it('a full service-account JSON is accepted although the SDK renames its x509 keys; nothing comes back', async () => {
@@ -169,15 +163,15 @@ describe('credentials: serviceaccount (google)', () => {
     const found = await creds.find({ provider: 'google', credentialsId: created.data.id });
     assertNoData(found.data, [data.private_key, data.private_key_id], 'find serviceaccount');
 
-    // Google bulk authentication (settings.emailAddress + a serviceaccount credential) is not
-    // implemented: a 400 that says so, not a crash.
+    // Bulk authentication for a user outside the service account's domain:
+    // a 400 that says so, not a crash (bulk-auth.test.js has the rest).
     const err = await expectApiError(
       g.nylas().auth.customAuthentication({
         requestBody: { provider: 'google', settings: { emailAddress: 'someone@example.com', credentialId: created.data.id, scopes: ['https://www.googleapis.com/auth/gmail.readonly'] } },
       }),
-      { status: 400, type: 'api.invalid_request_error', message: /bulk authentication/, what: 'google bulk authentication' },
+      { status: 400, type: 'api.invalid_request_error', what: 'google bulk authentication outside the domain' },
     );
-    assert.match(err.message, /not supported/);
+    assert.match(err.message, /Workspace domain/);
     await creds.destroy({ provider: 'google', credentialsId: created.data.id });
   });
 
