@@ -53,12 +53,43 @@ type Sender interface {
 	Send(ctx context.Context, it *Item) (Result, error)
 }
 
+// Recorder keeps a run's records: each line's outcome, and before a line
+// is sent a Sending record, so that a later run knows the line may have
+// reached grantd. A *Report (the report file of grantd import) is one; a
+// server-side import job records into the database. Write is called
+// concurrently; an error stops the run.
+type Recorder interface {
+	Write(rec Record) error
+}
+
+// Source yields the lines of an input, in order.
+type Source interface {
+	// Next returns the next line that is not blank, or io.EOF.
+	Next() (SourceLine, error)
+}
+
+// SourceLine is one line of a Source.
+type SourceLine struct {
+	N int // line number in the input, from 1 (blank lines count)
+	// Bytes is the line without its line end, valid until the next call;
+	// nil when TooLong (longer than MaxLineBytes).
+	Bytes   []byte
+	TooLong bool
+	// Replayed: an earlier run sent the line and recorded no outcome.
+	Replayed bool
+}
+
 // Options configure a Runner.
 type Options struct {
 	Sender Sender // unused with DryRun
-	// Report records outcomes, and says which lines earlier runs did;
-	// nil records nothing (a dry run).
-	Report *Report
+	// Report records outcomes; nil records nothing (a dry run).
+	Report Recorder
+	// Prior is what earlier runs did (their lines are skipped); nil: the
+	// Report's own when it is a *Report, else nothing.
+	Prior *Prior
+	// Accept, in a dry run, is called with each line that would be sent
+	// (its Body valid only during the call); an error stops the run.
+	Accept func(it *Item) error
 	// DryRun checks every line and sends none.
 	DryRun bool
 	// Concurrency is the most lines in flight (default 8).
@@ -120,11 +151,14 @@ func New(opts Options) *Runner {
 		opts.Rates = DefaultRates()
 	}
 	r := &Runner{opts: opts, seen: newLineSet(), grants: newLineSet(), summary: newSummary(), checked: map[string]int{}, prior: &Prior{}}
-	if opts.Report != nil {
-		r.prior = &opts.Report.Prior
-		for id, line := range r.prior.grants {
-			r.grants.add(id, line)
-		}
+	switch rep, _ := opts.Report.(*Report); {
+	case opts.Prior != nil:
+		r.prior = opts.Prior
+	case rep != nil:
+		r.prior = &rep.Prior
+	}
+	for id, line := range r.prior.grants {
+		r.grants.add(id, line)
 	}
 	return r
 }
@@ -173,6 +207,19 @@ var ErrStopped = errors.New("interrupted")
 // a Fatal send error, or a failure to read the input or write the report.
 // One bad line never stops it.
 func (r *Runner) Run(ctx context.Context, in io.Reader) error {
+	return r.RunSource(ctx, readerSource{newLineReader(in)})
+}
+
+// readerSource is the Source of an NDJSON stream.
+type readerSource struct{ lr *lineReader }
+
+func (s readerSource) Next() (SourceLine, error) {
+	n, b, tooLong, err := s.lr.next()
+	return SourceLine{N: n, Bytes: b, TooLong: tooLong}, err
+}
+
+// RunSource is Run over the lines of src.
+func (r *Runner) RunSource(ctx context.Context, src Source) error {
 	r.started = time.Now()
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -202,7 +249,7 @@ func (r *Runner) Run(ctx context.Context, in io.Reader) error {
 		return q
 	}
 
-	err := r.read(ctx, in, queue)
+	err := r.read(ctx, src, queue)
 	for _, q := range queues {
 		close(q)
 	}
@@ -222,10 +269,10 @@ func (r *Runner) Run(ctx context.Context, in io.Reader) error {
 
 // read parses the input line by line and hands each line to send to its
 // provider's queue.
-func (r *Runner) read(ctx context.Context, in io.Reader, queue func(string) chan *Item) error {
-	lr := newLineReader(in)
+func (r *Runner) read(ctx context.Context, src Source, queue func(string) chan *Item) error {
 	for ctx.Err() == nil {
-		n, b, tooLong, err := lr.next()
+		sl, err := src.Next()
+		n, b, tooLong := sl.N, sl.Bytes, sl.TooLong
 		if err == io.EOF {
 			return nil
 		}
@@ -257,10 +304,16 @@ func (r *Runner) read(ctx context.Context, in io.Reader, queue func(string) chan
 			continue
 		}
 		if r.opts.DryRun {
+			if r.opts.Accept != nil {
+				if err := r.opts.Accept(&it); err != nil {
+					r.stop(err)
+					return err
+				}
+			}
 			r.record(Record{Line: n, ExternalID: it.ExternalID, Provider: it.Provider, Email: it.Email, Outcome: OutcomeChecked})
 			continue
 		}
-		it.Replayed = r.prior.sending.has(n)
+		it.Replayed = sl.Replayed || r.prior.sending.has(n)
 		it.Body = bytes.Clone(it.Body) // b is the reader's buffer
 		select {
 		case queue(it.Provider) <- &it:
@@ -301,9 +354,11 @@ func (r *Runner) dispatch(ctx, sendCtx context.Context, q chan *Item, lim *rate.
 // stops while it waits.
 func (r *Runner) send(ctx, sendCtx context.Context, it *Item, lim *rate.Limiter) {
 	rec := Record{Line: it.Line, ExternalID: it.ExternalID, Provider: it.Provider, Email: it.Email, Replayed: it.Replayed}
-	if err := r.opts.Report.Write(Record{Line: it.Line, Sending: true}); err != nil {
-		r.stop(err)
-		return
+	if r.opts.Report != nil {
+		if err := r.opts.Report.Write(Record{Line: it.Line, Sending: true}); err != nil {
+			r.stop(err)
+			return
+		}
 	}
 	retries, limited := 0, 0
 	for {
