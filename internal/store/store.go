@@ -477,6 +477,9 @@ type Store interface {
 	// first.
 	KeyringCheck(ctx context.Context, sealed []byte) ([]byte, error)
 
+	// Import jobs (imports.go).
+	ImportStore
+
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

@@ -57,6 +57,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClaimGrant", testClaimGrant},
 		{"KeyringCheck", testKeyringCheck},
 		{"GrantRequireClient", testGrantRequireClient},
+		{"ImportJobs", testImportJobs},
+		{"ImportClaim", testImportClaim},
+		{"ImportOutcomes", testImportOutcomes},
+		{"ImportConcurrent", testImportConcurrent},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)

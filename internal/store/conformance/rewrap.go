@@ -64,6 +64,14 @@ func testRewrapSecrets(t *testing.T, s store.Store) {
 	must(t, "CreateWebhook", s.CreateWebhook(ctx, store.Webhook{ID: "w1-" + app, AppID: app, Secret: v1("wh"), CreatedAt: t0}))
 	must(t, "CreateWebhook", s.CreateWebhook(ctx, store.Webhook{ID: "w2-" + app, AppID: app, Secret: v2("wh2"), CreatedAt: t0}))
 	want++
+	// Import lines: three v1 (over two jobs), one v2, one without input.
+	imp1, imp2 := importJob(app, store.ImportQueued, t0, nil), importJob(app, store.ImportQueued, t0, nil)
+	must(t, "CreateImportJob", s.CreateImportJob(ctx, imp1))
+	must(t, "CreateImportJob", s.CreateImportJob(ctx, imp2))
+	must(t, "AddImportLines", s.AddImportLines(ctx, imp1.ID, []store.ImportLine{{Line: 1, Sealed: v1("l1")}, {Line: 2, Sealed: v2("l2")},
+		{Line: 10, Sealed: v1("l10")}, {Line: 11, Outcome: "failed", Result: []byte(`{}`)}}))
+	must(t, "AddImportLines", s.AddImportLines(ctx, imp2.ID, []store.ImportLine{{Line: 1, Sealed: v1("m1")}}))
+	want += 3
 
 	n, err := s.RewrapSecrets(ctx, 2, rewrapV1)
 	must(t, "RewrapSecrets", err)
@@ -83,6 +91,9 @@ func testRewrapSecrets(t *testing.T, s store.Store) {
 			t.Fatalf("credential %d data = %q, want %q", i, c.Data, data)
 		}
 	}
+	lines, err := s.PendingImportLines(ctx, imp1.ID, 0, 10)
+	must(t, "PendingImportLines", err)
+	mustEqual(t, "import lines rewrapped", lines, []store.ImportLine{{Line: 1, Sealed: v2("l1")}, {Line: 2, Sealed: v2("l2")}, {Line: 10, Sealed: v2("l10")}})
 	for i, g := range grants {
 		got, err := s.GetGrant(ctx, app, g.ID)
 		must(t, "GetGrant", err)

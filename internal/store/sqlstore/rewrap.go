@@ -29,6 +29,7 @@ var blobColumns = []blobColumn{
 	{table: "grants", keys: []string{"id"}, column: "secrets"},
 	{table: "codes", keys: []string{"hash"}, column: "data"},
 	{table: "webhooks", keys: []string{"id"}, column: "secret"},
+	{table: "import_lines", keys: []string{"id"}, column: "sealed"},
 }
 
 // blobRow is one non-empty value of a blobColumn, read for rewrapping.
