@@ -22,6 +22,7 @@ import (
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/importjob"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/redirecturi"
 	"github.com/grantd/grantd/internal/tenant"
@@ -61,6 +62,12 @@ type Config struct {
 	RedirectURIs *redirecturi.Service
 	// WebhookIPAddresses is the answer of GET /v3/webhooks/ip-addresses.
 	WebhookIPAddresses []string
+	// Imports runs bulk imports; nil: /grantd/v1/imports answers 404.
+	Imports *importjob.Service
+	// ImportMaxBodyBytes bounds the body of POST /grantd/v1/imports, and
+	// ImportUploadTimeout the time to send it (and to read the results).
+	ImportMaxBodyBytes  int64
+	ImportUploadTimeout time.Duration
 }
 
 // Server is grantd's HTTP handler.
@@ -83,6 +90,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.ImportMaxBodyBytes <= 0 {
+		cfg.ImportMaxBodyBytes = 1 << 30
 	}
 	reg := cfg.Registry
 	if reg == nil {
@@ -143,6 +153,13 @@ func (s *Server) routes() {
 	s.handle("DELETE /v3/grants/{id}", s.authed(s.deleteGrant))
 	s.handle("POST /v3/providers/detect", s.authedLimited(s.cfg.DetectRateLimit, "provider detection", s.detectProvider))
 	s.handle("GET /grantd/v1/grants/{id}/access-token", s.authed(s.accessToken))
+	if s.cfg.Imports != nil {
+		s.handle("POST "+importsPath, s.authed(s.createImport))
+		s.handle("GET "+importsPath, s.authed(s.listImports))
+		s.handle("GET "+importsPath+"/{id}", s.authed(s.getImport))
+		s.handle("DELETE "+importsPath+"/{id}", s.authed(s.cancelImport))
+		s.handle("GET "+importsPath+"/{id}/results", s.authed(s.importResults))
+	}
 	if s.cfg.Webhooks != nil {
 		// ip-addresses and rotate-secret before {id}.
 		s.handle("GET /v3/webhooks/ip-addresses", s.authed(s.webhookIPAddresses))
@@ -214,10 +231,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-request-id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 	pathErr := canonicalPath(r.URL)
+	limit := s.bodyLimit(r)
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
-	tooLarge := r.ContentLength > s.cfg.MaxBodyBytes
+	tooLarge := r.ContentLength > limit
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
@@ -260,7 +278,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if tooLarge {
 		// Said at once, rather than after reading up to the limit.
-		s.respondError(rec, r, bodyTooLarge(s.cfg.MaxBodyBytes))
+		s.respondError(rec, r, s.bodyTooLarge(r, limit))
 		return
 	}
 	if err := checkURL(r.URL); err != nil {

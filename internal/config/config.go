@@ -37,6 +37,33 @@ type Config struct {
 	Refresh   Refresh          `yaml:"refresh"`
 	RateLimit RateLimit        `yaml:"ratelimit"`
 	Webhooks  Webhooks         `yaml:"webhooks"`
+	Imports   Imports          `yaml:"imports"`
+}
+
+// Imports configures bulk import jobs (POST /grantd/v1/imports,
+// internal/importjob).
+type Imports struct {
+	// Enabled serves /grantd/v1/imports and runs the jobs in grantd serve.
+	Enabled bool `yaml:"enabled"`
+	// MaxBodyBytes bounds an import's NDJSON body.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// UploadTimeout bounds the time to send an import's body (and to read
+	// its results), instead of http.read_timeout.
+	UploadTimeout time.Duration `yaml:"upload_timeout"`
+	// Workers is the most lines of one job in flight at once.
+	Workers int `yaml:"workers"`
+	// Jobs is the most jobs one node runs at once.
+	Jobs int `yaml:"jobs"`
+	// Rates are the lines per second per provider in one job, over the
+	// defaults of grantd import's --rate (same syntax).
+	Rates string `yaml:"rates"`
+	// Retries of a line after a transient failure.
+	Retries int `yaml:"retries"`
+	// Lease is how long a running job is reserved for its node without
+	// a renewal.
+	Lease time.Duration `yaml:"lease"`
+	// PollInterval is how often a node looks for a queued job.
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // Webhooks configures webhook destinations and their delivery
@@ -171,6 +198,10 @@ func Default() Config {
 			PasswordRecheck:     6 * time.Hour,
 		},
 		RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100, DetectRequestsPerSecond: 100, DetectBurst: 200},
+		Imports: Imports{
+			Enabled: true, MaxBodyBytes: 1 << 30, UploadTimeout: time.Hour, Workers: 8, Jobs: 2, Retries: 5,
+			Lease: 30 * time.Second, PollInterval: time.Second,
+		},
 		Webhooks: Webhooks{
 			Enabled: true, Timeout: 10 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: time.Hour,
 			Workers: 32, Lease: time.Minute, PollInterval: 200 * time.Millisecond, MaxPerApplication: 25,

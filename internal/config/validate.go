@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Validate checks that the configuration is usable: the listen address
@@ -83,6 +84,26 @@ func (c Config) Validate() error {
 		if net.ParseIP(ip) == nil {
 			bad("webhooks.ip_addresses", "%q is not an IP address", ip)
 		}
+	}
+
+	im := c.Imports
+	if im.MaxBodyBytes < 1 {
+		bad("imports.max_body_bytes", "must be at least 1, got %d", im.MaxBodyBytes)
+	}
+	if im.Workers < 1 {
+		bad("imports.workers", "must be at least 1, got %d", im.Workers)
+	}
+	if im.Jobs < 1 {
+		bad("imports.jobs", "must be at least 1, got %d", im.Jobs)
+	}
+	if im.Retries < 0 {
+		bad("imports.retries", "must be 0 or more, got %d", im.Retries)
+	}
+	if im.Lease < 3*time.Second {
+		bad("imports.lease", "must be at least 3s, got %v", im.Lease)
+	}
+	if im.PollInterval <= 0 || im.UploadTimeout <= 0 {
+		bad("imports.poll_interval", "imports.poll_interval and imports.upload_timeout must be positive")
 	}
 
 	for _, l := range []struct {

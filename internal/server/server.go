@@ -23,6 +23,8 @@ import (
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/importer"
+	"github.com/grantd/grantd/internal/importjob"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/providers"
@@ -206,7 +208,9 @@ type Server struct {
 	// Deliverer delivers queued webhook events (run by Serve when
 	// webhooks.enabled).
 	Deliverer *webhook.Worker
-	API       *api.Server
+	// Imports runs bulk import jobs (run by Serve when imports.enabled).
+	Imports *importjob.Service
+	API     *api.Server
 }
 
 // New assembles grantd from cfg. Close releases what it opened.
@@ -246,7 +250,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		st.Close()
 		return nil, err
 	}
+	if cfg.Imports.Enabled {
+		rates, err := importer.ParseRates(cfg.Imports.Rates)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("imports.rates: %w", err)
+		}
+		s.Imports = &importjob.Service{
+			Store: st, Vault: v, Grants: s.Grants, Describe: api.ImportErrorInfo, Log: log, Now: time.Now, NewID: tenant.NewID,
+			Owner: s.Refresher.Owner(),
+			Config: importjob.Config{
+				Workers: cfg.Imports.Workers, Jobs: cfg.Imports.Jobs, Rates: rates, Retries: cfg.Imports.Retries,
+				Lease: cfg.Imports.Lease, PollInterval: cfg.Imports.PollInterval,
+			},
+		}
+	}
 	s.API = api.New(api.Config{
+		Imports: s.Imports, ImportMaxBodyBytes: cfg.Imports.MaxBodyBytes, ImportUploadTimeout: cfg.Imports.UploadTimeout,
 		Webhooks: s.Webhooks, WebhookIPAddresses: cfg.Webhooks.IPAddresses,
 		RedirectURIs: s.RedirectURIs,
 		Auth:         s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
@@ -378,13 +398,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	} else {
 		close(deliverDone)
 	}
-	// Stop the refresher and the webhook worker (they finish the work in
+	importsDone := make(chan struct{})
+	if s.Imports != nil {
+		go func() {
+			defer close(importsDone)
+			s.Imports.Run(wctx)
+		}()
+	} else {
+		close(importsDone)
+	}
+	// Stop the refresher, the webhook worker and the import jobs (they finish the work in
 	// flight, whose results must be stored) before returning, also on
 	// errors.
 	defer func() {
 		stopWatch()
 		<-refreshDone
 		<-deliverDone
+		<-importsDone
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
