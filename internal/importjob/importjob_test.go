@@ -201,12 +201,12 @@ func TestImportEndpoint(t *testing.T) {
 		lines = append(lines, googleLine(e.RefreshToken("google", e.clientID, fmt.Sprintf("g%d@example.com", i)), fmt.Sprint("g", i)))
 	}
 	lines = append(lines,
-		googleLine(rtCanary+"revoked", "revoked"),           // 5: permanent
-		e.imapLine(t, "ada@example.com", pw, "ada"),          // 6: created
-		e.imapLine(t, "bob@example.com", badPW, "bob"),       // 7: permanent (wrong password)
-		`{"provider":"google","settings":{"refresh_token":`, // 8: input (not JSON)
+		googleLine(rtCanary+"revoked", "revoked"),                               // 5: permanent
+		e.imapLine(t, "ada@example.com", pw, "ada"),                             // 6: created
+		e.imapLine(t, "bob@example.com", badPW, "bob"),                          // 7: permanent (wrong password)
+		`{"provider":"google","settings":{"refresh_token":`,                     // 8: input (not JSON)
 		`{"provider":"gmail","settings":{"refresh_token":"CANARY-rt-unknown"}}`, // 9: input (unknown provider)
-		"",                                                // 10: blank, no outcome
+		"", // 10: blank, no outcome
 		e.imapLine(t, "ADA@example.com", pw, "ada-again"), // 11: input (duplicate of 6)
 	)
 	body := strings.Join(lines, "\n") + "\n"
@@ -359,4 +359,3 @@ func TestImportLimitsAndCancel(t *testing.T) {
 		t.Fatalf("cancel again: %d", st)
 	}
 }
-

@@ -222,7 +222,6 @@ type source struct {
 	last int
 	read int
 	done bool
-	buf  []byte
 }
 
 func (src *source) Next() (importer.SourceLine, error) {
