@@ -412,6 +412,14 @@ type Store interface {
 	// CountDueGrants counts the valid grants whose NextRefreshAt is set and
 	// not after now, leased or not.
 	CountDueGrants(ctx context.Context, now time.Time) (int, error)
+	// ExtendLapsedLeases sets LeaseUntil = now+lease on every grant whose
+	// lease ran out (LeaseUntil before now) without being released
+	// (LeaseOwner still set), keeping the owner, and returns how many. A
+	// refresher calls it when it reaches the database again after an
+	// outage (and at start-up): a grant leased before the outage may have
+	// a provider answer held by its owner, or in a spool, not yet stored,
+	// and must not be redeemed again before that answer is committed.
+	ExtendLapsedLeases(ctx context.Context, now time.Time, lease time.Duration) (int, error)
 
 	// One-time codes.
 	CreateCode(ctx context.Context, c Code) error

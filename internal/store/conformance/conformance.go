@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClaimDueGrants", testClaimDueGrants},
 		{"ClaimDueGrantsConcurrent", testClaimDueGrantsConcurrent},
 		{"ClaimGrant", testClaimGrant},
+		{"ExtendLapsedLeases", testExtendLapsedLeases},
 		{"KeyringCheck", testKeyringCheck},
 		{"GrantRequireClient", testGrantRequireClient},
 		{"ImportJobs", testImportJobs},

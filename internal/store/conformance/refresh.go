@@ -195,3 +195,45 @@ func testClaimGrant(t *testing.T, s store.Store) {
 	_, _, err = s.ClaimGrant(ctx, app, "missing", "b", time.Minute, now)
 	mustIs(t, "ClaimGrant missing", err, store.ErrNotFound)
 }
+
+// testExtendLapsedLeases: only leases that ran out unreleased are
+// extended, with their owner kept; the grants are then not claimable until
+// the new LeaseUntil.
+func testExtendLapsedLeases(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	now := t0.Add(time.Hour)
+	lapsed := dueGrant(t, s, app, now.Add(-time.Hour), func(g *store.Grant) {
+		g.LeaseOwner, g.LeaseUntil = "crashed", now.Add(-time.Second)
+	})
+	running := dueGrant(t, s, app, now.Add(-time.Hour), func(g *store.Grant) {
+		g.LeaseOwner, g.LeaseUntil = "other", now.Add(time.Second)
+	})
+	free := dueGrant(t, s, app, now.Add(-time.Hour), nil)
+
+	n, err := s.ExtendLapsedLeases(ctx, now, time.Minute)
+	must(t, "ExtendLapsedLeases", err)
+	mustEqual(t, "extended", n, 1)
+	g, err := s.GetGrant(ctx, app, lapsed.ID)
+	must(t, "GetGrant", err)
+	mustEqual(t, "owner kept", g.LeaseOwner, "crashed")
+	mustEqual(t, "lease extended", g.LeaseUntil, us(now.Add(time.Minute)))
+	mustEqual(t, "version kept", g.Version, lapsed.Version)
+	g, err = s.GetGrant(ctx, app, running.ID)
+	must(t, "GetGrant", err)
+	mustEqual(t, "running lease untouched", g.LeaseUntil, us(now.Add(time.Second)))
+	g, err = s.GetGrant(ctx, app, free.ID)
+	must(t, "GetGrant", err)
+	mustEqual(t, "free grant stays free", g.LeaseOwner, "")
+
+	got, err := s.ClaimDueGrants(ctx, now.Add(2*time.Second), "me", time.Minute, 10)
+	must(t, "ClaimDueGrants", err)
+	ids := grantIDs(got)
+	sort.Strings(ids)
+	want := []string{free.ID, running.ID}
+	sort.Strings(want)
+	mustEqual(t, "claimable two seconds later (not the extended one)", ids, want)
+	got, err = s.ClaimDueGrants(ctx, now.Add(time.Minute+time.Microsecond), "me", time.Minute, 10)
+	must(t, "ClaimDueGrants", err)
+	mustEqual(t, "claimable once the extension ran out", grantIDs(got), []string{lapsed.ID})
+}

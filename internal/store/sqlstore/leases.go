@@ -26,7 +26,9 @@ var (
 	qClaim = newStmt(`UPDATE grants SET lease_owner = ?, lease_until = ?
 		WHERE app_id = ? AND id = ? AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)
 		RETURNING ` + grantColumns)
-	qRelease  = newStmt(`UPDATE grants SET lease_owner = '', lease_until = NULL WHERE app_id = ? AND id = ? AND lease_owner = ?`)
+	qRelease      = newStmt(`UPDATE grants SET lease_owner = '', lease_until = NULL WHERE app_id = ? AND id = ? AND lease_owner = ?`)
+	qExtendLapsed = newStmt(`UPDATE grants SET lease_until = ?
+		WHERE lease_owner <> '' AND lease_until IS NOT NULL AND lease_until < ?`)
 	qCountDue = newStmt(`SELECT count(*) FROM grants WHERE status = 'valid' AND next_refresh_at IS NOT NULL AND next_refresh_at <= ?`)
 )
 
@@ -62,4 +64,10 @@ func (s *Store) CountDueGrants(ctx context.Context, now time.Time) (int, error) 
 	var n int
 	err := s.db.Read().QueryRow(ctx, s.sql(qCountDue), s.time(utcMicro(now))).Scan(&n)
 	return n, s.err("count due grants", err)
+}
+
+func (s *Store) ExtendLapsedLeases(ctx context.Context, now time.Time, lease time.Duration) (int, error) {
+	now = utcMicro(now)
+	n, err := s.db.Lease().Exec(ctx, s.sql(qExtendLapsed), s.time(utcMicro(now.Add(lease))), s.time(now))
+	return int(n), s.err("extend lapsed leases", err)
 }
