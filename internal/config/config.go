@@ -136,6 +136,10 @@ type Refresh struct {
 	// PasswordRecheck is how often the credentials of a password grant
 	// (IMAP, iCloud, EWS) are checked again with the provider.
 	PasswordRecheck time.Duration `yaml:"password_recheck"`
+	// SpoolDir is the directory of the refresh spool, where this node
+	// keeps every rotated refresh token until the database has stored it;
+	// empty means DataDir/refresh-spool.
+	SpoolDir string `yaml:"spool_dir"`
 }
 
 // Log configures log/slog output.

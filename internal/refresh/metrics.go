@@ -17,7 +17,7 @@ func newMetrics() *metrics {
 	return &metrics{
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "grantd_refresh_total",
-			Help: "Grant refresh attempts, by provider and outcome (success, transient, permanent, superseded, busy, skipped).",
+			Help: "Grant refresh attempts, by provider and outcome (success, transient, permanent, superseded, busy, skipped, held: the provider answered and the store did not take the answer yet).",
 		}, []string{"provider", "outcome"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "grantd_refresh_failures_total",
@@ -37,7 +37,22 @@ func newMetrics() *metrics {
 
 // Register adds the refresher's metrics to reg.
 func (r *Refresher) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{r.m.refreshes, r.m.failures, r.m.due, r.m.lateness} {
+	held := func(place string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "grantd_refresh_held_answers",
+			Help:        "Provider answers (rotated refresh tokens) this node holds because the store has not taken them yet: in memory, and in the spool on disk.",
+			ConstLabels: prometheus.Labels{"place": place},
+		}, f)
+	}
+	cs := []prometheus.Collector{r.m.refreshes, r.m.failures, r.m.due, r.m.lateness,
+		held("memory", func() float64 { m, _, _ := r.Held(); return float64(m) }),
+		held("spool", func() float64 { _, s, _ := r.Held(); return float64(s) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "grantd_refresh_held_oldest_seconds",
+			Help: "Age of the oldest provider answer this node holds unstored (0: none).",
+		}, func() float64 { _, _, o := r.Held(); return o.Seconds() }),
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

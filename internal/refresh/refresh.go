@@ -72,15 +72,56 @@
 // or a failure). What it needs of the store is the narrow Store interface:
 // reads and leases.
 //
-// # What cannot be saved
+// # When the database fails
 //
-// With strict rotation (Zoom), a process killed after the provider issued
-// T2 and before the commit loses T2, and T1 is dead: the next refresh gets
-// invalid_grant and the grant becomes invalid (and says so with
-// grant.expired). No client can avoid this without the provider's help;
-// grantd makes the window as short as it can (one row update). With grace
-// rotation (Microsoft) T1 keeps working for the grace period, so the next
-// refresh recovers; without rotation (Google, Yahoo) nothing is at risk.
+// An answer that carries a rotated refresh token is the one thing a
+// refresh can lose: with strict rotation (Zoom) the redeemed token is dead
+// the moment the provider answers. So, before the commit is attempted, the
+// answer (grant id, app id, fingerprint of the token it replaced, version
+// read, the new tokens) is appended to the spool (Options.Spool,
+// internal/spool: sealed with the vault, fsynced, group commit). If the
+// store does not take it (anything but a lost compare-and-swap or a
+// deleted grant), the answer is held in memory and the hold loop retries
+// it, oldest first, with one probe per round while the store keeps
+// failing (50ms doubling to min(Lease/8, 2s)), until it is stored or
+// superseded, for as long as the process lives; "refresh: held answer
+// stored" is logged then, and its spool record removed. A refresh of a
+// grant with a held answer stores that answer first and never redeems the
+// old token again. At start-up the spool's records (including those of
+// any slot no live process holds: a node killed meanwhile) are held and
+// replayed through the same rules: a record whose token is already stored,
+// or whose replaced token is no longer the stored one, is dropped.
+// Answers that did not rotate are not spooled or held: the stored refresh
+// token still works, the lease runs out, and the grant is refreshed again.
+//
+// Memory: at most MaxHeld (10,000) answers are held (a few KB each). At
+// the bound the scheduler claims nothing and AccessToken answers a
+// retryable error for grants that need a refresh, until answers are
+// stored; answers of refreshes already in flight are still held (the bound
+// is exceeded by at most the workers plus concurrent access-token
+// requests).
+//
+// Leases: while the store is unreachable nobody can claim a grant. A
+// refresher that saw the store fail (and every refresher at start-up)
+// claims nothing until it has extended, by one Lease, every lease that
+// ran out unreleased (store.ExtendLapsedLeases): those are the grants
+// whose refresh was in flight when the store went away, whose answer may
+// be held by their owner or in the spool of a node being restarted. The
+// owner stores it meanwhile (and its commit clears the lease); after that
+// Lease, if nobody stored anything, the grant is claimed as usual. When
+// the answer is finally stored, the stored version and the fingerprint
+// decide (the compare-and-swap rules above).
+//
+// What cannot be saved: an answer lost on the wire (the process died
+// before the provider's answer arrived), an answer whose node's disk is
+// lost for good (or that node stays away longer than a Lease after the
+// store is back), and an answer held by a node cut off from a store the
+// other nodes still reach for longer than a Lease: with strict rotation
+// the next refresh gets invalid_grant and the grant becomes invalid (with
+// grant.expired). If the spool then comes back after all, its replay
+// makes the grant valid again with the live token (grant.updated). With
+// grace rotation (Microsoft) the old token keeps working for the grace
+// period; without rotation (Google, Yahoo) nothing is at risk.
 //
 // # Password grants
 //
@@ -112,6 +153,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grantd/grantd/internal/fault"
@@ -141,6 +183,10 @@ type Config struct {
 	AccessTokenMargin time.Duration
 	// DueGaugeInterval is how often the due-grants gauge is recomputed.
 	DueGaugeInterval time.Duration
+	// MaxHeld bounds the provider answers held in memory while the store
+	// does not take them; at the bound no new refresh starts (see the
+	// package comment).
+	MaxHeld int
 }
 
 // DefaultConfig returns the defaults.
@@ -152,6 +198,7 @@ func DefaultConfig() Config {
 		Lease:               2 * time.Minute,
 		AccessTokenMargin:   2 * time.Minute,
 		DueGaugeInterval:    15 * time.Second,
+		MaxHeld:             10000,
 	}
 }
 
@@ -173,6 +220,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProviderConcurrency <= 0 {
 		c.ProviderConcurrency = d.ProviderConcurrency
+	}
+	if c.MaxHeld <= 0 {
+		c.MaxHeld = d.MaxHeld
 	}
 	set(&c.Interval, d.Interval)
 	set(&c.Lease, d.Lease)
@@ -200,6 +250,7 @@ type Store interface {
 	ClaimGrant(ctx context.Context, appID, id, owner string, lease time.Duration, now time.Time) (store.Grant, bool, error)
 	ReleaseGrant(ctx context.Context, appID, id, owner string) error
 	CountDueGrants(ctx context.Context, now time.Time) (int, error)
+	ExtendLapsedLeases(ctx context.Context, now time.Time, lease time.Duration) (int, error)
 }
 
 // Options assemble a Refresher.
@@ -213,6 +264,11 @@ type Options struct {
 	Checkers map[string]provider.Rechecker
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Spool keeps rotated tokens durably until they are stored (nil:
+	// memory only); Replay are the answers a previous process left in it,
+	// stored first.
+	Spool  Spool
+	Replay []SpoolRecord
 }
 
 // Refresher refreshes grants. Its methods are safe for concurrent use.
@@ -227,9 +283,21 @@ type Refresher struct {
 	clock     func() time.Time
 	m         *metrics
 
+	spool Spool
+
 	mu       sync.Mutex
 	inflight map[string]*call         // by grant id
 	sems     map[string]chan struct{} // by provider
+	held     map[uint64]*held         // answers not stored yet
+	heldSeq  uint64
+
+	down   atomic.Bool // the store failed since the last ExtendLapsedLeases
+	downMu sync.Mutex
+
+	wake      chan struct{}
+	stop      chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns a Refresher. Call Run to start the scheduler; AccessToken
@@ -241,11 +309,19 @@ func New(o Options) *Refresher {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Refresher{
+	r := &Refresher{
 		cfg: o.Config.withDefaults(), st: o.Store, grants: o.Grants, clients: o.Clients,
 		providers: o.Providers, checkers: o.Checkers, log: o.Log, clock: o.Now, m: newMetrics(),
-		inflight: map[string]*call{}, sems: map[string]chan struct{}{},
+		inflight: map[string]*call{}, sems: map[string]chan struct{}{}, held: map[uint64]*held{},
+		spool: o.Spool, wake: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
 	}
+	// Until it has reached the store once, a refresher claims nothing
+	// (reachable): a grant leased before a crash or an outage waits for
+	// the answer its owner may hold.
+	r.down.Store(true)
+	r.loadSpool(o.Replay)
+	go r.holdLoop()
+	return r
 }
 
 // Owner is the name this refresher uses in leases.
@@ -271,6 +347,7 @@ const (
 	outSuperseded outcome = "superseded" // someone else stored a newer token
 	outBusy       outcome = "busy"       // another node holds the lease
 	outSkipped    outcome = "skipped"    // nothing to refresh
+	outHeld       outcome = "held"       // the provider answered, the store did not take it yet
 )
 
 // result is the outcome of one refresh, shared by everyone waiting on it.
@@ -329,6 +406,22 @@ func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // g.Version), and stores the outcome. It never returns with the lease held
 // except when another owner took it over.
 func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
+	// A held answer of this grant is stored first; its token is never
+	// redeemed again before (the stored one may be dead).
+	if keys := r.heldFor(g.ID); len(keys) > 0 {
+		ng := g
+		for _, k := range keys {
+			cur, done, err := r.commitHeld(ctx, k)
+			if !done {
+				return result{outcome: outHeld, grant: g, err: errHeld(err)}
+			}
+			if err == nil || errors.Is(err, grant.ErrSuperseded) {
+				ng = cur
+			}
+		}
+		r.release(g)
+		return result{outcome: outSkipped, grant: ng}
+	}
 	started := r.now()
 	secrets, err := r.grants.Secrets(g)
 	if err != nil {
@@ -405,25 +498,61 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 	}, g)
 }
 
-// commit stores a successful refresh (see the package comment).
+// commit stores a successful refresh (see the package comment). A rotated
+// answer is appended to the spool first; if the store does not take it,
+// it is held and retried until it is stored or superseded.
 func (r *Refresher) commit(ctx context.Context, ans grant.Refreshed, read store.Grant) result {
+	h := &held{ans: ans, provider: read.Provider, since: r.now()}
+	rotated := ans.Token.RefreshToken != ""
+	if rotated && r.spool != nil {
+		b, err := encodeHeld(h)
+		if err == nil {
+			h.spoolID, err = r.spool.Append(b)
+		}
+		if err != nil {
+			h.spoolID = 0
+			r.log.Error("refresh: could not write a rotated token to the spool; it is held in memory only", slog.String("grant_id", read.ID),
+				slog.String("provider", read.Provider), slog.Any("err", err))
+		}
+	}
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	ng, err := r.grants.CommitRefresh(cctx, ans)
+	var (
+		ng  store.Grant
+		err error
+	)
+	// A couple of quick retries: the first statement after a database
+	// restart often meets a dead pooled connection.
+	for i, pause := 0, 50*time.Millisecond; ; i, pause = i+1, pause*3 {
+		ng, err = r.grants.CommitRefresh(cctx, ans)
+		if !retryable(err) || i == 2 || cctx.Err() != nil {
+			break
+		}
+		time.Sleep(pause)
+	}
 	switch {
 	case errors.Is(err, grant.ErrSuperseded):
+		r.unspool(h)
 		r.release(read)
 		return result{outcome: outSuperseded, grant: ng, token: ans.Token}
 	case errors.Is(err, store.ErrNotFound):
+		r.unspool(h)
 		return result{outcome: outSkipped, token: ans.Token, err: err}
 	case err != nil:
-		// The provider answered but the store did not take the result: the
-		// token (rotated or not) is not stored. Log loudly; the lease runs
-		// out and the grant is retried.
-		r.log.Error("refresh: could not store refreshed tokens", slog.String("grant_id", read.ID), slog.String("provider", read.Provider),
-			slog.Bool("rotated", ans.Token.RefreshToken != ""), slog.Any("err", err))
-		return result{outcome: outTransient, grant: read, token: ans.Token, err: err}
+		r.markDown()
+		if !rotated {
+			// Nothing is at risk: the stored refresh token still works.
+			// The lease runs out and the grant is refreshed again.
+			r.log.Warn("refresh: could not store refreshed tokens (not rotated: nothing lost)", slog.String("grant_id", read.ID),
+				slog.String("provider", read.Provider), slog.Any("err", err))
+			return result{outcome: outTransient, grant: read, token: ans.Token, err: fault.Unavailablef(err, "the database did not take the refreshed tokens: try again")}
+		}
+		r.log.Warn("refresh: could not store a rotated token; it is held and retried until stored", slog.String("grant_id", read.ID),
+			slog.String("provider", read.Provider), slog.Bool("spooled", h.spoolID != 0), slog.Any("err", err))
+		r.hold(h)
+		return result{outcome: outHeld, grant: read, err: errHeld(err)}
 	}
+	r.unspool(h)
 	return result{outcome: outSuccess, grant: ng, token: ans.Token}
 }
 
@@ -494,6 +623,7 @@ func (r *Refresher) transient(ctx context.Context, g store.Grant, key string, cl
 		AppID: g.AppID, GrantID: g.ID, Version: g.Version, Credential: key, Owner: r.cfg.Owner, Class: class, Message: msg,
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		r.markDown()
 		r.log.Error("refresh: record failure", slog.String("grant_id", g.ID), slog.Any("err", err))
 	}
 	if err == nil {
@@ -530,6 +660,7 @@ func (r *Refresher) permanent(ctx context.Context, g store.Grant, key string, ca
 		return result{outcome: outc, grant: ng, err: cause}
 	case err != nil:
 		if !errors.Is(err, store.ErrNotFound) {
+			r.markDown()
 			r.log.Error("refresh: record invalid grant", slog.String("grant_id", g.ID), slog.Any("err", err))
 		}
 		return result{outcome: outTransient, grant: g, err: cause}

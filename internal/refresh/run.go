@@ -24,6 +24,19 @@ func (r *Refresher) Run(ctx context.Context) {
 		r.log.Info("refresher stopped", slog.String("owner", r.cfg.Owner))
 	}()
 	for {
+		// After a store failure (and at start-up) nothing is claimed
+		// before the leases that lapsed meanwhile are extended; with
+		// MaxHeld answers waiting for the store, nothing new starts.
+		if !r.reachable(ctx) || r.full() {
+			t := time.NewTimer(r.cfg.Interval*3/4 + jitter(r.cfg.Interval/2))
+			select {
+			case <-t.C:
+				continue
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
 		// Wait for at least one free worker, then claim as many grants as
 		// there are free workers, so that no lease is held by a grant
 		// waiting in a queue.
@@ -45,6 +58,7 @@ func (r *Refresher) Run(ctx context.Context) {
 		now := r.now()
 		gs, err := r.st.ClaimDueGrants(ctx, now, r.cfg.Owner, r.cfg.Lease, free)
 		if err != nil && ctx.Err() == nil {
+			r.markDown()
 			r.log.Warn("refresh: claim due grants", slog.Any("err", err))
 		}
 		for range free - len(gs) {
@@ -134,7 +148,7 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 		return AccessToken{}, fault.NotFoundf(`grant "%s" not found`, id)
 	}
 	if err != nil {
-		return AccessToken{}, err
+		return AccessToken{}, r.unavailable(ctx, err)
 	}
 	if tok, ok, err := r.fresh(g); ok || err != nil {
 		return tok, err
@@ -149,9 +163,18 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 		res := r.once(id, func() result {
 			cctx, cancel := commitContext(ctx)
 			defer cancel()
+			if !r.reachable(cctx) {
+				return result{outcome: outHeld, err: fault.Unavailablef(nil, "the database is unavailable: try again")}
+			}
+			if r.full() && len(r.heldFor(id)) == 0 {
+				return result{outcome: outHeld, err: fault.Unavailablef(nil, "too many refreshed tokens are waiting for the database: try again")}
+			}
 			cur, ok, err := r.st.ClaimGrant(cctx, appID, id, r.cfg.Owner, r.cfg.Lease, r.now())
 			if err != nil {
-				return result{outcome: outTransient, err: err}
+				if errors.Is(err, store.ErrNotFound) {
+					return result{outcome: outTransient, err: err}
+				}
+				return result{outcome: outHeld, err: r.unavailable(cctx, err)}
 			}
 			if !ok {
 				return result{outcome: outBusy, grant: cur}
@@ -167,6 +190,8 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 		switch res.outcome {
 		case outSuccess:
 			return AccessToken{AccessToken: res.token.AccessToken, ExpiresAt: res.grant.AccessTokenExpiresAt, Provider: res.grant.Provider}, nil
+		case outHeld:
+			return AccessToken{}, res.err
 		case outTransient, outPermanent:
 			if errors.Is(res.err, store.ErrNotFound) {
 				return AccessToken{}, fault.NotFoundf(`grant "%s" not found`, id)
@@ -200,7 +225,7 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 			return AccessToken{}, fault.NotFoundf(`grant "%s" not found`, id)
 		}
 		if err != nil {
-			return AccessToken{}, err
+			return AccessToken{}, r.unavailable(ctx, err)
 		}
 		if tok, ok, err := r.fresh(g); ok || err != nil {
 			return tok, err
@@ -233,4 +258,17 @@ func (r *Refresher) fresh(g store.Grant) (AccessToken, bool, error) {
 		return AccessToken{}, false, nil
 	}
 	return AccessToken{AccessToken: at, ExpiresAt: g.AccessTokenExpiresAt, Provider: g.Provider}, true, nil
+}
+
+// unavailable is the error of AccessToken when the store failed: a
+// retryable fault.Unavailable (503), unless the caller went away.
+func (r *Refresher) unavailable(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	r.markDown()
+	if fault.KindOf(err) != 0 {
+		return err
+	}
+	return fault.Unavailablef(err, "the database is unavailable: try again")
 }

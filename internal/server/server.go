@@ -31,6 +31,7 @@ import (
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/redirecturi"
 	"github.com/grantd/grantd/internal/refresh"
+	"github.com/grantd/grantd/internal/spool"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/postgres"
 	"github.com/grantd/grantd/internal/store/sqlite"
@@ -202,7 +203,10 @@ type Server struct {
 	Connectors *connector.Service
 	Grants     *grant.Service
 	Refresher  *refresh.Refresher
-	Webhooks   *webhook.Service
+	// Spool is the refresh spool (nil without refresh.spool_dir and
+	// data_dir).
+	Spool    *spool.Spool
+	Webhooks *webhook.Service
 	// RedirectURIs are the applications' redirect URIs (hosted OAuth).
 	RedirectURIs *redirecturi.Service
 	// Deliverer delivers queued webhook events (run by Serve when
@@ -245,15 +249,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		RecoveredAfter: cfg.Webhooks.RecoveredAfter,
 	}
 	s.RedirectURIs = &redirecturi.Service{Store: st, NewID: tenant.NewID, Now: time.Now}
-	s.Refresher = NewRefresher(cfg, s.Store, s.Grants, s.Connectors, log)
-	if s.Webhooks, err = newWebhooks(cfg, st, v); err != nil {
+	if s.Spool, err = OpenSpool(cfg, v, log); err != nil {
 		st.Close()
+		return nil, err
+	}
+	s.Refresher = NewRefresher(cfg, s.Store, s.Grants, s.Connectors, log, s.Spool)
+	if s.Webhooks, err = newWebhooks(cfg, st, v); err != nil {
+		s.Close()
 		return nil, err
 	}
 	if cfg.Imports.Enabled {
 		rates, err := importer.ParseRates(cfg.Imports.Rates)
 		if err != nil {
-			st.Close()
+			s.Close()
 			return nil, fmt.Errorf("imports.rates: %w", err)
 		}
 		s.Imports = &importjob.Service{
@@ -275,12 +283,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		DetectRateLimit: ratelimit.New(float64(cfg.RateLimit.DetectRequestsPerSecond), cfg.RateLimit.DetectBurst),
 	})
 	if err := s.Refresher.Register(s.API.Registry()); err != nil {
-		st.Close()
+		s.Close()
 		return nil, err
 	}
 	s.Deliverer = webhook.NewWorker(webhookConfig(cfg.Webhooks), st, s.Webhooks, s.Webhooks.HTTP, log, time.Now, s.Refresher.Owner())
 	if err := s.Deliverer.Register(s.API.Registry()); err != nil {
-		st.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -320,13 +328,50 @@ func newWebhooks(cfg config.Config, st store.Store, v *vault.Vault) (*webhook.Se
 // NewRefresher returns the grant refresher configured by cfg.refresh, for
 // the providers that can also refresh (the OAuth ones) or
 // re-check stored credentials (the password ones).
-func NewRefresher(cfg config.Config, st store.Store, grants *grant.Service, clients grant.ClientResolver, log *slog.Logger) *refresh.Refresher {
-	return refresh.New(refresh.Options{
+func NewRefresher(cfg config.Config, st store.Store, grants *grant.Service, clients grant.ClientResolver, log *slog.Logger, sp *spool.Spool) *refresh.Refresher {
+	o := refresh.Options{
 		Config: refreshConfig(cfg.Refresh),
 		Store:  st, Grants: grants, Clients: clients, Log: log, Now: time.Now,
 		Providers: provider.Capable[provider.Refresher](grants.Providers),
 		Checkers:  provider.Capable[provider.Rechecker](grants.Providers),
-	})
+	}
+	if sp != nil {
+		o.Spool = sp
+		for _, rec := range sp.Pending() {
+			o.Replay = append(o.Replay, refresh.SpoolRecord{ID: rec.ID, Data: rec.Data})
+		}
+	}
+	return refresh.New(o)
+}
+
+// SpoolDir is the refresh spool's directory: refresh.spool_dir, else
+// data_dir/refresh-spool; "" when neither is set.
+func SpoolDir(cfg config.Config) string {
+	if cfg.Refresh.SpoolDir != "" {
+		return cfg.Refresh.SpoolDir
+	}
+	if cfg.DataDir != "" {
+		return filepath.Join(cfg.DataDir, "refresh-spool")
+	}
+	return ""
+}
+
+// OpenSpool opens the refresh spool (nil, with a warning, when there is no
+// directory for it: rotated tokens are then held in memory only).
+func OpenSpool(cfg config.Config, v *vault.Vault, log *slog.Logger) (*spool.Spool, error) {
+	dir := SpoolDir(cfg)
+	if dir == "" {
+		log.Warn("no refresh spool: set refresh.spool_dir (or data_dir); rotated refresh tokens the database has not taken are held in memory only, and lost if the process dies")
+		return nil, nil
+	}
+	sp, err := spool.Open(dir, v)
+	if err != nil {
+		return nil, fmt.Errorf("refresh.spool_dir: %w", err)
+	}
+	if n := sp.Unreadable(); n > 0 {
+		log.Error("refresh spool: records sealed with a key the keyring no longer has are kept but cannot be replayed; restore the key", slog.Int("records", n), slog.String("dir", sp.Dir()))
+	}
+	return sp, nil
 }
 
 // refreshConfig maps the refresh.* configuration keys onto the refresher's
@@ -347,8 +392,19 @@ func grantSchedule(rc config.Refresh) grant.Schedule {
 	}
 }
 
-// Close closes the store.
-func (s *Server) Close() error { return s.Store.Close() }
+// Close stops the refresher's hold loop and closes the spool and the
+// store. Answers still held stay in the spool for the next start.
+func (s *Server) Close() error {
+	if s.Refresher != nil {
+		s.Refresher.Close()
+	}
+	if s.Spool != nil {
+		if err := s.Spool.Close(); err != nil {
+			s.Log.Warn("close the refresh spool", slog.Any("err", err))
+		}
+	}
+	return s.Store.Close()
+}
 
 // Listen opens the configured listen address.
 func (s *Server) Listen() (net.Listener, error) {
