@@ -145,6 +145,22 @@ type importEnv struct {
 
 func newImportEnv(t *testing.T, configure func(*config.Config)) *importEnv {
 	t.Helper()
+	e := newIdleImportEnv(t, configure)
+	e.startWorker()
+	return e
+}
+
+// startWorker runs the import worker of e's grantd until the test ends.
+func (e *importEnv) startWorker() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Server.Imports.Run(ctx) }()
+	e.T.Cleanup(func() { cancel(); <-done })
+}
+
+// newIdleImportEnv is newImportEnv without the worker running.
+func newIdleImportEnv(t *testing.T, configure func(*config.Config)) *importEnv {
+	t.Helper()
 	ms, err := mail.Start(mail.Options{TLS: mail.StartTLS})
 	if err != nil {
 		t.Fatal(err)
@@ -162,10 +178,6 @@ func newImportEnv(t *testing.T, configure func(*config.Config)) *importEnv {
 			configure(c)
 		}
 	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); e.Server.Imports.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 	_, key := e.App("acme")
 	_, otherKey := e.App("other")
 	return &importEnv{Env: e, mail: ms, c: client{t, e.HTTP.URL, key}, other: client{t, e.HTTP.URL, otherKey},
@@ -357,5 +369,59 @@ func TestImportLimitsAndCancel(t *testing.T) {
 	}
 	if st, _ := e.c.do("DELETE", "/grantd/v1/imports/"+j.ID, nil); st != http.StatusOK {
 		t.Fatalf("cancel again: %d", st)
+	}
+}
+
+// TestImportCrashAfterGrant replays the window a crash can leave: a node
+// sent a line, the grant service made its grant, and the node died before
+// it recorded the outcome (the line is marked sending, the job's lease ran
+// out). The node that takes the job over sends the line again: the grant
+// service re-authenticates the grant it made (one grant per email), and
+// the line is reported reauthenticated and replayed, with that grant, not
+// failed; no second grant exists.
+func TestImportCrashAfterGrant(t *testing.T) {
+	e := newIdleImportEnv(t, nil)
+	ctx := context.Background()
+	var lines []string
+	for i := range 3 {
+		lines = append(lines, googleLine(e.RefreshToken("google", e.clientID, fmt.Sprintf("w%d@example.com", i)), fmt.Sprint("w", i)))
+	}
+	j := e.c.post(strings.Join(lines, "\n"), "")
+	// The dead node: it claimed the job, marked line 2 sending and made
+	// its grant, and its lease ran out.
+	claimed, ok, err := e.Server.Store.ClaimImportJob(ctx, time.Now().Add(-time.Hour), "dead-node", time.Second)
+	if err != nil || !ok || claimed.ID != j.ID {
+		t.Fatalf("claim as the dead node: %v %v %+v", ok, err, claimed)
+	}
+	if err := e.Server.Store.MarkImportLineSending(ctx, j.ID, "dead-node", 2); err != nil {
+		t.Fatal(err)
+	}
+	st, raw := e.c.do("POST", "/v3/connect/custom", strings.NewReader(lines[1]))
+	if st != http.StatusCreated {
+		t.Fatalf("the dead node's grant: %d %s", st, raw)
+	}
+	var made struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &made); err != nil {
+		t.Fatal(err)
+	}
+
+	e.startWorker()
+	j = e.c.wait(j.ID, 20*time.Second, "finished", finished)
+	if j.State != "done" || j.Created != 2 || j.Reauthenticated != 1 || j.Failed != 0 {
+		t.Fatalf("job: %+v", j)
+	}
+	recs, _ := e.c.results(j.ID)
+	if r := recs[2]; r.Outcome != importer.OutcomeReauthenticated || !r.Replayed || r.GrantID != made.Data.ID || r.Error != nil {
+		t.Fatalf("line 2: want reauthenticated, replayed, grant %s; got %+v", made.Data.ID, r)
+	}
+	if r := recs[1]; r.Outcome != importer.OutcomeCreated || r.Replayed {
+		t.Fatalf("line 1: %+v", r)
+	}
+	if st, raw := e.c.do("GET", "/v3/grants?limit=50", nil); st != 200 || strings.Count(string(raw), `"grant_status"`) != 3 {
+		t.Errorf("grants: want 3: %s", raw)
 	}
 }

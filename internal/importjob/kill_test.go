@@ -13,6 +13,7 @@ import (
 
 	"github.com/grantd/grantd/internal/apitest"
 	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/sandbox"
 	"github.com/grantd/grantd/internal/testenv"
 )
 
@@ -62,6 +63,9 @@ func killJob(t *testing.T, bin string, nodes int, store func(*config.Config)) {
 	for i := range lines {
 		body = append(body, googleLine(e.RefreshToken("google", clientID, fmt.Sprintf("k%d@example.com", i)), fmt.Sprint("k", i)))
 	}
+	// Every line stays in flight a while at the provider, so that the
+	// kill finds some.
+	e.Sandbox.InjectFailure("google", sandbox.Failure{Delay: 200 * time.Millisecond, Count: -1})
 	env := apitest.ChildEnv(t, e.Config)
 	start := func(addr string) *node {
 		if addr == "" {
@@ -101,6 +105,17 @@ func killJob(t *testing.T, bin string, nodes int, store func(*config.Config)) {
 	}
 	_ = runner.cmd.Wait()
 	killedAt := c.get(j.ID)
+	// The lines the dead node was sending: the ones to be replayed.
+	pending, err := e.Server.Store.PendingImportLines(context.Background(), j.ID, 0, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inFlight := 0
+	for _, l := range pending {
+		if l.Sending {
+			inFlight++
+		}
+	}
 	if nodes == 1 {
 		// The same node, started again (its lease must run out first).
 		ns[0] = start(runner.addr)
@@ -126,7 +141,7 @@ func killJob(t *testing.T, bin string, nodes int, store func(*config.Config)) {
 		}
 	}
 	recs, _ := c.results(j.ID)
-	grants := map[string]int{}
+	grants, replayed := map[string]int{}, 0
 	for n := 1; n <= lines; n++ {
 		r, ok := recs[n]
 		if !ok || (r.Outcome != "created" && r.Outcome != "reauthenticated") || r.GrantID == "" {
@@ -136,10 +151,16 @@ func killJob(t *testing.T, bin string, nodes int, store func(*config.Config)) {
 		if r.Outcome == "reauthenticated" && !r.Replayed {
 			t.Errorf("line %d re-authenticated without being replayed: %+v", n, r)
 		}
+		if r.Replayed {
+			replayed++
+		}
 		if prev, dup := grants[r.GrantID]; dup {
 			t.Errorf("lines %d and %d have grant %s", prev, n, r.GrantID)
 		}
 		grants[r.GrantID] = n
+	}
+	if replayed != inFlight || replayed == 0 || replayed > workers {
+		t.Errorf("%d lines replayed: want the %d lines in flight at the kill (1 to %d)", replayed, inFlight, workers)
 	}
 	st, raw := c.do("GET", "/v3/grants?limit=200", nil)
 	if st != http.StatusOK || strings.Count(string(raw), `"grant_status"`) != lines {
@@ -154,5 +175,5 @@ func killJob(t *testing.T, bin string, nodes int, store func(*config.Config)) {
 			_ = n.cmd.Wait()
 		}
 	}
-	t.Logf("done at the kill: %d; re-sent: %d", killedAt.Done, j.Reauthenticated)
+	t.Logf("done at the kill: %d; replayed: %d, of which re-authenticated: %d", killedAt.Done, replayed, j.Reauthenticated)
 }
