@@ -118,6 +118,9 @@ func (s *Service) Create(ctx context.Context, appID string, body io.Reader, dryR
 	r := importer.New(importer.Options{
 		DryRun: true,
 		Accept: func(it *importer.Item) error {
+			if up.err != nil {
+				return up.err // storing a failure's outcome failed
+			}
 			if dryRun {
 				return nil // recorded as checked by OnOutcome
 			}
