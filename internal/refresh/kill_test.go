@@ -28,11 +28,12 @@ import (
 // process run and stop gracefully. Then, read from the database:
 //   - no rotation and grace rotation: every grant is valid and its stored
 //     refresh token is one the provider accepts (nothing was lost);
-//   - strict rotation: a kill after the provider rotated and before the
-//     commit is inherently lossy (see the package comment): such grants
-//     must be invalid with exactly one grant.expired and an orphaned live
-//     successor at the provider, never valid with a dead token; every
-//     other grant is valid with a live token.
+//   - strict rotation: a kill after the provider rotated and before its
+//     answer reached grantd is inherently lossy (see the package comment;
+//     an answer that arrived is in the spool and replayed by the next
+//     process): such grants must be invalid with exactly one grant.expired
+//     and an orphaned live successor at the provider, never valid with a
+//     dead token; every other grant is valid with a live token.
 func TestSIGKILLMidRefresh(t *testing.T) {
 	t.Parallel()
 	bin := apitest.BuildGrantd(t)
