@@ -31,6 +31,9 @@ func TestToAPIError(t *testing.T) {
 		{fmt.Errorf("x: %w", &provider.Error{Class: provider.ClassUnavailable, Message: "try again", ProviderError: pe}), http.StatusGatewayTimeout, TypeProvider, "try again", true},
 		{fmt.Errorf("update: %w", store.ErrInvalid), http.StatusBadRequest, TypeInvalidRequest, "a value in the request cannot be stored (a NUL character, a time out of range or a value too long)", false},
 		{NotFound("no route"), http.StatusNotFound, TypeNotFound, "no route", false},
+		// A database that cannot answer is retryable, never a bug; the
+		// driver's words stay in the log.
+		{store.Unavailable("postgres: get grant", errors.New("dial tcp 10.0.0.5:5432: connection refused")), http.StatusServiceUnavailable, TypeUnavailable, store.ErrUnavailable.Error(), false},
 	} {
 		ae, ok := toAPIError(tc.err)
 		if !ok || ae.Status != tc.status || ae.Type != tc.typ || ae.Message != tc.msg || (ae.ProviderError != nil) != tc.pe {

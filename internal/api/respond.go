@@ -104,8 +104,15 @@ func (s *Server) respondError(w http.ResponseWriter, r *http.Request, err error)
 		s.log.ErrorContext(r.Context(), "internal error", slog.String("request_id", RequestID(r.Context())), slog.String("route", r.Pattern), slog.Any("err", err))
 		ae = &Error{Status: http.StatusInternalServerError, Type: TypeInternal, Message: "internal error; the request id identifies it in grantd's log"}
 	}
+	if ae.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+	}
 	writeJSON(w, ae.Status, errorBody{RequestID: RequestID(r.Context()), Error: errorPayload{Type: ae.Type, Message: ae.Message, ProviderError: ae.ProviderError}})
 }
+
+// retryAfterUnavailable is the Retry-After of a 503 (a store or another
+// dependency of grantd that cannot answer now), in seconds.
+const retryAfterUnavailable = "5"
 
 // StatusClientClosedRequest is the status a request the client hung up on
 // is counted with (the common convention): the client may never see it.

@@ -256,6 +256,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		completed := false
+		if !rec.clientGone && r.Context().Err() != nil && status < 400 {
+			// The client went away while the request was served and
+			// never heard the success: not counted or logged as one
+			// (completed says the change was made all the same).
+			rec.clientGone, completed = true, true
+		}
 		if rec.clientGone {
 			status = StatusClientClosedRequest
 		}
@@ -269,6 +276,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Int("status", status), slog.Duration("duration", d)}
 		if method == methodOther {
 			attrs = append(attrs, slog.String("method_sent", truncate(r.Method, maxLoggedMethod)))
+		}
+		if completed {
+			attrs = append(attrs, slog.Bool("completed", true))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
@@ -483,6 +493,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			s.log.WarnContext(r.Context(), "not ready", slog.Any("err", err))
+			w.Header().Set("Retry-After", retryAfterUnavailable)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "store is not reachable"})
 			return
 		}

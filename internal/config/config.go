@@ -11,6 +11,7 @@ import (
 
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/providers"
+	"github.com/grantd/grantd/internal/store"
 )
 
 // Config is the whole configuration. The yaml tag of each field is its key;
@@ -27,6 +28,7 @@ type Config struct {
 	DatabaseURL string `yaml:"database_url" grantd:"secret"`
 
 	Log   Log   `yaml:"log"`
+	Store Store `yaml:"store"`
 	HTTP  HTTP  `yaml:"http"`
 	Vault Vault `yaml:"vault"`
 	// Network is how grantd reaches providers (netx owns its keys).
@@ -142,6 +144,13 @@ type Refresh struct {
 	SpoolDir string `yaml:"spool_dir"`
 }
 
+// Store configures the calls to the database (SQLite or PostgreSQL).
+type Store struct {
+	// Timeout is the deadline of one store call: a database that does not
+	// answer within it makes the request fail with 503 (store.WithTimeout).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
 // Log configures log/slog output.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -177,6 +186,7 @@ func Default() Config {
 		Listen:  "127.0.0.1:8080",
 		DataDir: "grantd-data",
 		Log:     Log{Level: "info", Format: "text"},
+		Store:   Store{Timeout: store.DefaultTimeout},
 		HTTP: HTTP{
 			MaxBodyBytes:      1 << 20,
 			ReadHeaderTimeout: 10 * time.Second,

@@ -63,18 +63,27 @@ func NewLogger(cfg config.Log, w io.Writer) (*slog.Logger, error) {
 func SQLitePath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "grantd.db") }
 
 // OpenStore opens PostgreSQL when database_url is set, else the SQLite file
-// in the data directory; migrations are applied either way.
+// in the data directory; migrations are applied either way. Every call of
+// the store it returns has the deadline store.timeout.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if u := cfg.DatabaseURL; u != "" {
 		if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 			return nil, errors.New("database_url must be a postgres:// URL (leave it empty for the embedded SQLite store)")
 		}
-		return postgres.Open(ctx, u)
+		st, err := postgres.Open(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		return store.WithTimeout(st, cfg.Store.Timeout), nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	return sqlite.Open(ctx, SQLitePath(cfg))
+	st, err := sqlite.Open(ctx, SQLitePath(cfg))
+	if err != nil {
+		return nil, err
+	}
+	return store.WithTimeout(st, cfg.Store.Timeout), nil
 }
 
 // KeyringPath is the keyring file used when vault.keyring is not set.

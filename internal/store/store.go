@@ -23,7 +23,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/grantd/grantd/internal/fault"
 )
 
 // Errors reported by every backend. Callers test with errors.Is.
@@ -40,7 +43,26 @@ var (
 	// ErrConflict is returned by update closures (and passed through by
 	// the store) when a compare-and-swap precondition fails.
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the database cannot serve the call now. It is
+	// unreachable (refused, reset or closed connections, a server shutting
+	// down), did not answer within the call's deadline (see WithTimeout),
+	// is read-only, or is locked or out of resources. It is a
+	// fault.Unavailable error: the API answers 503 with Retry-After, and
+	// the caller may retry. A write that reports it may or may not have
+	// been committed (the answer to a COMMIT can be what was lost); every
+	// write of grantd can be retried.
+	ErrUnavailable error = &fault.Error{Kind: fault.Unavailable,
+		Message: "the database is unavailable (unreachable, not answering in time or read-only); try again shortly"}
 )
+
+// Unavailable wraps cause (a driver error) as ErrUnavailable for op; an
+// error that is ErrUnavailable already is returned as it is.
+func Unavailable(op string, cause error) error {
+	if errors.Is(cause, ErrUnavailable) {
+		return cause
+	}
+	return fmt.Errorf("store: %s: %w: %w", op, ErrUnavailable, cause)
+}
 
 // Grant statuses.
 const (

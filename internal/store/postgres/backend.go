@@ -3,6 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,12 +60,40 @@ var errorCodes = map[string]error{
 	"54000": store.ErrInvalid,       // program_limit_exceeded (an index row too large)
 }
 
+// unavailableClasses are the SQLSTATE classes of a server that cannot
+// serve now: 08 connection exception, 53 insufficient resources (too many
+// connections, disk full), 57P operator intervention (shutting down,
+// starting up), and read-only transactions (25006, a standby or a
+// database set read-only).
+func unavailableCode(code string) bool {
+	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") || strings.HasPrefix(code, "57P") || code == "25006"
+}
+
 func classify(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		if unavailableCode(pe.Code) {
+			return store.ErrUnavailable
+		}
 		return errorCodes[pe.Code]
 	}
+	if unreachable(err) {
+		return store.ErrUnavailable
+	}
 	return nil
+}
+
+// unreachable reports an error of the connection rather than of the
+// statement: the server could not be reached, closed the connection, or
+// did not answer in time.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, context.DeadlineExceeded) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "closed pool")
 }
 
 // backend is the view of a Store that sqlstore runs its queries on
@@ -82,11 +114,18 @@ func (b *backend) Tx(ctx context.Context, fn func(ctx context.Context, q sqlstor
 	// *pgxpool.Tx is what the pool's Begin returns; the concrete type keeps
 	// the querier one word (no allocation).
 	if err := fn(ctx, querier[*pgxpool.Tx]{tx.(*pgxpool.Tx)}); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		_ = tx.Rollback(rctx)
+		cancel()
 		return err
 	}
 	return flavor.Err("commit", tx.Commit(ctx))
 }
+
+// rollbackTimeout bounds the rollback of a failed transaction, which runs
+// after the caller's context may have ended (a server that does not answer
+// must not hold the caller; pgx closes a connection whose rollback fails).
+const rollbackTimeout = time.Second
 
 // Close closes the pool.
 func (b *backend) Close() error {

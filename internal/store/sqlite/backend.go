@@ -35,8 +35,12 @@ var flavor = sqlstore.Flavor{
 	) STRICT`,
 }
 
-// classify maps a unique violation to ErrAlreadyExists and a foreign key
-// violation (the parent is missing) to ErrNotFound.
+// classify maps a unique violation to ErrAlreadyExists, a foreign key
+// violation (the parent is missing) to ErrNotFound, and a database that
+// cannot serve now to ErrUnavailable: locked by another process past the
+// busy timeout (BUSY, LOCKED), read-only (a read-only file, directory or
+// mount), unable to read or write its file (IOERR, CANTOPEN), or out of
+// disk (FULL).
 func classify(err error) error {
 	var se *sqlitedrv.Error
 	if errors.As(err, &se) {
@@ -46,8 +50,26 @@ func classify(err error) error {
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return store.ErrNotFound
 		}
+		switch se.Code() & 0xff { // the primary result code
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
+			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL:
+			return store.ErrUnavailable
+		}
 	}
 	return nil
+}
+
+// unavailable reports the error of a write transaction's own statements
+// (BEGIN, COMMIT) as ErrUnavailable when it is one; any other error,
+// a closure's included, is returned unchanged.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	if classify(err) == store.ErrUnavailable {
+		return store.Unavailable("sqlite: write", err)
+	}
+	return err
 }
 
 // backend is the view of a Store that sqlstore runs its queries on
@@ -61,7 +83,7 @@ func (b *backend) Write() sqlstore.Writer  { return durable{b.gw} }
 // Tx hands fn to the group writer (groupcommit.go), which commits it
 // together with the write transactions submitted concurrently.
 func (b *backend) Tx(ctx context.Context, fn func(ctx context.Context, q sqlstore.Querier) error) error {
-	return b.gw.submit(ctx, fn)
+	return unavailable(b.gw.submit(ctx, fn))
 }
 
 // Close stops the group writer and the checkpointer and closes the pools.

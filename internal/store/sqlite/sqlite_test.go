@@ -32,6 +32,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// The deadline decorator (store.WithTimeout, which grantd serve wraps
+// every store in) passes every method through unchanged.
+func TestConformanceWithTimeout(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) store.Store {
+		return store.WithTimeout(open(t, filepath.Join(t.TempDir(), "grantd.db")), store.DefaultTimeout)
+	})
+}
+
 func TestOpen(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "grantd.db")

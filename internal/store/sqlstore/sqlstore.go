@@ -96,7 +96,9 @@ type Flavor struct {
 	// placeholder, and the value for it.
 	AnyOf func(col string, vals []string) (cond string, arg any)
 	// Classify maps a driver error to store.ErrAlreadyExists,
-	// store.ErrNotFound or store.ErrInvalid, or returns nil.
+	// store.ErrNotFound, store.ErrInvalid or store.ErrUnavailable (the
+	// database unreachable, shutting down, read-only, locked or out of
+	// resources: a condition a retry may find gone), or returns nil.
 	Classify func(err error) error
 	// LockEvents, when set, is run before a transaction appends outbox
 	// events, so that such transactions commit in the order of their Seq.
@@ -110,8 +112,10 @@ type Flavor struct {
 }
 
 // Err maps a driver error: a missing row to store.ErrNotFound, the
-// flavour's classes to store errors, anything else wrapped with the
-// flavour's name and op.
+// flavour's classes to store errors (store.ErrUnavailable keeping the
+// driver's error for the logs), a passed deadline to
+// store.ErrUnavailable, anything else wrapped with the flavour's name and
+// op.
 func (f *Flavor) Err(op string, err error) error {
 	if err == nil {
 		return nil
@@ -119,7 +123,19 @@ func (f *Flavor) Err(op string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) { // pgx.ErrNoRows is one too
 		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
-	if se := f.Classify(err); se != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	se := f.Classify(err)
+	if se == nil && errors.Is(err, context.DeadlineExceeded) {
+		// The call's deadline (store.timeout, or the caller's) passed
+		// before the database answered.
+		se = store.ErrUnavailable
+	}
+	if se == store.ErrUnavailable {
+		return store.Unavailable(f.Name+": "+op, err)
+	}
+	if se != nil {
 		return fmt.Errorf("%s: %w", op, se)
 	}
 	return fmt.Errorf("%s: %s: %w", f.Name, op, err)
