@@ -15,6 +15,7 @@ import (
 	"github.com/grantd/grantd/internal/provider/icloud"
 	"github.com/grantd/grantd/internal/provider/imap"
 	"github.com/grantd/grantd/internal/provider/microsoft"
+	"github.com/grantd/grantd/internal/provider/virtualcalendar"
 	"github.com/grantd/grantd/internal/provider/yahoo"
 	"github.com/grantd/grantd/internal/provider/zoom"
 )
@@ -73,8 +74,6 @@ func New(cfg Config, env Env) *provider.Registry {
 	r.Register(provider.IMAP, mail)
 	r.Register(provider.ICloud, icloud.New(cfg.ICloud, mail))
 	r.Register(provider.EWS, ews.New(env.Network, env.EWSFinder))
-	// Applications may keep a virtual-calendar connector (Nylas has one);
-	// grantd authenticates no virtual-calendar accounts yet.
-	r.Register(provider.VirtualCalendar, nil)
+	r.Register(provider.VirtualCalendar, virtualcalendar.New())
 	return r
 }

@@ -18,17 +18,20 @@ func TestRegistry(t *testing.T) {
 	if got, want := r.Names(), []string{"google", "microsoft", "yahoo", "zoom", "imap", "icloud", "ews", "virtual-calendar"}; !slices.Equal(got, want) {
 		t.Errorf("Names = %v, want %v", got, want)
 	}
-	if got, want := r.Authenticating(), []string{"ews", "google", "icloud", "imap", "microsoft", "yahoo", "zoom"}; !slices.Equal(got, want) {
+	if got, want := r.Authenticating(), []string{"ews", "google", "icloud", "imap", "microsoft", "virtual-calendar", "yahoo", "zoom"}; !slices.Equal(got, want) {
 		t.Errorf("Authenticating = %v, want %v", got, want)
 	}
-	if r.Get(provider.VirtualCalendar) != nil || !r.Has(provider.VirtualCalendar) || r.Has("nope") {
-		t.Errorf("virtual-calendar: registered without a Provider")
+	if r.Has("nope") {
+		t.Errorf("an unregistered name is known")
 	}
 	oauth := []string{"google", "microsoft", "yahoo", "zoom"}
 	for name, want := range map[string][]string{
 		"OAuthClient": oauth,
 		"Refresher":   oauth,
 		"Rechecker":   {"ews", "icloud", "imap"},
+		// Bulk authentication and its credential types.
+		"AppTokenMinter":    {"google"},
+		"CredentialChecker": {"google"},
 		// grantd import checks every line with it (internal/importer).
 		"SettingsChecker": r.Authenticating(),
 	} {
@@ -40,6 +43,10 @@ func TestRegistry(t *testing.T) {
 			got = slices.Sorted(maps.Keys(provider.Capable[provider.Refresher](r)))
 		case "Rechecker":
 			got = slices.Sorted(maps.Keys(provider.Capable[provider.Rechecker](r)))
+		case "AppTokenMinter":
+			got = slices.Sorted(maps.Keys(provider.Capable[provider.AppTokenMinter](r)))
+		case "CredentialChecker":
+			got = slices.Sorted(maps.Keys(provider.Capable[provider.CredentialChecker](r)))
 		case "SettingsChecker":
 			got = slices.Sorted(maps.Keys(provider.Capable[provider.SettingsChecker](r)))
 		}
