@@ -103,3 +103,40 @@ describe('customAuthentication: google service account (bulk)', () => {
     assert.equal(list.data.length, 0, 'nothing stored');
   });
 });
+
+describe('credentials and customAuthentication: microsoft app permissions (adminconsent)', () => {
+  it("dev's consented tenant: a valid grant with the user's primary address; the same email keeps its id", async () => {
+    const ac = g.microsoftAdminConsent;
+    assert.ok(ac && ac.credential_id, 'dev.json has microsoft_admin_consent');
+    const first = await custom({ provider: 'microsoft', settings: { emailAddress: ac.users[1].toUpperCase(), credentialId: ac.credential_id } });
+    assertRequestId(first, 'customAuthentication');
+    assert.equal(recorder.last().status, 201);
+    assert.deepEqual(JSON.parse(recorder.last().body), { provider: 'microsoft', settings: { email_address: ac.users[1].toUpperCase(), credential_id: ac.credential_id } });
+    const gr = first.data;
+    assert.equal(gr.provider, 'microsoft');
+    assert.equal(gr.grantStatus, 'valid');
+    assert.equal(gr.email, ac.users[1]);
+    assert.deepEqual(gr.scope, ['https://graph.microsoft.com/.default']);
+    assert.equal(gr.credentialId, ac.credential_id);
+    assert.ok(gr.providerUserId);
+    const again = await custom({ provider: 'microsoft', settings: { emailAddress: ac.users[1], credentialId: ac.credential_id } });
+    assert.equal(again.data.id, gr.id);
+  });
+
+  it('consent not given, a user outside the tenant and a tenant of common are 400s; nothing is stored', async () => {
+    const ac = g.microsoftAdminConsent;
+    const creds = g.nylas().connectors.credentials;
+    // A tenant whose administrator never consented.
+    const other = '0f0f0f0f-0000-4000-8000-0f0f0f0f0f0f';
+    await g.sandbox.call('POST', '/admin/users', { provider: 'microsoft', email: 'eve@other.example', tenant: other });
+    const cred = await creds.create({ provider: 'microsoft', requestBody: { name: uniq('other tenant'), credentialType: 'adminconsent', credentialData: { tenant: other } } });
+    let err = await expectApiError(custom({ provider: 'microsoft', settings: { emailAddress: 'eve@other.example', credentialId: cred.data.id } }), { status: 400, what: 'no consent' });
+    assert.match(err.message, /consent/);
+    err = await expectApiError(custom({ provider: 'microsoft', settings: { emailAddress: 'eve@other.example', credentialId: ac.credential_id } }), { status: 400, what: 'user outside the tenant' });
+    assert.match(err.message, /no user/);
+    err = await expectApiError(creds.create({ provider: 'microsoft', requestBody: { name: uniq('common'), credentialType: 'adminconsent', credentialData: { tenant: 'common' } } }), { status: 400, what: 'tenant common' });
+    assert.match(err.message, /tenant/);
+    const list = await g.nylas().grants.list({ queryParams: { email: 'eve@other.example' } });
+    assert.equal(list.data.length, 0);
+  });
+});

@@ -253,6 +253,8 @@ export async function startGrantd(opts = {}) {
     identities: dev.identities,
     /** dev.json's google_service_account (docs/dev.md). */
     googleServiceAccount: dev.google_service_account,
+    /** dev.json's microsoft_admin_consent (docs/dev.md). */
+    microsoftAdminConsent: dev.microsoft_admin_consent,
     dataDir,
     bin,
     sandbox,

@@ -48,7 +48,25 @@ type devOutput struct {
 	// with domain-wide delegation for the users of its Workspace domain,
 	// and its serviceaccount credential on the google connector.
 	GoogleServiceAccount *devServiceAccount `json:"google_service_account,omitempty"`
+	// MicrosoftAdminConsent is a tenant of the Microsoft stand-in whose
+	// administrator consented to an app registration, and its
+	// adminconsent credential on the microsoft connector.
+	MicrosoftAdminConsent *devAdminConsent `json:"microsoft_admin_consent,omitempty"`
 }
+
+type devAdminConsent struct {
+	Tenant       string   `json:"tenant"`
+	ClientID     string   `json:"client_id"`
+	Users        []string `json:"users"`
+	CredentialID string   `json:"credential_id"`
+	// Settings are those of a POST /v3/connect/custom for the first user.
+	Settings map[string]any `json:"settings"`
+}
+
+// Dev's Microsoft tenant with app permissions.
+const devTenant = "7e1a5c00-0de0-4de0-8000-000000000001"
+
+var devTenantUsers = []string{"ada@tenant.example", "bob@tenant.example", "cy@tenant.example"}
 
 type devServiceAccount struct {
 	ClientEmail  string   `json:"client_email"`
@@ -300,7 +318,51 @@ func setUpDev(ctx context.Context, srv *server.Server, sb *sandbox.Sandbox) (dev
 		return out, fmt.Errorf("the google service account: %w", err)
 	}
 	out.GoogleServiceAccount = sa
+	ac, err := setUpAdminConsent(ctx, srv, sb, out.ApplicationID)
+	if err != nil {
+		return out, fmt.Errorf("the microsoft admin consent: %w", err)
+	}
+	out.MicrosoftAdminConsent = ac
 	return out, nil
+}
+
+// setUpAdminConsent gives the Microsoft stand-in a tenant with users whose
+// administrator consented to an app registration, and stores it as the
+// microsoft connector's "grantd dev tenant" adminconsent credential.
+func setUpAdminConsent(ctx context.Context, srv *server.Server, sb *sandbox.Sandbox, appID string) (*devAdminConsent, error) {
+	clientID := "grantd-dev-microsoft-app"
+	secret, err := randomSecret()
+	if err != nil {
+		return nil, err
+	}
+	sb.AddClient(provider.Microsoft, clientID, secret)
+	for _, u := range devTenantUsers {
+		sb.AddUser(provider.Microsoft, sandbox.User{Email: u, Tenant: devTenant})
+	}
+	sb.GrantAdminConsent(devTenant, clientID)
+	cred, err := devCredential(ctx, srv, appID, provider.Microsoft, "grantd dev tenant", connector.TypeAdminConsent,
+		map[string]any{"client_id": clientID, "client_secret": secret, "tenant": devTenant})
+	if err != nil {
+		return nil, err
+	}
+	return &devAdminConsent{Tenant: devTenant, ClientID: clientID, Users: devTenantUsers, CredentialID: cred.ID,
+		Settings: map[string]any{"email_address": devTenantUsers[0], "credential_id": cred.ID}}, nil
+}
+
+// devCredential creates the credential name of prov's connector, or
+// replaces the data of the one an earlier run created.
+func devCredential(ctx context.Context, srv *server.Server, appID, prov, name, typ string, data map[string]any) (store.Credential, error) {
+	in := connector.CredentialInput{Name: &name, Type: typ, Data: data}
+	creds, err := srv.Connectors.ListCredentials(ctx, appID, prov, store.ListOptions{})
+	if err != nil {
+		return store.Credential{}, err
+	}
+	for _, c := range creds {
+		if c.Name == name {
+			return srv.Connectors.UpdateCredential(ctx, appID, prov, c.ID, in)
+		}
+	}
+	return srv.Connectors.CreateCredential(ctx, appID, prov, in)
 }
 
 // setUpServiceAccount gives the Google stand-in a service account of
@@ -319,22 +381,7 @@ func setUpServiceAccount(ctx context.Context, srv *server.Server, sb *sandbox.Sa
 	if err := json.Unmarshal(key, &data); err != nil {
 		return nil, err
 	}
-	name := "grantd dev workspace"
-	in := connector.CredentialInput{Name: &name, Type: connector.TypeServiceAccount, Data: data}
-	creds, err := srv.Connectors.ListCredentials(ctx, appID, provider.Google, store.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	var cred store.Credential
-	for _, c := range creds {
-		if c.Name == name {
-			cred, err = srv.Connectors.UpdateCredential(ctx, appID, provider.Google, c.ID, in)
-			break
-		}
-	}
-	if cred.ID == "" && err == nil {
-		cred, err = srv.Connectors.CreateCredential(ctx, appID, provider.Google, in)
-	}
+	cred, err := devCredential(ctx, srv, appID, provider.Google, "grantd dev workspace", connector.TypeServiceAccount, data)
 	if err != nil {
 		return nil, err
 	}

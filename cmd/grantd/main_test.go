@@ -272,6 +272,24 @@ func TestDevPlayground(t *testing.T) {
 			t.Errorf("service account grant: %d %v", resp.StatusCode, got)
 		}
 	}
+	if ac := dev.MicrosoftAdminConsent; ac == nil || len(ac.Users) == 0 {
+		t.Errorf("dev.json has no microsoft_admin_consent")
+	} else {
+		b, _ := json.Marshal(map[string]any{"provider": "microsoft", "settings": ac.Settings})
+		req, _ := http.NewRequest("POST", dev.APIURL+"/v3/connect/custom", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+dev.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if d, _ := got["data"].(map[string]any); resp.StatusCode != 201 || d["email"] != ac.Users[0] {
+			t.Errorf("app permissions grant: %d %v", resp.StatusCode, got)
+		}
+	}
 	for _, prov := range []string{"imap", "icloud", "ews"} {
 		id, ok := dev.Identities[prov]
 		if !ok {

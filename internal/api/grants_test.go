@@ -590,27 +590,3 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 }
-
-// Bulk authentication (Google service accounts, Microsoft admin consent)
-// is not supported yet: it is refused with a message that says so.
-func TestBulkAuthenticationNotSupported(t *testing.T) {
-	e := apitest.New(t)
-	_, key := e.App("acme")
-	clientID := e.OAuthConnector(key, "microsoft")
-	r := e.Do("POST", "/v3/connectors/microsoft/creds", key, map[string]any{"name": "admin", "credential_type": "adminconsent",
-		"credential_data": map[string]any{"client_id": "c", "client_secret": "s", "tenant": "t"}})
-	if r.Status != 201 {
-		t.Fatalf("create cred: %d %s", r.Status, r.Raw)
-	}
-	adminID := r.Data()["id"].(string)
-
-	r = e.Do("POST", "/v3/connect/custom", key, map[string]any{"provider": "microsoft", "settings": map[string]any{"email_address": "eve@example.com", "credential_id": adminID}})
-	if r.Status != 400 || !strings.Contains(r.ErrMessage(), "bulk authentication") || !strings.Contains(r.ErrMessage(), "not supported") {
-		t.Errorf("bulk variant: %d %s", r.Status, r.Raw)
-	}
-	rt := e.RefreshToken("microsoft", clientID, "eve@example.com")
-	r = e.Do("POST", "/v3/connect/custom", key, map[string]any{"provider": "microsoft", "settings": map[string]any{"refresh_token": rt, "credential_id": adminID}})
-	if r.Status != 400 || !strings.Contains(r.ErrMessage(), "adminconsent credential") || !strings.Contains(r.ErrMessage(), `"connector" credential`) {
-		t.Errorf("refresh token with an adminconsent credential: %d %s", r.Status, r.Raw)
-	}
-}

@@ -30,8 +30,8 @@ func TestRegistry(t *testing.T) {
 		"Refresher":   oauth,
 		"Rechecker":   {"ews", "icloud", "imap"},
 		// Bulk authentication and its credential types.
-		"AppTokenMinter":    {"google"},
-		"CredentialChecker": {"google"},
+		"AppTokenMinter":    {"google", "microsoft"},
+		"CredentialChecker": {"google", "microsoft"},
 		// grantd import checks every line with it (internal/importer).
 		"SettingsChecker": r.Authenticating(),
 	} {

@@ -30,6 +30,8 @@ import (
 //	POST   /admin/users/remove         {provider, email}                               → 200 {removed: bool}
 //	POST   /admin/google/service-accounts {client_email?, domain, scopes[]}            → 201 {client_email, key} (key: the JSON key file)
 //	PUT    /admin/google/service-accounts/{email} {scopes[]}                           → 200 {client_email, scopes}
+//	POST   /admin/microsoft/consents   {tenant, client_id}                             → 201 {tenant, client_id}
+//	DELETE /admin/microsoft/consents   {tenant, client_id}                             → 200 {tenant, client_id}
 //
 // Errors are {"error": code, "error_description": text} with 400, 404 or
 // 405. The ledger reports token counts, never tokens.
@@ -178,6 +180,10 @@ func (s *Sandbox) newAdminMux() *http.ServeMux {
 		{"/admin/users/remove", map[string]http.HandlerFunc{http.MethodPost: s.adminRemoveUser}},
 		{"/admin/google/service-accounts", map[string]http.HandlerFunc{http.MethodPost: s.adminAddServiceAccount}},
 		{"/admin/google/service-accounts/{email}", map[string]http.HandlerFunc{http.MethodPut: s.adminSetDelegation}},
+		{"/admin/microsoft/consents", map[string]http.HandlerFunc{
+			http.MethodPost:   func(w http.ResponseWriter, r *http.Request) { s.adminConsent(w, r, true) },
+			http.MethodDelete: func(w http.ResponseWriter, r *http.Request) { s.adminConsent(w, r, false) },
+		}},
 		{"/admin/ledger", map[string]http.HandlerFunc{http.MethodGet: s.adminLedger}},
 		{"/admin/counters", map[string]http.HandlerFunc{http.MethodGet: s.adminCounters}},
 		{"/admin/reset", map[string]http.HandlerFunc{http.MethodPost: func(w http.ResponseWriter, r *http.Request) {
@@ -515,4 +521,28 @@ func (s *Sandbox) adminRemoveUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"removed": s.RemoveUser(p.name, req.Email)})
+}
+
+type adminConsentReq struct {
+	Tenant   string `json:"tenant"`
+	ClientID string `json:"client_id"`
+}
+
+func (s *Sandbox) adminConsent(w http.ResponseWriter, r *http.Request, give bool) {
+	var req adminConsentReq
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Tenant == "" || req.ClientID == "" {
+		adminError(w, http.StatusBadRequest, "tenant and client_id are required")
+		return
+	}
+	status := http.StatusOK
+	if give {
+		s.GrantAdminConsent(req.Tenant, req.ClientID)
+		status = http.StatusCreated
+	} else {
+		s.RevokeAdminConsent(req.Tenant, req.ClientID)
+	}
+	writeJSON(w, status, req)
 }

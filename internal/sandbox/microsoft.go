@@ -19,7 +19,8 @@ const DefaultTenant = "5b1e0a3c-7d2f-4e8a-9c61-000000005a4d"
 
 // microsoftFlavor is the fake Microsoft identity platform and Graph:
 // /microsoft/{tenant}/oauth2/v2.0/token, /microsoft/{tenant}/discovery/v2.0/keys
-// and /microsoft/graph/v1.0/me. Tokens are redeemed in a tenant (common,
+// /microsoft/graph/v1.0/me and /microsoft/graph/v1.0/users/{id or
+// userPrincipalName} (app-only tokens, appconsent.go). Tokens are redeemed in a tenant (common,
 // organizations or the user's), refresh tokens rotate with a grace
 // period, "…/.default" asks for every granted scope, and errors carry
 // AADSTS codes.
@@ -35,6 +36,10 @@ func (microsoftFlavor) serve(s *Sandbox, p *prov, w http.ResponseWriter, r *http
 				Mail: u.Email, UserPrincipalName: u.Email, ID: u.ID,
 			}
 		})
+		return true
+	}
+	if key, ok := strings.CutPrefix(rest, "/graph/v1.0/users/"); ok && key != "" && !strings.Contains(key, "/") {
+		s.serveGraphUser(w, r, p, key)
 		return true
 	}
 	rest = strings.TrimPrefix(rest, "/")
@@ -162,8 +167,14 @@ type microsoftError struct {
 
 // writeTokenError words e as Entra does: an AADSTS code in error_codes
 // and at the start of the description, with trace and correlation ids.
-func (microsoftFlavor) writeTokenError(s *Sandbox, w http.ResponseWriter, r *http.Request, e tokenError) {
-	code, desc, msCode := e.code, e.desc, 0
+func (f microsoftFlavor) writeTokenError(s *Sandbox, w http.ResponseWriter, r *http.Request, e tokenError) {
+	f.writeTokenErrorCode(s, w, r, e, 0)
+}
+
+// writeTokenErrorCode is writeTokenError with the AADSTS code given (0:
+// the one of e.kind).
+func (microsoftFlavor) writeTokenErrorCode(s *Sandbox, w http.ResponseWriter, r *http.Request, e tokenError, msCode int) {
+	code, desc := e.code, e.desc
 	switch e.kind {
 	case errMissingParam:
 		msCode, desc = 900144, fmt.Sprintf("The request body must contain the following parameter: '%s'.", e.detail)

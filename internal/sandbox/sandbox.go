@@ -191,10 +191,14 @@ type prov struct {
 	// serviceAccounts are Google's service accounts by lower-cased
 	// client_email (serviceaccount.go).
 	serviceAccounts map[string]*serviceAccount
-	nfail           atomic.Int32 // len(failures), readable without mu
-	stats           Ledger       // counters only; ValidTokens unused
-	seq             uint64
-	inserts         int
+	// consents are Microsoft's admin consents: lower-cased tenant →
+	// client ids; appTokens its app-only tokens (appconsent.go).
+	consents  map[string]map[string]bool
+	appTokens map[string]*appToken
+	nfail     atomic.Int32 // len(failures), readable without mu
+	stats     Ledger       // counters only; ValidTokens unused
+	seq       uint64
+	inserts   int
 }
 
 type refreshGrant struct {
@@ -354,6 +358,8 @@ func (p *prov) reset() {
 	p.ttl = DefaultAccessTokenTTL
 	p.failures = nil
 	p.serviceAccounts = map[string]*serviceAccount{}
+	p.consents = map[string]map[string]bool{}
+	p.appTokens = map[string]*appToken{}
 	p.nfail.Store(0)
 	p.stats = Ledger{}
 }

@@ -38,8 +38,9 @@ var oauth = oauthx.Options{
 // Provider is the Microsoft provider: it validates and refreshes Microsoft
 // refresh tokens. It is safe for concurrent use.
 type Provider struct {
-	cfg Config
-	hc  *http.Client
+	cfg  Config
+	hc   *http.Client
+	apps appTokenCache
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -47,7 +48,7 @@ var _ provider.Provider = (*Provider)(nil)
 // New returns a Provider for the endpoints of cfg, calling them with hc
 // (nil means a client with oauthx.DefaultTimeout).
 func New(cfg Config, hc *http.Client) *Provider {
-	return &Provider{cfg: cfg, hc: oauthx.Client(hc)}
+	return &Provider{cfg: cfg, hc: oauthx.Client(hc), apps: appTokenCache{tokens: map[string]*cachedAppToken{}, inflight: map[string]*appMint{}}}
 }
 
 // TokenURL returns the v2.0 token endpoint of tenant.
@@ -64,6 +65,9 @@ func (v *Provider) CheckSettings(settings map[string]any) (string, error) {
 // offline_access) and learns the account from Graph /me. The rotated
 // refresh token Microsoft returns is the one to store.
 func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider.Result, error) {
+	if req.Client.App != nil {
+		return v.validateApp(ctx, req)
+	}
 	s, err := oauthx.Start(req, oauth, v.hc)
 	if err != nil {
 		return provider.Result{}, err
@@ -150,6 +154,10 @@ var _ provider.Refresher = (*Provider)(nil)
 // offline_access). Microsoft rotates refresh tokens: store the returned
 // one; the redeemed one stays valid for a while only.
 func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshToken string, scope []string) (provider.Token, error) {
+	if client.App != nil {
+		// An app permissions grant: the tenant's app token.
+		return v.refreshApp(ctx, client, refreshToken)
+	}
 	tenant, err := clientTenant(client)
 	if err != nil {
 		return provider.Token{}, err
