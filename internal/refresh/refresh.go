@@ -442,8 +442,11 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 	key := grant.CredentialKey(g, secrets)
 	res, err := r.clients.ResolveGrant(ctx, g.AppID, g.Provider, g.CredentialID)
 	if err != nil {
+		// A missing or unusable connector or credential is the grant's
+		// problem; a store that cannot answer now (store.ErrUnavailable,
+		// a fault.Unavailable error too) is not.
 		var fe *fault.Error
-		if errors.As(err, &fe) {
+		if errors.As(err, &fe) && fe.Kind != fault.Unavailable {
 			return r.permanent(ctx, g, key, provider.Errorf(provider.ClassBadRequest, "%s", fe.Message))
 		}
 		return r.transient(ctx, g, key, provider.ClassUnavailable, "the grant's OAuth client could not be loaded", err)
