@@ -2,10 +2,12 @@ package api_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/grantd/grantd/internal/apitest"
+	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/sandbox"
 )
 
@@ -120,5 +122,51 @@ func TestAppPermissionsBadInput(t *testing.T) {
 	}
 	if l := e.Do("GET", "/v3/grants", e.key, nil).List(); len(l) != 0 {
 		t.Errorf("grants stored during the outage: %v", l)
+	}
+}
+
+// TestAdminConsentPieces: what hosted OAuth's response_type=adminconsent
+// is built from: the credential's client resolved, the provider's admin
+// consent URL, the sandbox administrator's answer read by the provider,
+// the consent recorded on the credential; a bulk grant refused before the
+// consent works after it.
+func TestAdminConsentPieces(t *testing.T) {
+	e := newMSAppEnv(t)
+	appID := appOf(t, e.Env, e.key)
+	cred := e.consentCredential("fabrikam", fabrikam)
+	if r := e.bulk("eve@fabrikam.test", cred); r.Status != http.StatusBadRequest {
+		t.Fatalf("before consent: %d %s", r.Status, r.Raw)
+	}
+	res, err := e.Server.Connectors.ResolveApp(t.Context(), appID, "microsoft", cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := e.Server.Grants.Providers.Get("microsoft").(provider.AdminConsenter)
+	u, err := ac.AdminConsentURL(res.Client, "http://127.0.0.1:9/v3/connect/callback", "st")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	tenant, err := ac.AdminConsentResult(loc.Query())
+	if err != nil || tenant != fabrikam {
+		t.Fatalf("consent answer %q: %q %v", loc, tenant, err)
+	}
+	if _, err := e.Server.Connectors.RecordConsent(t.Context(), appID, "microsoft", cred, tenant); err != nil {
+		t.Fatal(err)
+	}
+	if got, at, err := e.Server.Connectors.Consent(t.Context(), appID, "microsoft", cred); err != nil || got != fabrikam || at.IsZero() {
+		t.Errorf("recorded consent: %q %v %v", got, at, err)
+	}
+	if _, err := e.Server.Connectors.RecordConsent(t.Context(), appID, "google", cred, tenant); err == nil {
+		t.Errorf("consent recorded through another connector")
+	}
+	if r := e.bulk("eve@fabrikam.test", cred); r.Status != http.StatusCreated {
+		t.Errorf("after consent: %d %s", r.Status, r.Raw)
 	}
 }

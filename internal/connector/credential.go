@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
@@ -348,4 +349,59 @@ func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string,
 		r.Client.App = &provider.AppCredential{Type: cred.Type, Data: data}
 	}
 	return r, nil
+}
+
+// Keys an adminconsent credential's data gets when its tenant's
+// administrator consented through grantd (RecordConsent).
+const (
+	DataConsentedTenant = "consented_tenant"
+	DataConsentedAt     = "consented_at"
+)
+
+// RecordConsent records on the credential id of prov, an application
+// credential, that an administrator of tenant consented to its app
+// permissions (the callback of GET /v3/connect/auth with
+// response_type=adminconsent): consented_tenant and consented_at (RFC
+// 3339) join its sealed data.
+func (s *Service) RecordConsent(ctx context.Context, appID, prov, id, tenant string) (store.Credential, error) {
+	c, err := s.Store.UpdateCredential(ctx, appID, id, func(c store.Credential) (store.Credential, error) {
+		if c.Provider != prov {
+			return c, store.ErrNotFound
+		}
+		if c.Type != TypeAdminConsent {
+			return c, fault.Invalidf("credential %q is a %s credential; admin consent is recorded on %s credentials", id, c.Type, TypeAdminConsent)
+		}
+		data, err := s.openData(c)
+		if err != nil {
+			return c, err
+		}
+		now := s.now()
+		data[DataConsentedTenant] = tenant
+		data[DataConsentedAt] = now.Format(time.RFC3339)
+		if c.Data, err = s.sealData(c, data); err != nil {
+			return c, err
+		}
+		c.UpdatedAt = now
+		return c, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return c, fault.NotFoundf("the %s connector has no credential %q", prov, id)
+	}
+	return c, err
+}
+
+// Consent returns the tenant and time recorded by RecordConsent on the
+// credential id of prov ("" and zero when none was).
+func (s *Service) Consent(ctx context.Context, appID, prov, id string) (string, time.Time, error) {
+	c, err := s.GetCredential(ctx, appID, prov, id)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	data, err := s.openData(c)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	tenant, _ := data[DataConsentedTenant].(string)
+	at, _ := time.Parse(time.RFC3339, fmt.Sprint(data[DataConsentedAt]))
+	return tenant, at, nil
 }

@@ -179,3 +179,20 @@ type AppTokenMinter interface {
 type CredentialChecker interface {
 	CheckCredential(typ string, data map[string]any) error
 }
+
+// AdminConsenter is implemented by the providers whose tenants'
+// administrators consent to an application's app permissions in the
+// browser (Microsoft): hosted OAuth's GET /v3/connect/auth with
+// response_type=adminconsent sends the administrator to AdminConsentURL,
+// and its callback reads the provider's answer with AdminConsentResult.
+type AdminConsenter interface {
+	// AdminConsentURL is where an administrator of client.Tenant consents
+	// to client's app permissions, returning to redirectURI with state.
+	// The error is a ClassBadRequest *Error.
+	AdminConsentURL(client Client, redirectURI, state string) (string, error)
+	// AdminConsentResult reads the query of the provider's redirect back:
+	// the tenant that consented, or a ClassInvalidCredentials *Error
+	// (the administrator declined) or ClassBadRequest *Error (an answer
+	// that is no consent), with the provider's words.
+	AdminConsentResult(query map[string][]string) (tenant string, err error)
+}

@@ -200,3 +200,63 @@ func (s *Sandbox) serveGraphUser(w http.ResponseWriter, r *http.Request, p *prov
 		Mail: found.Email, UserPrincipalName: found.Email, ID: found.ID,
 	})
 }
+
+// DeclineAdminConsent makes tenant's administrator decline (true) or
+// accept (false, the default) at the admin consent endpoint.
+func (s *Sandbox) DeclineAdminConsent(tenant string, decline bool) {
+	p := s.mustProv(Microsoft)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if decline {
+		p.declines[strings.ToLower(tenant)] = true
+	} else {
+		delete(p.declines, strings.ToLower(tenant))
+	}
+}
+
+// serveAdminConsent is Entra's v2.0 admin consent endpoint with an
+// administrator who answers at once: consent is recorded for the client
+// in the tenant (unless DeclineAdminConsent) and the browser is sent back
+// to redirect_uri with admin_consent=True, the tenant and the state, or
+// with error and error_description.
+func (s *Sandbox) serveAdminConsent(w http.ResponseWriter, r *http.Request, p *prov, tenant string) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, r, "GET")
+		return
+	}
+	q := r.URL.Query()
+	back, err := url.Parse(q.Get("redirect_uri"))
+	if err != nil || (back.Scheme != "http" && back.Scheme != "https") || back.Host == "" {
+		writeJSON(w, http.StatusBadRequest, errorBody{"invalid_request", "AADSTS50011: The redirect URI specified in the request does not match the redirect URIs configured for the application."})
+		return
+	}
+	clientID := q.Get("client_id")
+	t := strings.ToLower(tenant)
+	answer := url.Values{"state": {q.Get("state")}}
+	p.mu.Lock()
+	_, known := p.clients[clientID]
+	switch {
+	case !known:
+		answer.Set("error", "unauthorized_client")
+		answer.Set("error_description", "AADSTS700016: Application with identifier '"+clientID+"' was not found in the directory.")
+	case t == "common" || t == "organizations" || t == "consumers" || !knownTenant(p, t):
+		answer.Set("error", "invalid_request")
+		answer.Set("error_description", "AADSTS90002: Tenant '"+tenant+"' not found.")
+	case p.declines[t]:
+		answer.Set("error", "access_denied")
+		answer.Set("error_description", "AADSTS65004: User declined to consent to access the app.")
+	default:
+		if p.consents[t] == nil {
+			p.consents[t] = map[string]bool{}
+		}
+		p.consents[t][clientID] = true
+		answer.Set("admin_consent", "True")
+		answer.Set("tenant", tenant)
+	}
+	p.mu.Unlock()
+	if back.RawQuery != "" {
+		back.RawQuery += "&"
+	}
+	back.RawQuery += answer.Encode()
+	http.Redirect(w, r, back.String(), http.StatusFound)
+}

@@ -47,6 +47,10 @@ func (microsoftFlavor) serve(s *Sandbox, p *prov, w http.ResponseWriter, r *http
 		s.serveToken(w, r, p, tenant)
 		return true
 	}
+	if tenant, ok := strings.CutSuffix(rest, "/v2.0/adminconsent"); ok && tenant != "" && !strings.Contains(tenant, "/") {
+		s.serveAdminConsent(w, r, p, tenant)
+		return true
+	}
 	if tenant, ok := strings.CutSuffix(rest, "/discovery/v2.0/keys"); ok && tenant != "" && !strings.Contains(tenant, "/") {
 		s.serveJWKS(w, r)
 		return true

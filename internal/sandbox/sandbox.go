@@ -194,6 +194,7 @@ type prov struct {
 	// consents are Microsoft's admin consents: lower-cased tenant →
 	// client ids; appTokens its app-only tokens (appconsent.go).
 	consents  map[string]map[string]bool
+	declines  map[string]bool
 	appTokens map[string]*appToken
 	nfail     atomic.Int32 // len(failures), readable without mu
 	stats     Ledger       // counters only; ValidTokens unused
@@ -359,6 +360,7 @@ func (p *prov) reset() {
 	p.failures = nil
 	p.serviceAccounts = map[string]*serviceAccount{}
 	p.consents = map[string]map[string]bool{}
+	p.declines = map[string]bool{}
 	p.appTokens = map[string]*appToken{}
 	p.nfail.Store(0)
 	p.stats = Ledger{}
