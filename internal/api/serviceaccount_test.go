@@ -1,12 +1,15 @@
 package api_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"maps"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/grantd/grantd/internal/apitest"
+	"github.com/grantd/grantd/internal/importer"
 	"github.com/grantd/grantd/internal/sandbox"
 )
 
@@ -189,5 +192,32 @@ func TestServiceAccountBadInput(t *testing.T) {
 	}
 	if r := e.bulk(e.settings("ada@acme.test")); r.Status != http.StatusBadRequest || !strings.Contains(r.ErrMessage(), "service account key") {
 		t.Errorf("revoked key: %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestServiceAccountExport: grantd export writes a service account grant
+// as a bulk line (email_address, credential_id, scopes; no app-grant
+// handle posing as a refresh token), which authenticates the same grant
+// again.
+func TestServiceAccountExport(t *testing.T) {
+	e := newSAEnv(t)
+	r := e.bulk(e.settings("ada@acme.test"))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("bulk grant: %d %s", r.Status, r.Raw)
+	}
+	var buf bytes.Buffer
+	if _, err := importer.Export(t.Context(), &buf, e.Server.Store, importer.ExportOptions{AppID: appOf(t, e.Env, e.key), Secrets: e.Server.Grants.Secrets, IncludeSecrets: true}); err != nil {
+		t.Fatal(err)
+	}
+	var line importer.Line
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("%v: %s", err, buf.Bytes())
+	}
+	if line.Settings["email_address"] != "ada@acme.test" || line.Settings["credential_id"] != e.credID || line.Settings["refresh_token"] != nil || strings.Contains(buf.String(), "grantd-app.") {
+		t.Fatalf("export line: %s", buf.Bytes())
+	}
+	again := e.Do("POST", "/v3/connect/custom", e.key, map[string]any{"provider": line.Provider, "settings": line.Settings})
+	if again.Status != http.StatusCreated || again.Data()["id"] != r.Data()["id"] {
+		t.Errorf("the exported line: %d %s", again.Status, again.Raw)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/store"
 )
 
@@ -108,7 +109,18 @@ func exportLine(g store.Grant, o ExportOptions) (Line, bool, error) {
 	}
 	secret := false
 	if isOAuth {
-		if rt := secrets["refresh_token"]; rt != "" {
+		rt := secrets["refresh_token"]
+		if _, app := provider.AppGrantSubject(rt); app {
+			// A bulk grant (service account, app permissions): it has no
+			// refresh token; the line authenticates it again with its
+			// credential (which must exist where it is imported).
+			l.Settings["email_address"], l.Settings["credential_id"] = g.Email, g.CredentialID
+			if g.Provider == provider.Google {
+				l.Settings["scopes"] = g.Scope
+			}
+			return l, false, nil
+		}
+		if rt != "" {
 			l.Settings["refresh_token"], secret = rt, true
 		}
 		return l, secret, nil

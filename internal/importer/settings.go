@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/grantd/grantd/internal/emailaddr"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/providers"
@@ -35,9 +36,20 @@ func oauth(prov string) bool {
 // the settings say it. The message names the setting, never a secret.
 func checkSettings(prov string, settings map[string]any) (string, *ErrorInfo) {
 	if oauth(prov) {
-		// The grant service's rule (internal/grant).
+		// The grant service's rule (internal/grant): bulk authentication
+		// with the application's own credential.
 		if _, bulk := settings["email_address"]; bulk && settings["refresh_token"] == nil {
-			return "", inputError(TypeUnsupported, "settings.email_address without settings.refresh_token is bulk authentication with a service-account or admin-consent credential, which grantd does not support yet: give the user's OAuth refresh token in settings.refresh_token")
+			if !provider.Implements[provider.AppTokenMinter](registry(), prov) {
+				return "", inputError(TypeUnsupported, "settings.email_address without settings.refresh_token is bulk authentication, which %s does not have: give the user's OAuth refresh token in settings.refresh_token", prov)
+			}
+			email := str(settings, "email_address")
+			if _, err := emailaddr.Parse(email); err != nil {
+				return "", inputError(TypeInvalidSettings, "settings.email_address: %v", err)
+			}
+			if str(settings, "credential_id") == "" {
+				return "", inputError(TypeInvalidSettings, "settings.credential_id is required for bulk authentication (settings.email_address): the id of the connector's serviceaccount or adminconsent credential")
+			}
+			return strings.ToLower(email), nil
 		}
 	}
 	c, ok := registry().Get(prov).(provider.SettingsChecker)
