@@ -11,12 +11,19 @@
 //
 //	POST /google/token                          GET /google/userinfo, /google/oauth2/v3/userinfo
 //	GET  /google/certs                          GET /google/gmail/v1/users/me/profile
+//	                                            GET /google/calendar/v3/calendars/primary
 //	POST /microsoft/{tenant}/oauth2/v2.0/token  GET /microsoft/graph/v1.0/me
-//	GET  /microsoft/{tenant}/discovery/v2.0/keys
+//	GET  /microsoft/{tenant}/discovery/v2.0/keys GET /microsoft/graph/v1.0/users/{id|upn}
+//	GET  /microsoft/{tenant}/v2.0/adminconsent
 //	POST /yahoo/oauth2/get_token                GET /yahoo/openid/v1/userinfo
 //	GET  /yahoo/openid/v1/certs
 //	POST /zoom/oauth/token                      GET /zoom/v2/users/me
 //	/admin/…                                    see admin.go
+//
+// Besides refresh_token, /google/token takes service accounts' JWT-bearer
+// grant (serviceaccount.go) and the Microsoft token endpoint the client
+// credentials grant of tenants whose administrator consented
+// (appconsent.go).
 //
 // The bookkeeping every provider shares (clients, users, refresh and
 // access tokens, rotation, injected failures) is in sandbox.go, token.go
