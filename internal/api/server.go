@@ -23,6 +23,7 @@ import (
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/importjob"
+	"github.com/grantd/grantd/internal/native"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/redirecturi"
 	"github.com/grantd/grantd/internal/tenant"
@@ -68,6 +69,9 @@ type Config struct {
 	// ImportUploadTimeout the time to send it (and to read the results).
 	ImportMaxBodyBytes  int64
 	ImportUploadTimeout time.Duration
+	// Native serves the v2 native authentication paths (/connect/…, v2's
+	// error shape); nil: they answer 404.
+	Native *native.Handlers
 }
 
 // Server is grantd's HTTP handler.
@@ -170,6 +174,11 @@ func (s *Server) routes() {
 		s.handle("PUT /v3/webhooks/{id}", s.authed(s.updateWebhook))
 		s.handle("DELETE /v3/webhooks/{id}", s.authed(s.deleteWebhook))
 	}
+	if s.cfg.Native != nil {
+		// v2 paths: no API key (client_id names the application), v2's
+		// error shape, also for a wrong method.
+		s.handle("POST /connect/authorize", s.cfg.Native.Authorize)
+	}
 
 	// Everything else is a 404 in the error envelope.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -178,6 +187,10 @@ func (s *Server) routes() {
 	// A known path with another method is a 405 in the error envelope.
 	for path, methods := range s.methods {
 		allow := strings.Join(methods, ", ")
+		if strings.HasPrefix(path, "/connect/") && s.cfg.Native != nil {
+			tryHandle(s.mux, path, s.cfg.Native.MethodNotAllowed(allow))
+			continue
+		}
 		h := func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
 			s.respondError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: TypeMethodNotAllowed, Message: truncate(r.Method, maxLoggedMethod) + " is not allowed here; use " + allow})

@@ -169,6 +169,17 @@ func lookupSuffix(m map[string]*Entry, name string) (*Entry, string) {
 	}
 }
 
+// ByID returns the entry with id (providers.json's "id"), nil when the
+// table has none.
+func (t *Table) ByID(id string) *Entry {
+	for _, e := range t.Entries {
+		if e.ID == id {
+			return e
+		}
+	}
+	return nil
+}
+
 // ByDomain returns the entry for an ASCII mail domain, if the table has it.
 func (t *Table) ByDomain(domain string) *Entry {
 	e, _ := lookupSuffix(t.domains, domain)

@@ -98,6 +98,17 @@ type AuthRequest struct {
 	State     string
 	IP        string
 	UserAgent string
+	// Name is the account's display name when the provider tells none
+	// (the v2 native flow's name).
+	Name string
+	// Email, when set, is the address the account must have: credentials
+	// of another account are refused and nothing is stored (the v2 native
+	// flow names the account it authenticates).
+	Email string
+	// ConnectorClient asks for the connector's own OAuth client even when
+	// the connector has an active credential (the v2 native flow names
+	// the client, and it is the connector's).
+	ConnectorClient bool
 }
 
 // Supported returns the providers that can be authenticated, sorted.
@@ -114,7 +125,7 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microseco
 // client first where the provider needs one: settings.credential_id when
 // given, else the client of the grant being updated (grant non-nil), else
 // the default for a new authentication.
-func (s *Service) validate(ctx context.Context, appID, prov string, settings map[string]any, scope []string, grant *store.Grant) (provider.Result, string, []string, error) {
+func (s *Service) validate(ctx context.Context, appID, prov string, settings map[string]any, scope []string, grant *store.Grant, ownClient bool) (provider.Result, string, []string, error) {
 	v := s.Providers.Get(prov)
 	if v == nil {
 		if prov == "" {
@@ -154,6 +165,8 @@ func (s *Service) validate(ctx context.Context, appID, prov string, settings map
 			if err == nil && res.Client.App != nil {
 				err = invalid("this grant was made with a %s credential (bulk authentication): send settings.email_address, not a refresh token, or name a connector credential in settings.credential_id", res.Client.App.Type)
 			}
+		case cid == "" && ownClient:
+			res, err = s.Clients.ResolveGrant(ctx, appID, prov, "")
 		default:
 			res, err = s.Clients.Resolve(ctx, appID, prov, cid)
 		}
@@ -207,9 +220,15 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Gran
 	if err := checkRequest(req.State, req.Scope); err != nil {
 		return store.Grant{}, false, err
 	}
-	res, credID, scope, err := s.validate(ctx, req.AppID, req.Provider, req.Settings, req.Scope, nil)
+	res, credID, scope, err := s.validate(ctx, req.AppID, req.Provider, req.Settings, req.Scope, nil, req.ConnectorClient)
 	if err != nil {
 		return store.Grant{}, false, err
+	}
+	if req.Email != "" && !strings.EqualFold(res.Email, req.Email) {
+		return store.Grant{}, false, invalid("the credentials belong to %s, not to %s; nothing was stored", res.Email, req.Email)
+	}
+	if res.Name == "" {
+		res.Name = req.Name
 	}
 	for attempt := 0; ; attempt++ {
 		g, created, err := s.upsert(ctx, req, res, credID, scope)
@@ -481,7 +500,7 @@ func (s *Service) Update(ctx context.Context, appID, id string, p Patch) (store.
 		}
 		// Unless the settings name a credential, the grant keeps its
 		// OAuth client: its new token was issued to that client.
-		if res, credID, scope, err = s.validate(ctx, appID, old.Provider, p.Settings, sc, &old); err != nil {
+		if res, credID, scope, err = s.validate(ctx, appID, old.Provider, p.Settings, sc, &old, false); err != nil {
 			return store.Grant{}, err
 		}
 		if !strings.EqualFold(res.Email, old.Email) {

@@ -25,6 +25,7 @@ import (
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/importer"
 	"github.com/grantd/grantd/internal/importjob"
+	"github.com/grantd/grantd/internal/native"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/providers"
@@ -218,6 +219,8 @@ type Server struct {
 	Webhooks *webhook.Service
 	// RedirectURIs are the applications' redirect URIs (hosted OAuth).
 	RedirectURIs *redirecturi.Service
+	// Native is the v2 native authentication flow (/connect/authorize).
+	Native *native.Service
 	// Deliverer delivers queued webhook events (run by Serve when
 	// webhooks.enabled).
 	Deliverer *webhook.Worker
@@ -282,8 +285,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 			},
 		}
 	}
+	s.Native = &native.Service{
+		Store: st, Vault: v, Grants: s.Grants, Connectors: s.Connectors, Auth: s.Tenants, Servers: det.Table(), Now: time.Now,
+	}
 	s.API = api.New(api.Config{
 		Imports: s.Imports, ImportMaxBodyBytes: cfg.Imports.MaxBodyBytes, ImportUploadTimeout: cfg.Imports.UploadTimeout,
+		Native:   &native.Handlers{Service: s.Native, Log: log, RequestID: func(r *http.Request) string { return api.RequestID(r.Context()) }},
 		Webhooks: s.Webhooks, WebhookIPAddresses: cfg.Webhooks.IPAddresses,
 		RedirectURIs: s.RedirectURIs,
 		Auth:         s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
