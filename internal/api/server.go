@@ -178,6 +178,9 @@ func (s *Server) routes() {
 		// v2 paths: no API key (client_id names the application), v2's
 		// error shape, also for a wrong method.
 		s.handle("POST /connect/authorize", s.cfg.Native.Authorize)
+		if s.cfg.Native.Service.IssueToken != nil {
+			s.handle("POST /connect/token", s.cfg.Native.Token)
+		}
 	}
 
 	// Everything else is a 404 in the error envelope.

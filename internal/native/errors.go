@@ -16,6 +16,7 @@ const (
 	TypeAuth           = "auth_error"
 	TypeNotFound       = "not_found_error"
 	TypeAPI            = "api_error"
+	TypeRateLimit      = "rate_limit_error"
 )
 
 // Error is an answer in v2's error shape, {"message", "type"}.
@@ -23,6 +24,8 @@ type Error struct {
 	Status  int
 	Type    string
 	Message string
+	// RetryAfter, when positive, is sent as the Retry-After header (429).
+	RetryAfter int
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Type, e.Message) }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 )
 
 // Handlers serves the v2 paths.
@@ -34,6 +35,26 @@ func (h *Handlers) Authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"code": code})
+}
+
+// Token serves POST /connect/token.
+func (h *Handlers) Token(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	req, err := ParseToken(body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	acc, err := h.Service.Token(r.Context(), req)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, acc)
 }
 
 // MethodNotAllowed answers a v2 path's other methods with a v2 405.
@@ -74,6 +95,9 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		log.ErrorContext(r.Context(), "internal error", slog.String("request_id", id), slog.String("route", r.Pattern), slog.Any("err", err))
 		e = &Error{Status: http.StatusInternalServerError, Type: TypeAPI, Message: "internal error; the request id (x-request-id) identifies it in grantd's log"}
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	writeJSON(w, e.Status, map[string]string{"message": e.Message, "type": e.Type})
 }

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/emailaddr"
 	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/tenant"
 )
@@ -47,7 +50,15 @@ type Service struct {
 	// Servers is detection's provider table: the IMAP and SMTP servers of
 	// the v2 mail-service providers (yahoo, aol, hotmail, outlook).
 	Servers *detect.Table
-	Now     func() time.Time
+	// IssueToken issues a grantd access token for a grant (the hosted
+	// OAuth token family, internal/token); nil: /connect/token is not
+	// served.
+	IssueToken func(ctx context.Context, appID, grantID string, scope []string) (string, error)
+	// RateLimit bounds each application's /connect/authorize requests (the
+	// API's bucket: they make grantd log in to providers, and need no API
+	// key); nil: no limit.
+	RateLimit *ratelimit.Limiter
+	Now       func() time.Time
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -73,6 +84,11 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (string, 
 	}
 	if err != nil {
 		return "", err
+	}
+	if ok, wait := s.RateLimit.Allow(app.ID, time.Now()); !ok {
+		secs := max(int(math.Ceil(wait.Seconds())), 1)
+		return "", &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, RetryAfter: secs,
+			Message: fmt.Sprintf("too many requests for this application on this grantd node; retry in %d s", secs)}
 	}
 	p, err := s.translate(ctx, app.ID, req)
 	if err != nil {
@@ -439,6 +455,23 @@ func (s *Service) Redeem(ctx context.Context, req TokenRequest) (store.Grant, st
 		return store.Grant{}, "", err
 	}
 	return g, d.Provider, nil
+}
+
+// Token runs POST /connect/token: it redeems the code and answers the v2
+// account with a new access token for its grant. The code is spent even
+// when the token cannot be issued (authorize again).
+func (s *Service) Token(ctx context.Context, req TokenRequest) (Account, error) {
+	g, v2Name, err := s.Redeem(ctx, req)
+	if err != nil {
+		return Account{}, err
+	}
+	tok, err := s.IssueToken(ctx, g.AppID, g.ID, g.Scope)
+	if err != nil {
+		return Account{}, fmt.Errorf("issue the access token of grant %s: %w", g.ID, err)
+	}
+	acc := AccountOf(g, v2Name)
+	acc.AccessToken = tok
+	return acc, nil
 }
 
 var errBadCode = invalidf("code is invalid, expired or already used: codes are single use and valid for %d minutes; authorize again", int(CodeTTL/time.Minute))

@@ -375,3 +375,29 @@ func TestCodes(t *testing.T) {
 func nativeToken(appID, key, code string) native.TokenRequest {
 	return native.TokenRequest{ClientID: appID, ClientSecret: key, Code: code}
 }
+
+// TestRateLimit: /connect/authorize takes the application's API bucket
+// (it needs no API key and makes grantd log in to providers): past it, a
+// v2 429 with Retry-After, and the provider is not asked.
+func TestRateLimit(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Configure: func(c *config.Config) {
+		c.RateLimit = config.RateLimit{RequestsPerSecond: 1, Burst: 2}
+	}})
+	appID, _ := e.App("acme")
+	body := map[string]any{"client_id": appID, "email_address": "a@icloud.test", "provider": "icloud", "settings": map[string]any{}}
+	for i := range 2 {
+		if r := e.Do("POST", "/connect/authorize", "", body); r.Status != 400 {
+			t.Fatalf("request %d: %d %s", i, r.Status, r.Raw)
+		}
+	}
+	r := e.Do("POST", "/connect/authorize", "", body)
+	if r.Status != 429 || r.Body["type"] != "rate_limit_error" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("past the limit: %d %v %s", r.Status, r.Header, r.Raw)
+	}
+	// Another application has its own bucket.
+	other, _ := e.App("other")
+	body["client_id"] = other
+	if r := e.Do("POST", "/connect/authorize", "", body); r.Status != 400 {
+		t.Fatalf("another application: %d %s", r.Status, r.Raw)
+	}
+}

@@ -285,8 +285,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 			},
 		}
 	}
+	apiLimit := ratelimit.New(float64(cfg.RateLimit.RequestsPerSecond), cfg.RateLimit.Burst)
 	s.Native = &native.Service{
 		Store: st, Vault: v, Grants: s.Grants, Connectors: s.Connectors, Auth: s.Tenants, Servers: det.Table(), Now: time.Now,
+		RateLimit: apiLimit,
 	}
 	s.API = api.New(api.Config{
 		Imports: s.Imports, ImportMaxBodyBytes: cfg.Imports.MaxBodyBytes, ImportUploadTimeout: cfg.Imports.UploadTimeout,
@@ -295,7 +297,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		RedirectURIs: s.RedirectURIs,
 		Auth:         s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version, AccessTokens: s.Refresher,
-		RateLimit:       ratelimit.New(float64(cfg.RateLimit.RequestsPerSecond), cfg.RateLimit.Burst),
+		RateLimit:       apiLimit,
 		DetectRateLimit: ratelimit.New(float64(cfg.RateLimit.DetectRequestsPerSecond), cfg.RateLimit.DetectBurst),
 	})
 	if err := s.Refresher.Register(s.API.Registry()); err != nil {
