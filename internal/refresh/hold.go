@@ -306,5 +306,20 @@ func (r *Refresher) Close() {
 	r.closeOnce.Do(func() {
 		close(r.stop)
 		<-r.loopDone
+		r.mu.Lock()
+		held, lost := len(r.held), 0
+		for _, h := range r.held {
+			if h.spoolID == 0 {
+				lost++
+			}
+		}
+		r.mu.Unlock()
+		if held > 0 {
+			r.log.Warn("refresh: stopping with provider answers the database has not stored; the spool keeps them for the next start",
+				slog.Int("held", held), slog.Int("not_in_spool", lost))
+		}
+		if lost > 0 {
+			r.log.Error("refresh: rotated tokens that are not in the spool are lost with this process", slog.Int("answers", lost))
+		}
 	})
 }
