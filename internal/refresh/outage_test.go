@@ -84,7 +84,8 @@ func checkNothingLost(t *testing.T, c *cluster, ids, emails []string) {
 // answered invalid_grant, and vending during the outage answers a
 // retryable error (fault.Unavailable: 503) and nothing else.
 func TestDatabaseOutage(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it runs alone, before the package's parallel tests,
+	// so that their load does not stretch its timings, nor its theirs.
 	pg := testenv.StartPGCluster(t)
 	const lease = 2 * time.Second
 	c := newCluster(t, 3, pg.URL, outageConfig(lease))
@@ -198,7 +199,7 @@ func TestDatabaseOutage(t *testing.T) {
 // node restarted: it replays its spool, and nothing is lost (as in
 // TestDatabaseOutage), although the other node was running all along.
 func TestDatabaseOutageNodeKilled(t *testing.T) {
-	t.Parallel()
+	// Not parallel (see TestDatabaseOutage).
 	pg := testenv.StartPGCluster(t)
 	bin := apitest.BuildGrantd(t)
 	const lease = 3 * time.Second
