@@ -92,7 +92,21 @@ func TestServiceAccountGrant(t *testing.T) {
 	if r.Status != http.StatusCreated || r.Data()["email"] != "bob@acme.test" {
 		t.Errorf("calendar-only grant: %d %s", r.Status, r.Raw)
 	}
-	// The access-token endpoint serves a token the provider accepts.
+	// PATCH re-authenticates with the grant's own credential; a refresh
+	// token is refused on a service account grant.
+	id := g["id"].(string)
+	r = e.Do("PATCH", "/v3/grants/"+id, e.key, map[string]any{"settings": map[string]any{"email_address": "ada@acme.test", "scopes": []any{apitest.Calendar}}})
+	if sc, _ := r.Data()["scope"].([]any); r.Status != http.StatusOK || len(sc) != 1 || sc[0] != apitest.Calendar || r.Data()["credential_id"] != e.credID {
+		t.Errorf("patch with new scopes: %d %s", r.Status, r.Raw)
+	}
+	r = e.Do("PATCH", "/v3/grants/"+id, e.key, map[string]any{"settings": map[string]any{"refresh_token": "1//x"}})
+	if r.Status != http.StatusBadRequest || !strings.Contains(r.ErrMessage(), "serviceaccount credential") {
+		t.Errorf("patch with a refresh token: %d %s", r.Status, r.Raw)
+	}
+	r = e.Do("PATCH", "/v3/grants/"+id, e.key, map[string]any{"settings": map[string]any{"email_address": "bob@acme.test", "scopes": []any{apitest.GmailReadonly}}})
+	if r.Status != http.StatusBadRequest {
+		t.Errorf("patch to another user: %d %s", r.Status, r.Raw)
+	}
 	if strings.Contains(e.Logs.String(), "PRIVATE KEY") {
 		t.Errorf("the private key was logged")
 	}
