@@ -193,6 +193,8 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg.DataDir, cfg.Listen, cfg.DatabaseURL, cfg.Vault.Keyring = *dataDir, *listen, "", ""
 	cfg.Network.AllowInsecure = true
+	// The stand-in IMAP, SMTP and EWS servers listen on loopback.
+	cfg.Network.AllowPrivateHosts = true
 	// The dev receiver listens on loopback.
 	cfg.Webhooks.AllowPrivateURLs = true
 	if err := cfg.Validate(); err != nil {

@@ -94,7 +94,7 @@ providers:
 
 func TestEnvMapping(t *testing.T) {
 	keys := Keys()
-	if len(keys) != 71 {
+	if len(keys) != 73 {
 		t.Errorf("%d keys; update this test and docs/configuration.md when adding keys", len(keys))
 	}
 	want := map[string]string{
@@ -367,6 +367,10 @@ func TestValidate(t *testing.T) {
 		{"ratelimit.burst", "0", "ratelimit.burst"},
 		{"ratelimit.detect_requests_per_second", "-5", "ratelimit.detect_requests_per_second"},
 		{"ratelimit.detect_burst", "0", "ratelimit.detect_burst"},
+		{"network.allowed_cidrs", "10.20.0.0/16, fd00:1::/64,192.168.1.7", ""},
+		{"network.allowed_cidrs", "10.20.0.0/33", "network.allowed_cidrs"},
+		{"network.allowed_cidrs", "mail.internal", "network.allowed_cidrs"},
+		{"store.timeout", "0s", "store.timeout"},
 	}
 	for _, tc := range cases {
 		c := Default()

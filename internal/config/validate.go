@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/grantd/grantd/internal/netx"
 )
 
 // Validate checks that the configuration is usable: the listen address
@@ -54,6 +56,12 @@ func (c Config) Validate() error {
 	if c.Network.DNSServer != "" {
 		if err := checkHostPort(c.Network.DNSServer, false); err != nil {
 			bad("network.dns_server", "%v", err)
+		}
+	}
+
+	for _, cidr := range c.Network.AllowedCIDRs {
+		if _, err := netx.ParseCIDR(cidr); err != nil {
+			bad("network.allowed_cidrs", "%v", err)
 		}
 	}
 

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/grantd/grantd/internal/emailaddr"
+	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
 
@@ -85,9 +86,11 @@ type Options struct {
 	// HTTPClient fetches autoconfig and Autodiscover documents. When its
 	// transport is an *http.Transport (or nil), it is cloned: host names
 	// are resolved through Resolver, only public addresses are dialled
-	// (unless AllowPrivateNetworks), and no proxy is used.
+	// (unless AllowPrivateNetworks, or AllowedNetworks holds the
+	// address), and no proxy is used.
 	HTTPClient           *http.Client
 	AllowPrivateNetworks bool
+	AllowedNetworks      []netip.Prefix
 	// Timeout bounds one whole discovery (10s); DNSTimeout each DNS step
 	// (2s); HTTPTimeout each HTTP request (4s).
 	Timeout     time.Duration
@@ -680,7 +683,7 @@ func redactURL(u string) string {
 
 // dial connects to addr for discovery HTTP: the host is resolved through
 // the detector's resolver and only public addresses are used unless
-// AllowPrivateNetworks.
+// AllowPrivateNetworks (or AllowedNetworks).
 func (d *Detector) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -697,7 +700,7 @@ func (d *Detector) dial(ctx context.Context, network, addr string) (net.Conn, er
 	var dialer net.Dialer
 	var lastErr error
 	for _, ip := range ips {
-		if !d.o.AllowPrivateNetworks && !publicAddr(ip) {
+		if !(netx.Guard{AllowPrivate: d.o.AllowPrivateNetworks, Allowed: d.o.AllowedNetworks}).Permits(ip) {
 			// Neither the host nor the address is repeated: reasons are
 			// shown to API callers, who must not learn internal DNS.
 			lastErr = errNotPublic

@@ -287,6 +287,19 @@ func TestAutoconfigRefusesPrivateAddresses(t *testing.T) {
 	if strings.Contains(r.Reason, "10.1.2.3") {
 		t.Errorf("the reason shows an internal address: %s", r.Reason)
 	}
+
+	// network.allowed_cidrs (AllowedNetworks): a permitted range is
+	// dialled, others still are not.
+	lo := newTestDetector(t, srv, Options{HTTPClient: ts.Client(), AutoconfigURLs: func(string, string) []string { return []string{ts.URL + "/direct"} },
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if r := detectAll(t, lo, "a@evil.test"); !r.Detected || hits.Load() != 1 {
+		t.Errorf("autoconfig on an allowed range: %+v, %d hits", r, hits.Load())
+	}
+	other := newTestDetector(t, srv, Options{HTTPClient: ts.Client(), AutoconfigURLs: func(string, string) []string { return []string{ts.URL + "/direct"} },
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	if r := detectAll(t, other, "b@evil.test"); r.Detected || hits.Load() != 1 {
+		t.Errorf("autoconfig outside the allowed ranges: %+v, %d hits", r, hits.Load())
+	}
 }
 
 // Addresses that route to IPv4 through IPv6 translation are not public.

@@ -90,3 +90,32 @@ func TestGuardDialer(t *testing.T) {
 	}
 	c.Close()
 }
+
+// network.allow_private_hosts and network.allowed_cidrs make the guard of
+// the connections to hosts a caller chose.
+func TestConfigGuard(t *testing.T) {
+	if g := (Config{}).Guard(); g.AllowPrivate || len(g.Allowed) != 0 || g.Permits(netip.MustParseAddr("169.254.169.254")) {
+		t.Errorf("the default guard permits more than public addresses: %+v", g)
+	}
+	if !(Config{AllowPrivateHosts: true}).Guard().Permits(netip.MustParseAddr("127.0.0.1")) {
+		t.Error("allow_private_hosts does not permit loopback")
+	}
+	g := Config{AllowedCIDRs: []string{"10.20.0.0/16", " 192.168.1.7 ", "fd00:1::/64", "10.30.1.2/8"}}.Guard()
+	for _, c := range []struct {
+		ip string
+		ok bool
+	}{
+		{"10.20.9.9", true}, {"192.168.1.7", true}, {"192.168.1.8", false}, {"fd00:1::5", true}, {"fd00:2::5", false},
+		{"10.99.0.1", true}, // 10.30.1.2/8 is the range 10.0.0.0/8
+		{"127.0.0.1", false}, {"169.254.169.254", false}, {"8.8.8.8", true},
+	} {
+		if got := g.Permits(netip.MustParseAddr(c.ip)); got != c.ok {
+			t.Errorf("allowed_cidrs: Permits(%s) = %v, want %v", c.ip, got, c.ok)
+		}
+	}
+	for _, bad := range []string{"", "10.0.0.0/33", "mail.internal", "::ffff:10.0.0.0/104"} {
+		if _, err := ParseCIDR(bad); err == nil {
+			t.Errorf("ParseCIDR(%q) accepted", bad)
+		}
+	}
+}

@@ -34,6 +34,11 @@ const (
 	ClassMissingScope Class = "missing_scope"
 	// ClassTLS: TLS handshake or certificate failure. 400.
 	ClassTLS Class = "tls_error"
+	// ClassAddressRefused: the server's address is one grantd does not
+	// connect to (loopback, private, link-local…; see
+	// network.allow_private_hosts). 400; a re-check keeps the grant (the
+	// operator may allow the range).
+	ClassAddressRefused Class = "address_refused"
 	// ClassUnavailable: the provider could not be reached, timed out or
 	// answered with a server error; nothing is wrong with the credentials
 	// and the caller may retry. 504.

@@ -137,7 +137,9 @@
 // password during the check wins): invalid credentials, app password
 // required, basic auth or access disabled and bad requests make the grant
 // invalid with one grant.expired; ClassUnavailable, ClassTLS (a server
-// certificate problem is not the account's) and anything unclassified are
+// certificate problem is not the account's), ClassAddressRefused (the
+// server's address is one network.allow_private_hosts refuses: the
+// operator's setting, which may change) and anything unclassified are
 // retried with backoff and never invalidate.
 package refresh
 
@@ -570,7 +572,7 @@ func (r *Refresher) release(g store.Grant) {
 // recheckTransient reports whether a re-check failure of class c must not
 // invalidate a password grant.
 func recheckTransient(c provider.Class) bool {
-	return c == "" || c == provider.ClassUnavailable || c == provider.ClassTLS
+	return c == "" || c == provider.ClassUnavailable || c == provider.ClassTLS || c == provider.ClassAddressRefused
 }
 
 // recheck logs in again with a password grant's stored credentials (g is

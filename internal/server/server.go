@@ -240,7 +240,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	}
 	det := detect.New(detect.Options{
 		DNSServer: cfg.Network.DNSServer, Timeout: cfg.Network.Timeout, HTTPClient: hc,
-		AutodiscoverURL: cfg.Providers.EWS.AutodiscoverURL,
+		AutodiscoverURL:      cfg.Providers.EWS.AutodiscoverURL,
+		AllowPrivateNetworks: cfg.Network.AllowPrivateHosts, AllowedNetworks: cfg.Network.Guard().Allowed,
 	})
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {

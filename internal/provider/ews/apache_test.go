@@ -92,7 +92,7 @@ func TestApacheInterop(t *testing.T) {
 		waitTLS(t, p, exited, dir)
 	}
 
-	v := ews.New(netx.Config{CAFile: filepath.Join(dir, "cert.pem"), Timeout: 5 * time.Second}, nil)
+	v := ews.New(netx.Config{AllowPrivateHosts: true, CAFile: filepath.Join(dir, "cert.pem"), Timeout: 5 * time.Second}, nil)
 	check := func(port int, user, pw string) (provider.Result, error) {
 		return validate(v, map[string]any{"email": "alice@contoso.test", "ews_username": user, "ews_password": pw, "ews_host": "127.0.0.1", "ews_port": port})
 	}

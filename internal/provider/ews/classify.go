@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
 
@@ -156,6 +157,19 @@ func (c *session) faultError(op string, f *fault, pe map[string]any) error {
 
 func (c *session) transportError(op string, err error) error {
 	pe := map[string]any{"operation": op, "error": err.Error()}
+	if errors.Is(err, netx.ErrNotPublic) {
+		// Neither the address the name resolved to nor anything about
+		// what listens there is said.
+		pe["error"] = "address refused"
+		return &provider.Error{Class: provider.ClassAddressRefused, ProviderError: pe, Err: err,
+			Message: fmt.Sprintf("the EWS server %s (%s) cannot be used: %s; grantd connects only to public addresses unless its operator permits others (network.allow_private_hosts, network.allowed_cidrs)", c.ep.host, c.ep.what, netx.ErrNotPublic)}
+	}
+	if notHTTP(err) {
+		// Another service on the port: what it sent is not repeated.
+		pe["error"] = "not an HTTP server"
+		return &provider.Error{Class: provider.ClassUnavailable, ProviderError: pe, Err: err,
+			Message: fmt.Sprintf("the server at %s:%d did not answer as an HTTP server; check %s (the Exchange server's host name, for example mail.contoso.com, or its https://…/EWS/Exchange.asmx URL); nothing was stored", c.ep.host, c.ep.port, c.ep.what)}
+	}
 	unavailable := func(format string, args ...any) error {
 		return &provider.Error{Class: provider.ClassUnavailable, ProviderError: pe, Err: err,
 			Message: fmt.Sprintf(format, args...) + "; nothing was stored, retry later"}
@@ -199,4 +213,11 @@ func (c *session) transportError(op string, err error) error {
 		return tlsMessage(err.Error())
 	}
 	return unavailable("the EWS server %s:%d could not be reached (%v)", c.ep.host, c.ep.port, err)
+}
+
+// notHTTP reports an answer that is not HTTP (net/http quotes what it
+// got: "malformed HTTP response \"SSH-2.0-…\"").
+func notHTTP(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "malformed HTTP") || strings.Contains(s, "malformed MIME header")
 }

@@ -30,7 +30,10 @@ const maxBody = 4 << 20
 // Services credentials. It is safe for concurrent use.
 type Provider struct {
 	// Dial opens TCP connections; nil means a net.Dialer bounded by the
-	// network timeout. Set it before the first Validate.
+	// network timeout and guarded by the network configuration's Guard
+	// (public addresses only unless network.allow_private_hosts or
+	// network.allowed_cidrs permit others). Set it before the first
+	// Validate.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	network netx.Config

@@ -39,7 +39,7 @@ func start(t *testing.T, auth ewssb.Auth) (*ewssb.Server, *ews.Provider) {
 	t.Cleanup(srv.Close)
 	srv.AddUser(aliceEmail, aliceUser, alicePW, aliceName)
 	srv.AddUser("bob@contoso.test", `CONTOSO\bob`, "bob-pw", "Bob Builder")
-	return srv, ews.New(netx.Config{CAFile: srv.CAFile(), Timeout: 2 * time.Second}, nil)
+	return srv, ews.New(netx.Config{AllowPrivateHosts: true, CAFile: srv.CAFile(), Timeout: 2 * time.Second}, nil)
 }
 
 // echoRedacted checks an error from a server that repeated the password
@@ -58,7 +58,7 @@ func echoRedacted(t *testing.T, pe *provider.Error) {
 // dialing returns a validator trusting srv's CA that opens connections
 // with dial.
 func dialing(srv *ewssb.Server, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *ews.Provider {
-	v := ews.New(netx.Config{CAFile: srv.CAFile(), Timeout: 2 * time.Second}, nil)
+	v := ews.New(netx.Config{AllowPrivateHosts: true, CAFile: srv.CAFile(), Timeout: 2 * time.Second}, nil)
 	v.Dial = dial
 	return v
 }
@@ -194,7 +194,7 @@ func TestWrongPassword(t *testing.T) {
 func TestFreshConnectionPerCheck(t *testing.T) {
 	t.Run("a reused connection stays authenticated", func(t *testing.T) {
 		srv, _ := start(t, ewssb.NTLM)
-		tc, err := netx.TLSConfig(netx.Config{CAFile: srv.CAFile()})
+		tc, err := netx.TLSConfig(netx.Config{AllowPrivateHosts: true, CAFile: srv.CAFile()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +336,7 @@ func TestFailureClasses(t *testing.T) {
 		}},
 		{"slow server (timeout)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.SetDelay(2 * time.Second)
-			return ews.New(netx.Config{CAFile: srv.CAFile(), Timeout: 200 * time.Millisecond}, nil)
+			return ews.New(netx.Config{AllowPrivateHosts: true, CAFile: srv.CAFile(), Timeout: 200 * time.Millisecond}, nil)
 		}, provider.ClassUnavailable, func(t *testing.T, pe *provider.Error) {
 			if !strings.Contains(pe.Message, "did not answer within 200ms") {
 				t.Errorf("message %s", pe.Message)
@@ -356,7 +356,7 @@ func TestFailureClasses(t *testing.T) {
 			}
 		}},
 		{"untrusted certificate", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
-			return ews.New(netx.Config{Timeout: 2 * time.Second}, nil)
+			return ews.New(netx.Config{AllowPrivateHosts: true, Timeout: 2 * time.Second}, nil)
 		}, provider.ClassTLS, func(t *testing.T, pe *provider.Error) {
 			if !strings.Contains(pe.Message, "network.ca_file") {
 				t.Errorf("message %s", pe.Message)
@@ -518,7 +518,7 @@ func TestAutodiscover(t *testing.T) {
 	s := settings(srv, aliceUser, alicePW)
 	delete(s, "ews_host")
 	delete(s, "ews_port")
-	net := netx.Config{CAFile: srv.CAFile(), Timeout: 2 * time.Second}
+	net := netx.Config{AllowPrivateHosts: true, CAFile: srv.CAFile(), Timeout: 2 * time.Second}
 
 	f := &finder{url: srv.URL()}
 	res, err := validate(ews.New(net, f), s)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -34,10 +35,17 @@ func (v *Provider) newSession(ep endpoint, user, pw string) *session {
 	t := v.timeout()
 	dial := v.Dial
 	if dial == nil {
-		dial = (&net.Dialer{Timeout: min(t, 10*time.Second)}).DialContext
+		dial = v.network.Guard().Dialer(net.Dialer{Timeout: min(t, 10*time.Second)}).DialContext
+	}
+	// A proxy would be the address the guard checks, not the server's:
+	// the environment's proxy is used only when every address is
+	// permitted anyway.
+	var proxy func(*http.Request) (*url.URL, error)
+	if v.network.AllowPrivateHosts {
+		proxy = http.ProxyFromEnvironment
 	}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
+		Proxy:                 proxy,
 		DialContext:           dial,
 		TLSClientConfig:       v.tls.Clone(),
 		TLSHandshakeTimeout:   min(t, 10*time.Second),

@@ -25,7 +25,7 @@ func TestICloud(t *testing.T) {
 	defer srv.Close()
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(srv.CAPEM())
-	v := icloud.New(srv.MailHosts(), imap.New(imap.Options{Network: netx.Config{Timeout: 3 * time.Second}, TLS: &tls.Config{RootCAs: pool}}))
+	v := icloud.New(srv.MailHosts(), imap.New(imap.Options{Network: netx.Config{AllowPrivateHosts: true, Timeout: 3 * time.Second}, TLS: &tls.Config{RootCAs: pool}}))
 	validate := func(s map[string]any) (provider.Result, *provider.Error) {
 		r, err := v.Validate(context.Background(), provider.Request{Settings: s})
 		if err != nil {

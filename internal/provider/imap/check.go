@@ -60,6 +60,26 @@ const (
 // errNoStartTLS is a server that does not offer STARTTLS.
 var errNoStartTLS = errors.New("the server does not offer STARTTLS")
 
+// errNotProtocol is a peer whose greeting is not one of the protocol's
+// (another service on the port). What it sent is never repeated: a caller
+// must not learn the banners of the services grantd can reach.
+var errNotProtocol = errors.New("the server did not answer in the protocol")
+
+// imapGreeting reports whether line is an IMAP greeting (OK, PREAUTH or
+// BYE, RFC 9051 section 7.1.5; some servers send NO or BAD).
+func imapGreeting(line string) bool {
+	rest, ok := strings.CutPrefix(line, "* ")
+	if !ok {
+		return false
+	}
+	typ, _, _ := strings.Cut(rest, " ")
+	switch strings.ToUpper(typ) {
+	case "OK", "PREAUTH", "BYE", "NO", "BAD":
+		return true
+	}
+	return false
+}
+
 // target is one server being checked.
 type target struct {
 	proto    string // "imap" or "smtp"
@@ -72,11 +92,7 @@ type target struct {
 func (t target) addr() string { return net.JoinHostPort(t.host, strconv.Itoa(t.port)) }
 
 func (v *Provider) dial(ctx context.Context, t target) (net.Conn, error) {
-	if v.opts.Dial != nil {
-		return v.opts.Dial(ctx, "tcp", t.addr())
-	}
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", t.addr())
+	return v.opts.Dial(ctx, "tcp", t.addr())
 }
 
 func (v *Provider) tlsConfig(host string, alpn string) *tls.Config {
@@ -220,11 +236,12 @@ func (v *Provider) imapStartTLS(ctx context.Context, t target) (*imapclient.Clie
 		raw.release()
 		return nil, nil, stageGreeting, err
 	}
-	if typ, e := parseStatus(strings.TrimPrefix(line, "* ")); !strings.HasPrefix(line, "* ") || (typ != "OK" && typ != "PREAUTH") {
+	if !imapGreeting(line) {
 		raw.release()
-		if e == nil {
-			e = &imap.Error{Type: imap.StatusResponseTypeBad, Text: line}
-		}
+		return nil, nil, stageGreeting, errNotProtocol
+	}
+	if typ, e := parseStatus(strings.TrimPrefix(line, "* ")); typ != "OK" && typ != "PREAUTH" {
+		raw.release()
 		return nil, nil, stageGreeting, e
 	}
 	if _, err := io.WriteString(raw, "G0 STARTTLS\r\n"); err != nil {
@@ -334,8 +351,48 @@ func (v *Provider) checkSMTP(ctx context.Context, a Account) error {
 	return nil
 }
 
+// smtpGreetConn checks that what a server sends first is an SMTP reply
+// (three digits, then a space or a hyphen) before go-smtp reads it: its
+// reader takes "SSH-2.0-…" for the first line of a multi-line reply and
+// waits for more until the deadline. Anything else is errNotProtocol.
+type smtpGreetConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *smtpGreetConn) Read(p []byte) (int, error) {
+	if c.r == nil {
+		br := bufio.NewReaderSize(c.Conn, 512)
+		head, err := br.Peek(4)
+		if err != nil {
+			if len(head) > 0 && !smtpReplyPrefix(head) {
+				return 0, errNotProtocol
+			}
+			return 0, err
+		}
+		if !smtpReplyPrefix(head) {
+			return 0, errNotProtocol
+		}
+		c.r = br
+	}
+	return c.r.Read(p)
+}
+
+// smtpReplyPrefix reports whether b can begin an SMTP reply.
+func smtpReplyPrefix(b []byte) bool {
+	for i, ch := range b {
+		switch {
+		case i < 3 && (ch < '0' || ch > '9'):
+			return false
+		case i == 3 && ch != ' ' && ch != '-' && ch != '\r':
+			return false
+		}
+	}
+	return true
+}
+
 func (v *Provider) smtpClient(ctx context.Context, nc net.Conn) *smtp.Client {
-	c := smtp.NewClient(nc)
+	c := smtp.NewClient(&smtpGreetConn{Conn: nc})
 	if dl, ok := ctx.Deadline(); ok {
 		c.CommandTimeout = max(time.Until(dl), time.Millisecond)
 	}
@@ -394,7 +451,7 @@ func (v *Provider) smtpStartTLS(ctx context.Context, t target) (*smtp.Client, *c
 	if err != nil {
 		return nil, nil, stageConnect, err
 	}
-	c, err := smtp.NewClientStartTLS(raw, v.tlsConfig(t.host, ""))
+	c, err := smtp.NewClientStartTLS(&smtpGreetConn{Conn: raw}, v.tlsConfig(t.host, ""))
 	if err != nil {
 		raw.release()
 		if err.Error() == "smtp: server doesn't support STARTTLS" {

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-smtp"
 
+	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
 
@@ -110,6 +111,12 @@ func (v *Provider) classify(ctx context.Context, t target, stage string, err err
 		return v.smtpFailure(t, stage, se)
 	}
 	addr := t.addr()
+	if errors.Is(err, netx.ErrNotPublic) {
+		// Neither the address the name resolved to nor anything about
+		// what listens there is said.
+		return t.fail(provider.ClassAddressRefused, err, map[string]any{"error": "address refused"},
+			"the %s server %s cannot be used: %s; grantd connects only to public addresses unless its operator permits others (network.allow_private_hosts, network.allowed_cidrs)", t.name(), addr, netx.ErrNotPublic)
+	}
 	if ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return t.fail(provider.ClassUnavailable, err, map[string]any{"error": "timeout"}, "the %s server %s did not answer within %s; nothing was stored, try again later", t.name(), addr, v.timeout)
@@ -131,6 +138,12 @@ func (v *Provider) classify(ctx context.Context, t target, stage string, err err
 	}
 	if dropped(err) {
 		return t.fail(provider.ClassUnavailable, err, map[string]any{"error": "connection closed"}, "the %s server %s closed the connection (during %s); nothing was stored, try again later", t.name(), addr, stage)
+	}
+	if stage == stageGreeting || stage == stageStartTLS || errors.Is(err, errNotProtocol) {
+		// Not a response of the protocol (those were classified above):
+		// another service, whose words are not repeated.
+		return t.fail(provider.ClassUnavailable, err, map[string]any{"error": "not an " + t.name() + " server"},
+			"the server at %s did not answer as an %s server (during %s); check settings.%s_host and settings.%s_port. Nothing was stored", addr, t.name(), stage, t.proto, t.proto)
 	}
 	return t.fail(provider.ClassUnavailable, err, map[string]any{"error": errText(err)}, "the %s server %s failed (during %s): %s; nothing was stored, try again later", t.name(), addr, stage, errText(err))
 }

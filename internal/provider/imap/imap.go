@@ -32,7 +32,10 @@ type Options struct {
 	// Finder finds the mail servers of an address when hosts are missing;
 	// nil means hosts are required.
 	Finder provider.ServerFinder
-	// Dial opens TCP connections; nil means a net.Dialer.
+	// Dial opens TCP connections; nil means a net.Dialer guarded by
+	// Network.Guard (public addresses only unless
+	// network.allow_private_hosts or network.allowed_cidrs permit others,
+	// checked on the address dialled).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
@@ -48,6 +51,9 @@ type Provider struct {
 // New returns a Provider.
 func New(o Options) *Provider {
 	v := &Provider{opts: o, tls: o.TLS, timeout: o.Network.Timeout}
+	if v.opts.Dial == nil {
+		v.opts.Dial = o.Network.Guard().Dialer(net.Dialer{}).DialContext
+	}
 	if v.tls == nil {
 		v.tls, v.tlsErr = netx.TLSConfig(o.Network)
 	}

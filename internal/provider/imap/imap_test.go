@@ -49,7 +49,7 @@ func startEnv(t testing.TB, mode mail.TLSMode, o envOpts) env {
 		o.timeout = 3 * time.Second
 	}
 	v := imap.New(imap.Options{
-		Network: netx.Config{Timeout: o.timeout, AllowInsecure: o.insecure},
+		Network: netx.Config{AllowPrivateHosts: true, Timeout: o.timeout, AllowInsecure: o.insecure},
 		TLS:     tc, Finder: o.finder, Dial: o.dial,
 	})
 	return env{srv: srv, v: v}
