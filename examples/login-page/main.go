@@ -323,7 +323,8 @@ func humanError(err error, family string) string {
 	msg := strings.ToLower(ge.Message)
 	switch {
 	case ge.Status == http.StatusGatewayTimeout || strings.Contains(msg, "temporarily unavailable") || strings.Contains(msg, "refused the connection") ||
-		strings.Contains(msg, "could not connect") || strings.Contains(msg, "could not be reached") || strings.Contains(msg, "timed out"):
+		strings.Contains(msg, "could not connect") || strings.Contains(msg, "could not be reached") || strings.Contains(msg, "timed out") ||
+		strings.Contains(msg, "did not answer as"):
 		return "We could not reach your mail server. Check the server names and ports, or try again in a few minutes."
 	case strings.Contains(msg, "app-specific password") || strings.Contains(msg, "app password"):
 		switch family {
