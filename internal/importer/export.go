@@ -60,6 +60,7 @@ func Export(ctx context.Context, w io.Writer, st GrantLister, o ExportOptions) (
 		gs, err := st.ListGrants(ctx, o.AppID, store.GrantFilter{
 			ListOptions: store.ListOptions{Limit: o.PageSize, Offset: same, Asc: true, SortBy: "created_at"},
 			Since:       last,
+			WithSecrets: o.IncludeSecrets,
 		})
 		if err != nil {
 			return n, err

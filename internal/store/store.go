@@ -361,6 +361,20 @@ type GrantFilter struct {
 	WorkspaceID string
 	// CredentialID selects the grants made with that credential.
 	CredentialID string
+	// After, when its ID is set, starts the list after that grant in the
+	// list's order (keyset paging): Offset then counts from there. At is
+	// the grant's value of the sort column (CreatedAt or UpdatedAt).
+	After GrantKey
+	// WithSecrets also reads Secrets. Lists leave it nil otherwise: no
+	// list shows it, and reading it is most of a row's bytes.
+	WithSecrets bool
+}
+
+// GrantKey is a grant's place in a list: the value of the list's sort
+// column and the grant's ID (the tiebreak).
+type GrantKey struct {
+	At time.Time
+	ID string
 }
 
 // SecretRewrapper re-encrypts one ciphertext. It returns the new ciphertext
@@ -405,6 +419,9 @@ type Store interface {
 	CreateGrant(ctx context.Context, g Grant, events ...Event) error
 	GetGrant(ctx context.Context, appID, id string) (Grant, error)
 	GetGrantByEmail(ctx context.Context, appID, email string) (Grant, error)
+	// ListGrants returns the grants of appID that f selects, in f's
+	// order. Secrets is nil unless f.WithSecrets. Every filter answers
+	// from an index that also gives the order (see migration 0008).
 	ListGrants(ctx context.Context, appID string, f GrantFilter) ([]Grant, error)
 	// UpdateGrant calls update with the current grant under the row's
 	// write lock; the result is written with Version = old.Version+1 (the

@@ -19,15 +19,24 @@ import (
 // microseconds, JSON as TEXT (STRICT tables refuse a BLOB in a TEXT
 // column).
 var flavor = sqlstore.Flavor{
-	Name:    "sqlite",
-	NoLimit: "-1",
-	Time:    func(t time.Time) any { return t.UnixMicro() },
-	JSON:    func(b []byte) any { return string(b) },
+	Name:         "sqlite",
+	NoLimit:      "-1",
+	Likely:       "likely",
+	NoIndexOrder: "+",
+	Time:         func(t time.Time) any { return t.UnixMicro() },
+	JSON:         func(b []byte) any { return string(b) },
 	AnyOf: func(col string, vals []string) (string, any) {
 		b, _ := json.Marshal(vals) // a []string always encodes
 		return col + " IN (SELECT value FROM json_each(?))", string(b)
 	},
 	Classify: classify,
+	Explain:  "EXPLAIN QUERY PLAN ",
+	ExplainLine: func(row sqlstore.Row) (string, error) {
+		var id, parent, notUsed int64
+		var detail string
+		err := row.Scan(&id, &parent, &notUsed, &detail)
+		return detail, err
+	},
 	MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,

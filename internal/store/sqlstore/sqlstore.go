@@ -85,6 +85,11 @@ type Flavor struct {
 	// SkipLocked ends the selection of due grants ClaimDueGrants leases,
 	// so that concurrent claimers take disjoint sets.
 	SkipLocked string
+	// Likely marks a condition that most rows meet ("likely" on SQLite,
+	// which has no statistics to know it); NoIndexOrder prefixes an ORDER
+	// BY column that should not be read from an index ("+" on SQLite).
+	// They render the markers {likely} and {noIndexOrder}.
+	Likely, NoIndexOrder string
 	// NoLimit is the LIMIT of a query with an OFFSET and no limit.
 	NoLimit string
 	// Time encodes a non-zero time column value (the zero time is NULL).
@@ -106,6 +111,15 @@ type Flavor struct {
 	// LockMigrations, when set, is run first in each migration's
 	// transaction, so that nodes starting at once apply it once.
 	LockMigrations string
+	// Explain prefixes a query to get its plan; ExplainSetup runs first in
+	// the same transaction; ExplainLine reads one row of the plan.
+	Explain      string
+	ExplainSetup []string
+	ExplainLine  func(row Row) (string, error)
+	// AfterSeed, when set, runs after SeedGrants (PostgreSQL: ANALYZE, so
+	// that the planner knows the table's new size at once; SQLite keeps
+	// no statistics and plans without them).
+	AfterSeed string
 	// MigrationsTable creates the schema_migrations table if missing
 	// (version, name, applied_at encoded by Time).
 	MigrationsTable string
@@ -168,7 +182,7 @@ var _ store.Store = (*Store)(nil)
 func New(db DB, f Flavor) *Store {
 	s := &Store{db: db, f: f, rendered: make([]string, len(stmtTexts)), now: time.Now,
 		markers: strings.NewReplacer("{forUpdate}", f.ForUpdate, "{forKeyShare}", f.ForKeyShare, "{skipLocked}", f.SkipLocked,
-			"{forNoKeyUpdate}", f.ForNoKeyUpdate)}
+			"{forNoKeyUpdate}", f.ForNoKeyUpdate, "{likely}", f.Likely, "{noIndexOrder}", f.NoIndexOrder)}
 	for i, q := range stmtTexts {
 		s.rendered[i] = s.render(q)
 	}
