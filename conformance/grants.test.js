@@ -123,13 +123,13 @@ describe('grants.list', () => {
     assert.deepEqual(miss.data, []);
   });
 
-  it('the envelope keys limit and offset pass through; there is no next_cursor, so no page_token request', async () => {
+  it('the envelope keys limit and offset pass through; a full page has a next_cursor but the SDK sends no page_token request', async () => {
     const mark = recorder.mark();
     const res = await g.nylas().grants.list({ queryParams: { limit: 3, offset: 1 } });
-    assert.equal(recorder.since(mark).length, 1, 'one request');
+    assert.equal(recorder.since(mark).length, 1, 'one request (the page is full, so the SDK does not follow the cursor)');
     assert.equal(res.limit, 3, 'limit from the envelope');
     assert.equal(res.offset, 1, 'offset from the envelope');
-    assert.equal(res.nextCursor, undefined, 'no next_cursor');
+    assert.equal(typeof res.nextCursor, 'string', 'next_cursor on a full page');
     const big = await g.nylas().grants.list({ queryParams: { limit: 1000 } });
     assert.ok(big.limit <= 1000 && big.data.length <= big.limit, `limit ${big.limit}, ${big.data.length} items`);
   });
@@ -166,6 +166,68 @@ describe('grants.list', () => {
     const res = await g.nylas().grants.list({ queryParams: { email: identity.email } });
     assert.ok(recorder.last().search.includes('%2B'), `wire: ${recorder.last().search}`);
     assert.deepEqual(res.data.map((x) => x.id), [grant.id]);
+  });
+
+  it('filters by workspace_id, account_id and account_ids (none match: BYO grants have neither)', async () => {
+    const nylas = g.nylas();
+    for (const q of [{ workspaceId: 'ws-none' }, { accountId: 'acct-none' }, { accountIds: 'acct-a,acct-b' }]) {
+      const res = await nylas.grants.list({ queryParams: { ...q, limit: 200 } });
+      assert.deepEqual(res.data, [], JSON.stringify(q));
+      assert.equal(res.nextCursor, undefined);
+    }
+    assert.equal(new URLSearchParams(recorder.last().search).get('account_ids'), 'acct-a,acct-b');
+  });
+
+  it('every filter at once', async () => {
+    const target = made[0];
+    const now = Math.floor(Date.now() / 1000);
+    const res = await g.nylas().grants.list({ queryParams: {
+      provider: 'google', email: target.identity.email, grantStatus: 'valid', since: now - 3600, before: now + 3600,
+      sortBy: 'updated_at', orderBy: 'asc', limit: 5,
+    } });
+    assert.deepEqual(res.data.map((x) => x.id), [target.grant.id]);
+  });
+
+  it('a full page carries nextCursor; the iterator walks every page with page_token, in order', async () => {
+    const nylas = g.nylas();
+    for (const orderBy of ['asc', 'desc']) {
+      const q = { sortBy: 'created_at', orderBy };
+      const all = (await nylas.grants.list({ queryParams: { ...q, limit: 200 } })).data.map((x) => x.id);
+      assert.ok(all.length >= 7, `${all.length} grants`);
+      const mark = recorder.mark();
+      const first = await nylas.grants.list({ queryParams: { ...q, limit: 2 } });
+      assert.equal(first.data.length, 2);
+      assert.equal(typeof first.nextCursor, 'string', 'a full page has a cursor');
+      const got = first.data.map((x) => x.id);
+      for (let page = first; page.nextCursor;) {
+        const step = await first.next();
+        if (step.done) break;
+        page = step.value;
+        assert.ok(page.data.length <= 2);
+        got.push(...page.data.map((x) => x.id));
+      }
+      assert.deepEqual(got, all, `pages in ${orderBy} order`);
+      const tokens = recorder.since(mark).map((r) => new URLSearchParams(r.search).get('page_token')).filter(Boolean);
+      assert.ok(tokens.length >= 3, `the iterator sent page_token (${tokens.length} times)`);
+    }
+  });
+
+  it('the iterator keeps the filters on every page', async () => {
+    const first = await g.nylas().grants.list({ queryParams: { provider: 'google', limit: 1 } });
+    const got = [...first.data];
+    for (;;) {
+      const step = await first.next();
+      if (step.done) break;
+      got.push(...step.value.data);
+    }
+    assert.ok(got.length >= 3);
+    assert.ok(got.every((x) => x.provider === 'google'), got.map((x) => x.provider).join(','));
+    assert.equal(new Set(got.map((x) => x.id)).size, got.length, 'no grant twice');
+  });
+
+  it('a page_token from another order is a 400', async () => {
+    const res = await g.nylas().grants.list({ queryParams: { limit: 1, orderBy: 'asc' } });
+    await expectApiError(g.nylas().grants.list({ queryParams: { limit: 1, orderBy: 'desc', pageToken: res.nextCursor } }), { status: 400, what: 'page_token of asc with desc' });
   });
 
   it('bad query values are 400s', async () => {

@@ -126,6 +126,15 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := store.GrantFilter{ListOptions: opts, Email: q.Get("email"), IP: q.Get("ip"), Provider: q.Get("provider"), WorkspaceID: q.Get("workspace_id")}
+	if token := q.Get("page_token"); token != "" {
+		if f.After, err = parseGrantCursor(token, opts); err != nil {
+			s.respondError(w, r, err)
+			return
+		}
+		// The cursor is the place: an offset sent along (the SDK's
+		// iterator repeats the first request's) does not move it.
+		f.Offset, opts.Offset = 0, 0
+	}
 	if f.Since, err = queryTime(q, "since"); err != nil {
 		s.respondError(w, r, err)
 		return
@@ -159,7 +168,12 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) {
 	for i, g := range gs {
 		out[i] = grantView(g)
 	}
-	respondList(w, r, out, opts.Limit, opts.Offset, "")
+	next := ""
+	if len(gs) == opts.Limit {
+		// A full page: there may be more.
+		next = grantCursor(gs[len(gs)-1], opts)
+	}
+	respondList(w, r, out, opts.Limit, opts.Offset, next)
 }
 
 func (s *Server) getGrant(w http.ResponseWriter, r *http.Request) {

@@ -312,6 +312,49 @@ func TestGrantsListAndPatch(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("paged through %d grants, want %d", len(seen), n)
 	}
+	// Keyset paging: next_cursor on every full page, sent back as
+	// page_token (with the first request's offset, as the SDK's iterator
+	// does: the cursor wins), walks the list in order; a short page ends it.
+	for _, order := range []string{"asc", "desc"} {
+		var got []string
+		q := "/v3/grants?limit=7&offset=3&order_by=" + order
+		token := ""
+		for pages := 0; ; pages++ {
+			u := q
+			if token != "" {
+				u += "&page_token=" + token
+			}
+			p := e.Do("GET", u, key, nil)
+			if p.Status != 200 || pages > 10 {
+				t.Fatalf("%s: %d %s", u, p.Status, p.Raw)
+			}
+			for _, g := range p.List() {
+				got = append(got, g["id"].(string))
+			}
+			next, _ := p.Body["next_cursor"].(string)
+			if (len(p.List()) == 7) != (next != "") {
+				t.Fatalf("%s: %d items, next_cursor %q", u, len(p.List()), next)
+			}
+			if next == "" {
+				break
+			}
+			token = next
+		}
+		want := slices.Clone(ids[3:])
+		if order == "desc" {
+			want = slices.Clone(ids[:n-3])
+			slices.Reverse(want)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("cursor pages (%s) = %v, want %v", order, got, want)
+		}
+	}
+	ascCursor, _ := e.Do("GET", "/v3/grants?limit=2&order_by=asc", key, nil).Body["next_cursor"].(string)
+	for _, q := range []string{"page_token=nope", "page_token=" + ascCursor, "page_token=" + ascCursor + "&order_by=asc&sort_by=updated_at"} {
+		if p := e.Do("GET", "/v3/grants?"+q, key, nil); p.Status != 400 || !strings.Contains(p.ErrMessage(), "page_token") {
+			t.Errorf("%s: %d %s", q, p.Status, p.Raw)
+		}
+	}
 	if p := e.Do("GET", "/v3/grants?limit=500", key, nil); len(p.List()) != n || p.Body["limit"] != float64(200) {
 		t.Errorf("limit clamp: %d %v", len(p.List()), p.Body["limit"])
 	}
