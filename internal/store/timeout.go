@@ -36,6 +36,10 @@ type timeoutStore struct {
 	d time.Duration
 }
 
+// Unwrap returns the decorated store (for the conformance suite, which
+// also checks methods a backend has beyond Store: query plans, seeding).
+func (t *timeoutStore) Unwrap() Store { return t.s }
+
 // call runs f under the deadline and classifies its error.
 func (t *timeoutStore) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
 	cctx, cancel := context.WithTimeout(ctx, t.d)
