@@ -97,7 +97,8 @@ type ImportStore interface {
 	// order, that have no outcome and still have their sealed input.
 	PendingImportLines(ctx context.Context, jobID string, after, limit int) ([]ImportLine, error)
 	// MarkImportLineSending sets Sending on a line without an outcome
-	// when owner holds the job's lease (ErrConflict otherwise).
+	// when owner holds the job's lease (ErrConflict otherwise). The mark
+	// may be lost in a crash of the machine (not of the process).
 	MarkImportLineSending(ctx context.Context, jobID, owner string, line int) error
 	// RecordImportOutcome records a line's outcome in one transaction
 	// when owner holds the job's lease (ErrConflict otherwise) and the

@@ -51,8 +51,9 @@ var (
 	qImportResults = newStmt(`SELECT ` + importLineColumns + ` FROM import_lines
 		WHERE job_id = ? AND line > ? AND outcome <> '' ORDER BY line LIMIT ?`)
 	qImportLeaseHeld = newStmt(`SELECT count(*) FROM import_jobs WHERE id = ? AND lease_owner = ?`)
-	qMarkSending     = newStmt(`UPDATE import_lines SET sending = ? WHERE job_id = ? AND line = ? AND outcome = ''`)
-	qCountOutcome    = newStmt(`UPDATE import_jobs SET done = done + 1, checked = checked + ?, created = created + ?,
+	qMarkSending     = newStmt(`UPDATE import_lines SET sending = ? WHERE job_id = ? AND line = ? AND outcome = ''
+		AND EXISTS (SELECT 1 FROM import_jobs WHERE id = ? AND lease_owner = ?)`)
+	qCountOutcome = newStmt(`UPDATE import_jobs SET done = done + 1, checked = checked + ?, created = created + ?,
 		reauthenticated = reauthenticated + ?, failed_input = failed_input + ?, failed_permanent = failed_permanent + ?,
 		failed_transient = failed_transient + ?, updated_at = ? WHERE id = ? AND lease_owner = ?`)
 	qRecordOutcome = newStmt(`UPDATE import_lines SET outcome = ?, result = ?, sealed = NULL, sending = ?
@@ -193,18 +194,25 @@ func errLeaseLost(jobID, owner string) error {
 	return fmt.Errorf("import job %s is not leased to %s: %w", jobID, owner, store.ErrConflict)
 }
 
+// MarkImportLineSending is one statement run as a lease is (DB.Lease: on
+// SQLite not made durable against a crash of the machine): losing the mark
+// only loses a replayed line's "replayed" note, never an outcome.
 func (s *Store) MarkImportLineSending(ctx context.Context, jobID, owner string, line int) error {
-	return s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
-		var n int
-		if err := q.QueryRow(ctx, s.sql(qImportLeaseHeld), jobID, owner).Scan(&n); err != nil {
-			return s.err("mark import line sending", err)
-		}
-		if n == 0 {
-			return errLeaseLost(jobID, owner)
-		}
-		_, err := q.Exec(ctx, s.sql(qMarkSending), true, jobID, line)
+	n, err := s.db.Lease().Exec(ctx, s.sql(qMarkSending), true, jobID, line, jobID, owner)
+	if err != nil {
 		return s.err("mark import line sending", err)
-	})
+	}
+	if n > 0 {
+		return nil
+	}
+	var held int
+	if err := s.db.Read().QueryRow(ctx, s.sql(qImportLeaseHeld), jobID, owner).Scan(&held); err != nil {
+		return s.err("mark import line sending", err)
+	}
+	if held == 0 {
+		return errLeaseLost(jobID, owner)
+	}
+	return nil // the line has an outcome
 }
 
 // errRecorded rolls back the count of an outcome recorded already.
