@@ -1,6 +1,7 @@
 package importjob_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -9,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/importer"
 	"github.com/grantd/grantd/internal/testenv"
 )
 
@@ -59,4 +63,26 @@ func importLoad(t *testing.T, configure func(*config.Config)) {
 	}
 	t.Logf("%d lines, %.1f MB: upload %s (%.0f lines/s), job %s (%.0f lines/s)", n, float64(len(body))/1e6,
 		upload.Round(time.Millisecond), float64(n)/upload.Seconds(), run.Round(time.Millisecond), float64(n)/run.Seconds())
+
+	// The yardstick, in the same run: grantd import's engine sending as
+	// many other lines over HTTP to the same grantd, at the same
+	// concurrency, without a report.
+	lines = lines[:0]
+	for i := range n {
+		lines = append(lines, googleLine(e.RefreshToken("google", e.clientID, fmt.Sprintf("y%d@example.com", i)), fmt.Sprint(i)))
+	}
+	r := importer.New(importer.Options{
+		Sender:      &importer.HTTPSender{URL: e.HTTP.URL, APIKey: e.c.key, Client: importer.NewHTTPClient(e.Config.Imports.Workers, time.Minute)},
+		Concurrency: e.Config.Imports.Workers, Rates: importer.Rates{"google": rate.Inf},
+	})
+	start = time.Now()
+	if err := r.Run(context.Background(), strings.NewReader(strings.Join(lines, "\n"))); err != nil {
+		t.Fatal(err)
+	}
+	cli := time.Since(start)
+	if sum, _ := r.Summary(); sum.Created != n {
+		t.Fatalf("yardstick: %s", sum)
+	}
+	t.Logf("yardstick: the importer over HTTP, concurrency %d: %s (%.0f lines/s); the job took %.2f× as long", e.Config.Imports.Workers,
+		cli.Round(time.Millisecond), float64(n)/cli.Seconds(), run.Seconds()/cli.Seconds())
 }
