@@ -125,8 +125,9 @@ type CodeExchange struct {
 // authorized in the browser (hosted OAuth): grantd sends the user to
 // AuthorizeURL, the provider sends a code back to the redirect URI, and
 // Exchange redeems it for the provider's token set and learns whom it
-// belongs to. No provider implements it yet (hosted OAuth builds it on
-// oauthx, with authorization endpoints in each provider's Config).
+// belongs to. Google, Microsoft, Yahoo and Zoom implement it on oauthx
+// (oauthx.AuthCodeURL, oauthx.StartCode, Session.Exchange), with the
+// authorization endpoint in each provider's Config.
 type AuthCodeExchanger interface {
 	// AuthorizeURL returns the provider's authorization URL for a. Its
 	// error is a ClassBadRequest *Error (a tenant that cannot be used, a

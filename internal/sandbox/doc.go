@@ -1,7 +1,9 @@
 // Package sandbox is a local, real-HTTP stand-in for the OAuth providers
 // grantd validates refresh tokens against: Google, Microsoft (Entra ID and
 // Graph), Yahoo and Zoom. It speaks each provider's wire format for the
-// refresh_token grant and the "who am I" endpoint, keeps a ledger of the
+// refresh_token grant, the authorization code grant (a consent page at each
+// provider's authorization endpoint, see authorize.go) and the "who am I"
+// endpoint, keeps a ledger of the
 // refresh tokens it considers valid, and can rotate tokens, shorten access
 // token lifetimes and inject failures. An admin surface under /admin/
 // drives it over HTTP (for `grantd dev` and the conformance tests); the Go
@@ -18,6 +20,8 @@
 //	POST /yahoo/oauth2/get_token                GET /yahoo/openid/v1/userinfo
 //	GET  /yahoo/openid/v1/certs
 //	POST /zoom/oauth/token                      GET /zoom/v2/users/me
+//	GET|POST /google/o/oauth2/v2/auth, /microsoft/{tenant}/oauth2/v2.0/authorize,
+//	         /yahoo/oauth2/request_auth, /zoom/oauth/authorize (consent pages)
 //	/admin/…                                    see admin.go
 //
 // Besides refresh_token, /google/token takes service accounts' JWT-bearer

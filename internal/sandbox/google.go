@@ -25,6 +25,8 @@ func (googleFlavor) serve(s *Sandbox, p *prov, w http.ResponseWriter, r *http.Re
 	switch rest {
 	case "/token":
 		s.serveToken(w, r, p, "")
+	case "/o/oauth2/v2/auth":
+		s.serveAuthorize(w, r, p)
 	case "/userinfo", "/oauth2/v3/userinfo":
 		s.serveIdentity(w, r, p, nil, func(u User) any { return userinfo(u) })
 	case "/gmail/v1/users/me/profile":
@@ -43,6 +45,7 @@ func (googleFlavor) serve(s *Sandbox, p *prov, w http.ResponseWriter, r *http.Re
 
 func (googleFlavor) configure(c *providers.Config, base, iss string) {
 	c.Google = google.Config{
+		AuthURL:     base + "/google/o/oauth2/v2/auth",
 		TokenURL:    base + "/google/token",
 		UserinfoURL: base + "/google/userinfo",
 		JWKSURL:     base + "/google/certs",

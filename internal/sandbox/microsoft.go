@@ -51,6 +51,10 @@ func (microsoftFlavor) serve(s *Sandbox, p *prov, w http.ResponseWriter, r *http
 		s.serveAdminConsent(w, r, p, tenant)
 		return true
 	}
+	if tenant, ok := strings.CutSuffix(rest, "/oauth2/v2.0/authorize"); ok && tenant != "" && !strings.Contains(tenant, "/") {
+		s.serveAuthorize(w, r, p)
+		return true
+	}
 	if tenant, ok := strings.CutSuffix(rest, "/discovery/v2.0/keys"); ok && tenant != "" && !strings.Contains(tenant, "/") {
 		s.serveJWKS(w, r)
 		return true

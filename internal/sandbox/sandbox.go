@@ -185,6 +185,7 @@ type prov struct {
 	refresh  map[string]*refreshGrant
 	access   map[string]*accessGrant
 	retired  map[string]uint64 // rotated-away refresh token → family, for Revoke
+	codes    map[string]*authCode
 	rotation Rotation
 	ttl      time.Duration
 	failures []*failure
@@ -355,6 +356,7 @@ func (p *prov) reset() {
 	p.refresh = map[string]*refreshGrant{}
 	p.access = map[string]*accessGrant{}
 	p.retired = map[string]uint64{}
+	p.codes = map[string]*authCode{}
 	p.rotation = p.f.defaultRotation()
 	p.ttl = DefaultAccessTokenTTL
 	p.failures = nil

@@ -444,7 +444,7 @@ func TestClientErrors(t *testing.T) {
 		if body["error"] != "invalid_request" {
 			t.Errorf("%s missing param: %v", prov, body)
 		}
-		form := url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}
+		form := url.Values{"grant_type": {"password"}, "username": {"x"}}
 		st, body = post(t, tokenURL(s, prov), form, f.clientID, f.secret)
 		wantStatus(t, prov+" grant type", st, body, 400)
 		if body["error"] != "unsupported_grant_type" {
@@ -610,7 +610,7 @@ func TestNewWithoutListener(t *testing.T) {
 
 func TestNotFound(t *testing.T) {
 	s := start(t)
-	for _, p := range []string{"/", "/google/nope", "/microsoft/common/oauth2/v2.0/authorize", "/microsoft/a/b/oauth2/v2.0/token", "/admin/nope"} {
+	for _, p := range []string{"/", "/google/nope", "/microsoft/common/oauth2/v2.0/nope", "/microsoft/a/b/oauth2/v2.0/token", "/admin/nope"} {
 		st, body := get(t, s.URL()+p, "")
 		wantStatus(t, p, st, body, 404)
 		if body["error"] != "not_found" {

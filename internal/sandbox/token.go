@@ -99,6 +99,9 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request, p *prov, te
 	case grantType == "":
 		reject(errMissingParam, "grant_type")
 		return
+	case grantType == "authorization_code":
+		s.serveCodeGrant(w, r, p, form, clientID, secret, basic, answerDelay, reject)
+		return
 	case grantType != "refresh_token":
 		reject(errUnsupportedGrant, grantType)
 		return
@@ -158,6 +161,41 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request, p *prov, te
 // parsed, injected failures applied) and reports whether it did.
 type extraGrants interface {
 	serveGrant(s *Sandbox, p *prov, w http.ResponseWriter, r *http.Request, tenant, grantType string, form url.Values) bool
+}
+
+// serveCodeGrant answers an authorization_code grant (authorize.go).
+func (s *Sandbox) serveCodeGrant(w http.ResponseWriter, r *http.Request, p *prov, form url.Values, clientID, secret string, basic bool,
+	answerDelay time.Duration, reject func(tokErr, string)) {
+	switch {
+	case !p.f.clientInBody() && !basic:
+		reject(errInvalidClient, "")
+		return
+	case clientID == "":
+		reject(errMissingParam, "client_id")
+		return
+	case form.Get("code") == "":
+		reject(errMissingParam, "code")
+		return
+	case form.Get("redirect_uri") == "":
+		reject(errMissingParam, "redirect_uri")
+		return
+	}
+	newAccess, newRefresh := p.f.newAccessToken(), p.f.newRefreshToken()
+	now := s.now()
+	p.mu.Lock()
+	red, kind, detail := p.redeemCode(now, clientID, secret, form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier"), newAccess, newRefresh)
+	if kind >= 0 {
+		p.stats.Rejections++
+		p.mu.Unlock()
+		s.writeTokenError(w, r, p, kind, 0, detail)
+		return
+	}
+	p.stats.Redemptions++
+	p.mu.Unlock()
+	if !s.hold(r.Context(), answerDelay) {
+		return
+	}
+	s.writeTokenResponse(w, r, p, red)
 }
 
 // redeem performs a refresh_token grant. Callers hold p.mu. kind is -1 on

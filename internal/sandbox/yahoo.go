@@ -19,6 +19,8 @@ func (yahooFlavor) serve(s *Sandbox, p *prov, w http.ResponseWriter, r *http.Req
 	switch rest {
 	case "/oauth2/get_token":
 		s.serveToken(w, r, p, "")
+	case "/oauth2/request_auth":
+		s.serveAuthorize(w, r, p)
 	case "/openid/v1/userinfo":
 		s.serveIdentity(w, r, p, nil, func(u User) any { return userinfo(u) })
 	case "/openid/v1/certs":
@@ -31,6 +33,7 @@ func (yahooFlavor) serve(s *Sandbox, p *prov, w http.ResponseWriter, r *http.Req
 
 func (yahooFlavor) configure(c *providers.Config, base, _ string) {
 	c.Yahoo = yahoo.Config{
+		AuthURL:     base + "/yahoo/oauth2/request_auth",
 		TokenURL:    base + "/yahoo/oauth2/get_token",
 		UserinfoURL: base + "/yahoo/openid/v1/userinfo",
 	}

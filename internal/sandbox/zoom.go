@@ -20,6 +20,8 @@ func (zoomFlavor) serve(s *Sandbox, p *prov, w http.ResponseWriter, r *http.Requ
 	switch rest {
 	case "/oauth/token":
 		s.serveToken(w, r, p, "")
+	case "/oauth/authorize":
+		s.serveAuthorize(w, r, p)
 	case "/v2/users/me":
 		s.serveIdentity(w, r, p, nil, func(u User) any {
 			given, family := splitName(u.Name)
@@ -36,6 +38,7 @@ func (zoomFlavor) serve(s *Sandbox, p *prov, w http.ResponseWriter, r *http.Requ
 
 func (zoomFlavor) configure(c *providers.Config, base, _ string) {
 	c.Zoom = zoom.Config{
+		AuthURL:  base + "/zoom/oauth/authorize",
 		TokenURL: base + "/zoom/oauth/token",
 		APIURL:   base + "/zoom/v2",
 	}

@@ -7,6 +7,7 @@ package google
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -83,11 +84,21 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 	if err != nil {
 		return provider.Result{}, err
 	}
+	id, err := v.identify(ctx, s, tok, req.Client.ClientID)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	return s.Result(tok, id), nil
+}
+
+// identify learns whom tok belongs to: from its id_token, else from the
+// userinfo endpoint.
+func (v *Provider) identify(ctx context.Context, s *oauthx.Session, tok *oauth2.Token, clientID string) (oauthx.Identity, error) {
 	var id oauthx.Identity
 	if raw, _ := tok.Extra("id_token").(string); raw != "" {
-		c, err := v.verify(ctx, s, raw, req.Client.ClientID)
+		c, err := v.verify(ctx, s, raw, clientID)
 		if err != nil {
-			return provider.Result{}, err
+			return id, err
 		}
 		id = oauthx.Identity{Email: c.Email, Name: c.Name, ProviderUserID: c.Sub}
 	}
@@ -99,10 +110,10 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 			Name  string `json:"name"`
 		}
 		if err := s.GetJSON(ctx, "userinfo endpoint", v.cfg.UserinfoURL, tok.AccessToken, &ui); err != nil {
-			return provider.Result{}, err
+			return id, err
 		}
 		if id.ProviderUserID != "" && ui.Sub != "" && ui.Sub != id.ProviderUserID {
-			return provider.Result{}, provider.Errorf(provider.ClassUnavailable,
+			return id, provider.Errorf(provider.ClassUnavailable,
 				"Google's userinfo endpoint described a different account than the id_token; try again")
 		}
 		id.Email = ui.Email
@@ -114,9 +125,44 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 		}
 	}
 	if id.Email == "" {
-		return provider.Result{}, provider.Errorf(provider.ClassMissingScope,
-			"Google did not reveal the account's email address: the refresh token must include the scopes %s. Ask the user to sign in again granting them",
+		return id, provider.Errorf(provider.ClassMissingScope,
+			"Google did not reveal the account's email address: the token must include the scopes %s. Ask the user to sign in again granting them",
 			identityScopes)
+	}
+	return id, nil
+}
+
+var _ provider.AuthCodeExchanger = (*Provider)(nil)
+
+// authScopes are the scopes hosted OAuth always asks Google for: the
+// identity (id_token and userinfo).
+var authScopes = []string{"openid", "https://www.googleapis.com/auth/userinfo.email", "https://www.googleapis.com/auth/userinfo.profile"}
+
+// AuthorizeURL implements provider.AuthCodeExchanger: Google's
+// authorization endpoint (providers.google.auth_url) with offline access
+// (access_type=offline) and, unless the caller chose a prompt, consent
+// (Google sends a refresh token only with a consent).
+func (v *Provider) AuthorizeURL(a provider.Authorization) (string, error) {
+	if a.Prompt == "" {
+		a.Prompt = "consent"
+	}
+	return oauthx.AuthCodeURL(v.cfg.AuthURL, a, oauthx.WithScopes(a.Scope, authScopes...),
+		url.Values{"access_type": {"offline"}, "include_granted_scopes": {"true"}})
+}
+
+// Exchange implements provider.AuthCodeExchanger.
+func (v *Provider) Exchange(ctx context.Context, x provider.CodeExchange) (provider.Result, error) {
+	s, err := oauthx.StartCode(x, oauth, v.hc)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	tok, err := s.Exchange(ctx, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, x, nil)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	id, err := v.identify(ctx, s, tok, x.Client.ClientID)
+	if err != nil {
+		return provider.Result{}, err
 	}
 	return s.Result(tok, id), nil
 }

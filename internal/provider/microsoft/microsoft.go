@@ -84,6 +84,15 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 	if err != nil {
 		return provider.Result{}, err
 	}
+	id, err := v.identify(ctx, s, tok)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	return s.Result(tok, id), nil
+}
+
+// identify asks Graph /me whom tok belongs to.
+func (v *Provider) identify(ctx context.Context, s *oauthx.Session, tok *oauth2.Token) (oauthx.Identity, error) {
 	var me struct {
 		ID                string `json:"id"`
 		DisplayName       string `json:"displayName"`
@@ -91,17 +100,65 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 		UserPrincipalName string `json:"userPrincipalName"`
 	}
 	if err := s.GetJSON(ctx, "Graph /me endpoint", strings.TrimRight(v.cfg.GraphURL, "/")+"/me", tok.AccessToken, &me); err != nil {
-		return provider.Result{}, err
+		return oauthx.Identity{}, err
 	}
 	email := me.Mail
 	if email == "" {
 		email = me.UserPrincipalName
 	}
 	if email == "" {
-		return provider.Result{}, provider.Errorf(provider.ClassMissingScope,
-			"Microsoft Graph /me returned neither mail nor userPrincipalName: the refresh token must include User.Read")
+		return oauthx.Identity{}, provider.Errorf(provider.ClassMissingScope,
+			"Microsoft Graph /me returned neither mail nor userPrincipalName: the token must include User.Read")
 	}
-	return s.Result(tok, oauthx.Identity{Email: email, Name: me.DisplayName, ProviderUserID: me.ID}), nil
+	return oauthx.Identity{Email: email, Name: me.DisplayName, ProviderUserID: me.ID}, nil
+}
+
+var _ provider.AuthCodeExchanger = (*Provider)(nil)
+
+// authScopes are the scopes hosted OAuth always asks Microsoft for: the
+// identity (Graph /me) and offline access (a refresh token).
+var authScopes = []string{"openid", "profile", "email", "offline_access", "User.Read"}
+
+// AuthURL is the authorization endpoint of tenant:
+// providers.microsoft.login_url/{tenant}/oauth2/v2.0/authorize.
+func (v *Provider) AuthURL(tenant string) string {
+	return strings.TrimRight(v.cfg.LoginURL, "/") + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/authorize"
+}
+
+// AuthorizeURL implements provider.AuthCodeExchanger: the authorization
+// endpoint of the client's tenant (common by default), always with
+// offline_access.
+func (v *Provider) AuthorizeURL(a provider.Authorization) (string, error) {
+	tenant, err := clientTenant(a.Client)
+	if err != nil {
+		return "", err
+	}
+	return oauthx.AuthCodeURL(v.AuthURL(tenant), a, oauthx.WithScopes(a.Scope, authScopes...), url.Values{"response_mode": {"query"}})
+}
+
+// Exchange implements provider.AuthCodeExchanger.
+func (v *Provider) Exchange(ctx context.Context, x provider.CodeExchange) (provider.Result, error) {
+	tenant, err := clientTenant(x.Client)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	s, err := oauthx.StartCode(x, oauth, v.hc)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	var params url.Values
+	if sc := RefreshScope(x.Scope); sc != "" {
+		params = url.Values{"scope": {sc}}
+	}
+	tok, err := s.Exchange(ctx, oauthx.TokenEndpoint{URL: v.TokenURL(tenant), AuthStyle: oauth2.AuthStyleInParams}, x, params)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	id, err := v.identify(ctx, s, tok)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	return s.Result(tok, id), nil
 }
 
 // RefreshScope is the scope parameter of the refresh request: the requested

@@ -49,19 +49,54 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 	if err != nil {
 		return provider.Result{}, err
 	}
+	id, err := v.identify(ctx, s, tok)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	return s.Result(tok, id), nil
+}
+
+// identify asks the userinfo endpoint whom tok belongs to.
+func (v *Provider) identify(ctx context.Context, s *oauthx.Session, tok *oauth2.Token) (oauthx.Identity, error) {
 	var ui struct {
 		Sub   string `json:"sub"`
 		Email string `json:"email"`
 		Name  string `json:"name"`
 	}
 	if err := s.GetJSON(ctx, "userinfo endpoint", v.cfg.UserinfoURL, tok.AccessToken, &ui); err != nil {
-		return provider.Result{}, err
+		return oauthx.Identity{}, err
 	}
 	if ui.Email == "" {
-		return provider.Result{}, provider.Errorf(provider.ClassMissingScope,
-			"Yahoo's userinfo endpoint did not reveal the account's email address: the refresh token must include the openid, email and profile scopes")
+		return oauthx.Identity{}, provider.Errorf(provider.ClassMissingScope,
+			"Yahoo's userinfo endpoint did not reveal the account's email address: the token must include the openid, email and profile scopes")
 	}
-	return s.Result(tok, oauthx.Identity{Email: ui.Email, Name: ui.Name, ProviderUserID: ui.Sub}), nil
+	return oauthx.Identity{Email: ui.Email, Name: ui.Name, ProviderUserID: ui.Sub}, nil
+}
+
+var _ provider.AuthCodeExchanger = (*Provider)(nil)
+
+// AuthorizeURL implements provider.AuthCodeExchanger: Yahoo's
+// authorization endpoint (providers.yahoo.auth_url), with the identity
+// scopes.
+func (v *Provider) AuthorizeURL(a provider.Authorization) (string, error) {
+	return oauthx.AuthCodeURL(v.cfg.AuthURL, a, oauthx.WithScopes(a.Scope, "openid", "email", "profile"), nil)
+}
+
+// Exchange implements provider.AuthCodeExchanger.
+func (v *Provider) Exchange(ctx context.Context, x provider.CodeExchange) (provider.Result, error) {
+	s, err := oauthx.StartCode(x, oauth, v.hc)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	tok, err := s.Exchange(ctx, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, x, nil)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	id, err := v.identify(ctx, s, tok)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	return s.Result(tok, id), nil
 }
 
 var _ provider.OAuthClient = (*Provider)(nil)

@@ -54,6 +54,15 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 	if err != nil {
 		return provider.Result{}, err
 	}
+	id, err := v.identify(ctx, s, tok)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	return s.Result(tok, id), nil
+}
+
+// identify asks /users/me whom tok belongs to.
+func (v *Provider) identify(ctx context.Context, s *oauthx.Session, tok *oauth2.Token) (oauthx.Identity, error) {
 	var me struct {
 		ID          string `json:"id"`
 		Email       string `json:"email"`
@@ -62,17 +71,44 @@ func (v *Provider) Validate(ctx context.Context, req provider.Request) (provider
 		LastName    string `json:"last_name"`
 	}
 	if err := s.GetJSON(ctx, "/users/me endpoint", strings.TrimRight(v.cfg.APIURL, "/")+"/users/me", tok.AccessToken, &me); err != nil {
-		return provider.Result{}, err
+		return oauthx.Identity{}, err
 	}
 	if me.Email == "" {
-		return provider.Result{}, provider.Errorf(provider.ClassMissingScope,
-			"Zoom's /users/me did not reveal the account's email address: the refresh token must include user:read:user (or user:read)")
+		return oauthx.Identity{}, provider.Errorf(provider.ClassMissingScope,
+			"Zoom's /users/me did not reveal the account's email address: the token must include user:read:user (or user:read)")
 	}
 	name := me.DisplayName
 	if name == "" {
 		name = strings.TrimSpace(me.FirstName + " " + me.LastName)
 	}
-	return s.Result(tok, oauthx.Identity{Email: me.Email, Name: name, ProviderUserID: me.ID}), nil
+	return oauthx.Identity{Email: me.Email, Name: name, ProviderUserID: me.ID}, nil
+}
+
+var _ provider.AuthCodeExchanger = (*Provider)(nil)
+
+// AuthorizeURL implements provider.AuthCodeExchanger: Zoom's
+// authorization endpoint (providers.zoom.auth_url). Zoom takes the
+// scopes configured on the app; the requested ones are passed on.
+func (v *Provider) AuthorizeURL(a provider.Authorization) (string, error) {
+	return oauthx.AuthCodeURL(v.cfg.AuthURL, a, a.Scope, nil)
+}
+
+// Exchange implements provider.AuthCodeExchanger. Zoom authenticates the
+// client in the Authorization header only.
+func (v *Provider) Exchange(ctx context.Context, x provider.CodeExchange) (provider.Result, error) {
+	s, err := oauthx.StartCode(x, oauth, v.hc)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	tok, err := s.Exchange(ctx, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}, x, nil)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	id, err := v.identify(ctx, s, tok)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	return s.Result(tok, id), nil
 }
 
 var _ provider.OAuthClient = (*Provider)(nil)
