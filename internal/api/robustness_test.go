@@ -281,6 +281,23 @@ func sendHostile(t *testing.T, e *apitest.Env, hr hostileReq, fail func(string, 
 			return resp.StatusCode, true
 		}
 	}
+	// The OAuth endpoints answer their errors OAuth-shaped (the SDK
+	// reads them so); a 405 there is still the envelope.
+	var probe struct {
+		Error any `json:"error"`
+	}
+	_ = json.Unmarshal(raw, &probe)
+	if _, flat := probe.Error.(string); flat && oauthRoute(hr.route) && resp.StatusCode >= 400 {
+		var oe struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+			Code        int    `json:"error_code"`
+		}
+		if err := json.Unmarshal(raw, &oe); err != nil || oe.Error == "" || oe.Description == "" || oe.Code != resp.StatusCode {
+			fail("%v: %d is not an OAuth error: %.500s", hr, resp.StatusCode, raw)
+		}
+		return resp.StatusCode, true
+	}
 	var env struct {
 		RequestID string `json:"request_id"`
 		Error     *struct {
@@ -297,6 +314,17 @@ func sendHostile(t *testing.T, e *apitest.Env, hr hostileReq, fail func(string, 
 		fail("%v: %d is not in the Nylas error envelope: %.500s", hr, resp.StatusCode, raw)
 	}
 	return resp.StatusCode, true
+}
+
+// oauthRoute reports whether route (a pattern) is one of the OAuth
+// endpoints, whose errors are OAuth-shaped.
+func oauthRoute(route string) bool {
+	_, path, _ := strings.Cut(route, " ")
+	switch path {
+	case "/v3/connect/auth", "/v3/connect/callback", "/v3/connect/token", "/v3/connect/tokeninfo", "/v3/connect/revoke":
+		return true
+	}
+	return false
 }
 
 // hostileGen makes requests from one random source, in order.

@@ -22,6 +22,7 @@ import (
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/hosted"
 	"github.com/grantd/grantd/internal/importjob"
 	"github.com/grantd/grantd/internal/native"
 	"github.com/grantd/grantd/internal/ratelimit"
@@ -58,6 +59,12 @@ type Config struct {
 	DetectRateLimit *ratelimit.Limiter
 	// Webhooks manages webhook destinations; nil: /v3/webhooks answers 404.
 	Webhooks *webhook.Service
+	// Hosted runs hosted OAuth and the token endpoints; nil: they answer
+	// 404.
+	Hosted *hosted.Service
+	// PublicURL is grantd's external address (public_url); "": the
+	// request's host.
+	PublicURL string
 	// RedirectURIs manages applications' redirect URIs; nil:
 	// /v3/applications/redirect-uris answers 404.
 	RedirectURIs *redirecturi.Service
@@ -151,6 +158,16 @@ func (s *Server) routes() {
 	s.handle("DELETE /v3/connectors/{provider}/creds/{id}", s.authed(s.deleteCredential))
 
 	s.handle("POST /v3/connect/custom", s.authed(s.connectCustom))
+	if s.cfg.Hosted != nil {
+		// No API key: the browser, the token's holder or the client's
+		// own credentials authenticate these.
+		s.handle("GET /v3/connect/auth", s.connectAuth)
+		s.handle("GET /v3/connect/callback", s.connectCallback)
+		s.handle("POST /v3/connect/token", s.connectToken)
+		s.handle("GET /v3/connect/tokeninfo", s.tokenInfo)
+		s.handle("POST /v3/connect/revoke", s.revokeToken)
+		s.handle("GET /v3/grants/me", s.grantsMe)
+	}
 	s.handle("GET /v3/grants", s.authed(s.listGrants))
 	s.handle("GET /v3/grants/{id}", s.authed(s.getGrant))
 	s.handle("PATCH /v3/grants/{id}", s.authed(s.updateGrant))

@@ -26,6 +26,11 @@ type Config struct {
 	// DatabaseURL selects PostgreSQL (postgres://…); empty means SQLite in
 	// DataDir.
 	DatabaseURL string `yaml:"database_url" grantd:"secret"`
+	// PublicURL is grantd's external address (https://grantd.example),
+	// where providers send users back during hosted OAuth
+	// (<public_url>/v3/connect/callback) and the iss of tokeninfo. Empty:
+	// http://<the request's Host>.
+	PublicURL string `yaml:"public_url" grantd:"optional"`
 
 	Log   Log   `yaml:"log"`
 	Store Store `yaml:"store"`

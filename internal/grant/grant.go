@@ -230,6 +230,12 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Gran
 	if res.Name == "" {
 		res.Name = req.Name
 	}
+	return s.persist(ctx, req, res, credID, scope)
+}
+
+// persist creates the grant of a successful authentication, or
+// re-authenticates the application's grant for the same email.
+func (s *Service) persist(ctx context.Context, req AuthRequest, res provider.Result, credID string, scope []string) (store.Grant, bool, error) {
 	for attempt := 0; ; attempt++ {
 		g, created, err := s.upsert(ctx, req, res, credID, scope)
 		// The grant for this email was deleted between our create attempt

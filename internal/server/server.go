@@ -23,6 +23,7 @@ import (
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/hosted"
 	"github.com/grantd/grantd/internal/importer"
 	"github.com/grantd/grantd/internal/importjob"
 	"github.com/grantd/grantd/internal/native"
@@ -37,6 +38,7 @@ import (
 	"github.com/grantd/grantd/internal/store/postgres"
 	"github.com/grantd/grantd/internal/store/sqlite"
 	"github.com/grantd/grantd/internal/tenant"
+	"github.com/grantd/grantd/internal/token"
 	"github.com/grantd/grantd/internal/vault"
 	"github.com/grantd/grantd/internal/webhook"
 )
@@ -221,6 +223,10 @@ type Server struct {
 	RedirectURIs *redirecturi.Service
 	// Native is the v2 native authentication flow (/connect/authorize).
 	Native *native.Service
+	// Hosted is hosted OAuth and the token endpoints; Tokens the tokens
+	// they issue.
+	Hosted *hosted.Service
+	Tokens *token.Service
 	// Deliverer delivers queued webhook events (run by Serve when
 	// webhooks.enabled).
 	Deliverer *webhook.Worker
@@ -262,6 +268,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		RecoveredAfter: cfg.Webhooks.RecoveredAfter,
 	}
 	s.RedirectURIs = &redirecturi.Service{Store: st, NewID: tenant.NewID, Now: time.Now}
+	s.Tokens = &token.Service{Store: st, Now: time.Now}
+	s.Hosted = &hosted.Service{Store: st, Vault: v, Grants: s.Grants, Tokens: s.Tokens, RedirectURIs: s.RedirectURIs,
+		Keys: s.Tenants, Log: log, Now: time.Now, Issuer: strings.TrimRight(cfg.PublicURL, "/")}
 	if s.Spool, err = OpenSpool(cfg, v, log); err != nil {
 		st.Close()
 		return nil, err
@@ -295,8 +304,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		Imports: s.Imports, ImportMaxBodyBytes: cfg.Imports.MaxBodyBytes, ImportUploadTimeout: cfg.Imports.UploadTimeout,
 		Native:   &native.Handlers{Service: s.Native, Log: log, RequestID: func(r *http.Request) string { return api.RequestID(r.Context()) }},
 		Webhooks: s.Webhooks, WebhookIPAddresses: cfg.Webhooks.IPAddresses,
-		RedirectURIs: s.RedirectURIs,
-		Auth:         s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
+		RedirectURIs: s.RedirectURIs, Hosted: s.Hosted, PublicURL: cfg.PublicURL,
+		Auth: s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version, AccessTokens: s.Refresher,
 		RateLimit:       apiLimit,
 		DetectRateLimit: ratelimit.New(float64(cfg.RateLimit.DetectRequestsPerSecond), cfg.RateLimit.DetectBurst),

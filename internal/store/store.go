@@ -481,13 +481,14 @@ type Store interface {
 	// GetToken returns the token with this hash, whatever its state.
 	GetToken(ctx context.Context, hash []byte) (IssuedToken, error)
 	// UseRefreshToken redeems a refresh token in one transaction: when
-	// the token is unused, not revoked and not expired at now, and check
-	// accepts it, it is marked used and next is stored; the old token is
-	// returned. A token already used is a replay: every token of its
-	// family is revoked (and stays revoked) and ErrConflict is returned.
-	// An unknown, revoked or expired token is ErrNotFound; check's error
-	// is returned unchanged, nothing written.
-	UseRefreshToken(ctx context.Context, hash []byte, now time.Time, check func(old IssuedToken) error, next ...IssuedToken) (IssuedToken, error)
+	// the token is unused, not revoked and not expired at now, next is
+	// called with it, the token is marked used and the tokens next
+	// returns are stored; the old token is returned. A token already used
+	// is a replay: every token of its family is revoked (and stays
+	// revoked) and ErrConflict is returned. An unknown, revoked or expired
+	// token is ErrNotFound; next's error is returned unchanged, nothing
+	// written.
+	UseRefreshToken(ctx context.Context, hash []byte, now time.Time, next func(old IssuedToken) ([]IssuedToken, error)) (IssuedToken, error)
 	// RevokeTokenFamily sets RevokedAt (at) on every token of the family
 	// not revoked yet and returns how many it revoked.
 	RevokeTokenFamily(ctx context.Context, family string, at time.Time) (int, error)

@@ -289,9 +289,9 @@ func (t *timeoutStore) GetToken(ctx context.Context, hash []byte) (IssuedToken, 
 	return do1(t, ctx, "get token", func(ctx context.Context) (IssuedToken, error) { return t.s.GetToken(ctx, hash) })
 }
 
-func (t *timeoutStore) UseRefreshToken(ctx context.Context, hash []byte, now time.Time, check func(old IssuedToken) error, next ...IssuedToken) (IssuedToken, error) {
+func (t *timeoutStore) UseRefreshToken(ctx context.Context, hash []byte, now time.Time, next func(old IssuedToken) ([]IssuedToken, error)) (IssuedToken, error) {
 	return do1(t, ctx, "use refresh token", func(ctx context.Context) (IssuedToken, error) {
-		return t.s.UseRefreshToken(ctx, hash, now, check, next...)
+		return t.s.UseRefreshToken(ctx, hash, now, next)
 	})
 }
 

@@ -103,7 +103,7 @@ func testIssuedTokens(t *testing.T, s store.Store) {
 
 	// Rotation: the old refresh token is used, the new pair stored.
 	at1, rt1 := token(g, store.TokenAccess, fam, 1, now), token(g, store.TokenRefresh, fam, 1, now)
-	old, err := s.UseRefreshToken(ctx, rt.Hash, now, func(old store.IssuedToken) error { return nil }, at1, rt1)
+	old, err := s.UseRefreshToken(ctx, rt.Hash, now, func(store.IssuedToken) ([]store.IssuedToken, error) { return []store.IssuedToken{at1, rt1}, nil })
 	must(t, "UseRefreshToken", err)
 	mustEqual(t, "UseRefreshToken old", old, normToken(rt))
 	got, err = s.GetToken(ctx, rt.Hash)
@@ -117,7 +117,7 @@ func testIssuedTokens(t *testing.T, s store.Store) {
 	// A check error writes nothing.
 	boom := errors.New("boom")
 	at2, rt2 := token(g, store.TokenAccess, fam, 2, now), token(g, store.TokenRefresh, fam, 2, now)
-	_, err = s.UseRefreshToken(ctx, rt1.Hash, now, func(store.IssuedToken) error { return boom }, at2, rt2)
+	_, err = s.UseRefreshToken(ctx, rt1.Hash, now, func(store.IssuedToken) ([]store.IssuedToken, error) { return nil, boom })
 	mustIs(t, "UseRefreshToken check error", err, boom)
 	_, err = s.GetToken(ctx, rt2.Hash)
 	mustIs(t, "token of a refused rotation", err, store.ErrNotFound)
@@ -127,7 +127,7 @@ func testIssuedTokens(t *testing.T, s store.Store) {
 	}
 
 	// A replay of the used token revokes the whole family.
-	_, err = s.UseRefreshToken(ctx, rt.Hash, now.Add(time.Minute), func(store.IssuedToken) error { return nil }, at2, rt2)
+	_, err = s.UseRefreshToken(ctx, rt.Hash, now.Add(time.Minute), func(store.IssuedToken) ([]store.IssuedToken, error) { return []store.IssuedToken{at2, rt2}, nil })
 	mustIs(t, "UseRefreshToken replay", err, store.ErrConflict)
 	for _, h := range [][]byte{at.Hash, rt.Hash, at1.Hash, rt1.Hash} {
 		got, err := s.GetToken(ctx, h)
@@ -138,9 +138,9 @@ func testIssuedTokens(t *testing.T, s store.Store) {
 	}
 	_, err = s.GetToken(ctx, rt2.Hash)
 	mustIs(t, "token of a replayed rotation", err, store.ErrNotFound)
-	_, err = s.UseRefreshToken(ctx, rt1.Hash, now, func(store.IssuedToken) error { return nil })
+	_, err = s.UseRefreshToken(ctx, rt1.Hash, now, func(store.IssuedToken) ([]store.IssuedToken, error) { return nil, nil })
 	mustIs(t, "UseRefreshToken revoked", err, store.ErrNotFound)
-	_, err = s.UseRefreshToken(ctx, at.Hash, now, func(store.IssuedToken) error { return nil })
+	_, err = s.UseRefreshToken(ctx, at.Hash, now, func(store.IssuedToken) ([]store.IssuedToken, error) { return nil, nil })
 	mustIs(t, "UseRefreshToken of an access token", err, store.ErrNotFound)
 
 	// Expiry.
@@ -148,7 +148,7 @@ func testIssuedTokens(t *testing.T, s store.Store) {
 	exp := token(g, store.TokenRefresh, fam2, 0, now)
 	exp.ExpiresAt = now.Add(time.Minute)
 	must(t, "CreateTokens expiring", s.CreateTokens(ctx, exp))
-	_, err = s.UseRefreshToken(ctx, exp.Hash, now.Add(2*time.Minute), func(store.IssuedToken) error { return nil })
+	_, err = s.UseRefreshToken(ctx, exp.Hash, now.Add(2*time.Minute), func(store.IssuedToken) ([]store.IssuedToken, error) { return nil, nil })
 	mustIs(t, "UseRefreshToken expired", err, store.ErrNotFound)
 
 	// Revocation by family leaves other families alone.
@@ -183,7 +183,9 @@ func testIssuedTokensConcurrentRefresh(t *testing.T, s store.Store) {
 	for i := range n {
 		go func() {
 			<-start
-			_, err := s.UseRefreshToken(ctx, rt.Hash, now, func(store.IssuedToken) error { return nil }, token(g, store.TokenRefresh, fam, i+1, now))
+			_, err := s.UseRefreshToken(ctx, rt.Hash, now, func(store.IssuedToken) ([]store.IssuedToken, error) {
+				return []store.IssuedToken{token(g, store.TokenRefresh, fam, i+1, now)}, nil
+			})
 			errs <- err
 		}()
 	}

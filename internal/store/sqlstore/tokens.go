@@ -62,7 +62,7 @@ func (s *Store) GetToken(ctx context.Context, hash []byte) (store.IssuedToken, e
 	return t, s.err("get token", err)
 }
 
-func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, now time.Time, check func(old store.IssuedToken) error, next ...store.IssuedToken) (store.IssuedToken, error) {
+func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, now time.Time, next func(old store.IssuedToken) ([]store.IssuedToken, error)) (store.IssuedToken, error) {
 	var (
 		old    store.IssuedToken
 		replay bool
@@ -85,13 +85,14 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, now time.Time,
 			_, err := q.Exec(ctx, s.sql(qRevokeFam), s.time(utcMicro(now)), old.Family)
 			return s.err("revoke token family", err)
 		}
-		if err := check(old); err != nil {
+		rows, err := next(old)
+		if err != nil {
 			return err
 		}
 		if _, err := q.Exec(ctx, s.sql(qUseToken), s.time(utcMicro(now)), hash); err != nil {
 			return s.err("use refresh token", err)
 		}
-		return s.insertTokens(ctx, q, next)
+		return s.insertTokens(ctx, q, rows)
 	})
 	if err != nil {
 		return store.IssuedToken{}, err

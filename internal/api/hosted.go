@@ -1,0 +1,182 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/grantd/grantd/internal/fault"
+	"github.com/grantd/grantd/internal/hosted"
+)
+
+// Hosted OAuth and grantd's token endpoints (internal/hosted). Errors of
+// /v3/connect/auth, callback, token, tokeninfo and revoke are OAuth-shaped
+// ({error, error_description, error_uri, error_code}: the SDK reads them
+// so on every path containing connect/token or connect/revoke); GET
+// /v3/grants/me answers the Nylas envelope.
+
+type oauthErrorBody struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+	ErrorURI         string `json:"error_uri"`
+	ErrorCode        int    `json:"error_code"`
+}
+
+// respondOAuth writes err in the OAuth shape: a *hosted.Error as it is,
+// the services' invalid errors as invalid_request, unavailable ones as a
+// 503 temporarily_unavailable, anything else as a 500 server_error
+// (logged, never shown).
+func (s *Server) respondOAuth(w http.ResponseWriter, r *http.Request, err error) {
+	var he *hosted.Error
+	if !errors.As(err, &he) {
+		switch k := fault.KindOf(err); {
+		case k == fault.Invalid || k == fault.NotFound:
+			he = &hosted.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: err.Error()}
+		case k == fault.Unavailable || errors.Is(err, context.DeadlineExceeded):
+			he = &hosted.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "a dependency of grantd is not answering now; try again"}
+		default:
+			if r.Context().Err() == nil {
+				s.log.ErrorContext(r.Context(), "oauth endpoint failed", slog.String("request_id", RequestID(r.Context())), slog.String("route", r.Pattern), slog.Any("err", err))
+			}
+			he = &hosted.Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "internal error; the request id identifies it in grantd's log"}
+		}
+	}
+	if he.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer error="`+he.Code+`"`)
+	}
+	writeJSON(w, he.Status, oauthErrorBody{Error: he.Code, ErrorDescription: he.Description, ErrorCode: he.Status})
+}
+
+// publicURL is grantd's external address: public_url, else the request's
+// host over http.
+func (s *Server) publicURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = strings.Trim(host[:i], "[]")
+	}
+	return host
+}
+
+// connectAuth is GET /v3/connect/auth: a 302 to the provider.
+func (s *Server) connectAuth(w http.ResponseWriter, r *http.Request) {
+	req, herr := hosted.ParseAuthorize(r.URL.Query())
+	if herr != nil {
+		s.respondOAuth(w, r, herr)
+		return
+	}
+	detect := func(email string) string {
+		if s.cfg.Detector == nil {
+			return ""
+		}
+		res, err := s.cfg.Detector.Detect(r.Context(), email, func(string) (bool, error) { return true, nil }, false)
+		if err != nil || !res.Detected {
+			return ""
+		}
+		return res.Provider
+	}
+	to, err := s.cfg.Hosted.Authorize(r.Context(), req, s.publicURL(r)+"/v3/connect/callback", detect)
+	if err != nil {
+		s.respondOAuth(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, to, http.StatusFound)
+}
+
+// connectCallback is GET /v3/connect/callback: the provider's answer; a
+// 302 to the application's redirect URI.
+func (s *Server) connectCallback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to, err := s.cfg.Hosted.Callback(r.Context(), hosted.CallbackRequest{State: q.Get("state"), Code: q.Get("code"),
+		Error: q.Get("error"), ErrorDescription: q.Get("error_description"), IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512)})
+	if err != nil {
+		s.respondOAuth(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, to, http.StatusFound)
+}
+
+// connectToken is POST /v3/connect/token: the flat token response.
+func (s *Server) connectToken(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.respondOAuth(w, r, &hosted.Error{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Description: "the body is too large"})
+			return
+		}
+		s.respondOAuth(w, r, err)
+		return
+	}
+	req, herr := hosted.ParseTokenRequest(r.Header.Get("Content-Type"), body)
+	if herr != nil {
+		s.respondOAuth(w, r, herr)
+		return
+	}
+	out, err := s.cfg.Hosted.Token(r.Context(), req)
+	if err != nil {
+		s.respondOAuth(w, r, err)
+		return
+	}
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// tokenInfo is GET /v3/connect/tokeninfo?access_token=….
+func (s *Server) tokenInfo(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	info, err := s.cfg.Hosted.Introspect(r.Context(), q.Get("access_token"), q.Get("id_token"))
+	if err != nil {
+		s.respondOAuth(w, r, err)
+		return
+	}
+	if info.Iss == "" {
+		info.Iss = s.publicURL(r)
+	}
+	respond(w, r, http.StatusOK, info)
+}
+
+// revokeToken is POST /v3/connect/revoke?token=….
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Hosted.Revoke(r.Context(), r.URL.Query().Get("token")); err != nil {
+		s.respondOAuth(w, r, err)
+		return
+	}
+	respondDeleted(w, r)
+}
+
+// grantsMe is GET /v3/grants/me with Authorization: Bearer <grantd access
+// token>: the token's grant.
+func (s *Server) grantsMe(w http.ResponseWriter, r *http.Request) {
+	tok, ok := bearer(r.Header.Get("Authorization"))
+	if !ok {
+		s.respondError(w, r, &Error{Status: http.StatusUnauthorized, Type: TypeAuthentication, Message: "missing access token: send Authorization: Bearer <access token from /v3/connect/token>"})
+		return
+	}
+	_, g, err := s.cfg.Hosted.Grant(r.Context(), tok)
+	var he *hosted.Error
+	if errors.As(err, &he) {
+		s.respondError(w, r, &Error{Status: http.StatusUnauthorized, Type: TypeAuthentication, Message: he.Description})
+		return
+	}
+	if err != nil {
+		s.respondError(w, r, err)
+		return
+	}
+	respond(w, r, http.StatusOK, grantView(g))
+}

@@ -1,0 +1,197 @@
+package hosted
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/oauth2"
+
+	"github.com/grantd/grantd/internal/fault"
+	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/store"
+)
+
+// AuthorizeRequest is GET /v3/connect/auth (nylas-v3-api.md §6).
+type AuthorizeRequest struct {
+	ClientID     string
+	RedirectURI  string
+	ResponseType string
+	Provider     string
+	Scope        []string // nil: the connector's scopes
+	Prompt       string
+	State        string
+	LoginHint    string
+	AccessType   string // online (default) or offline: a grantd refresh token
+	// CodeChallenge and its method, as sent (plain, S256, s256).
+	CodeChallenge       string
+	CodeChallengeMethod string
+	CredentialID        string
+}
+
+// MaxState bounds the application's state (the reference allows 256).
+const MaxState = grant.MaxStateLength
+
+// ParseAuthorize reads the query of GET /v3/connect/auth. A parameter
+// given twice is refused (RFC 6749 §3.1).
+func ParseAuthorize(q url.Values) (AuthorizeRequest, *Error) {
+	get := q.Get
+	r := AuthorizeRequest{
+		ClientID: get("client_id"), RedirectURI: get("redirect_uri"), ResponseType: get("response_type"),
+		Provider: strings.ToLower(get("provider")), Prompt: get("prompt"), State: get("state"), LoginHint: get("login_hint"),
+		AccessType: get("access_type"), CodeChallenge: get("code_challenge"), CodeChallengeMethod: get("code_challenge_method"),
+		CredentialID: get("credential_id"),
+	}
+	if sc, ok := q["scope"]; ok && len(sc) == 1 {
+		r.Scope = strings.Fields(strings.ReplaceAll(sc[0], ",", " "))
+	}
+	if dup := repeated(q); dup != "" {
+		return r, invalidRequest("the parameter %s is given more than once", truncate(dup, 40))
+	}
+	return r, nil
+}
+
+// flowState is what the callback needs, sealed in the store under the
+// state grantd sends the provider.
+type flowState struct {
+	AppID        string   `json:"app_id"`
+	Provider     string   `json:"provider"`
+	CredentialID string   `json:"credential_id,omitempty"`
+	RedirectURI  string   `json:"redirect_uri"` // the application's
+	State        string   `json:"state,omitempty"`
+	Scope        []string `json:"scope"`
+	AccessType   string   `json:"access_type,omitempty"`
+	Challenge    string   `json:"challenge,omitempty"`
+	Method       string   `json:"method,omitempty"`
+	// Callback is grantd's callback URL as sent to the provider;
+	// Verifier grantd's own PKCE verifier with the provider.
+	Callback string `json:"callback"`
+	Verifier string `json:"verifier"`
+}
+
+// Authorize checks r and returns the provider's authorization URL to
+// redirect the user to. callback is grantd's callback URL
+// (<public_url>/v3/connect/callback). Every error is answered, never
+// redirected: the redirect URI is not trusted before it is checked, and
+// a request that fails later is the application's mistake, which it
+// should see. detect, when r has no provider, names the provider of
+// r.LoginHint ("" when it cannot).
+func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback string, detect func(email string) string) (string, error) {
+	if r.ClientID == "" {
+		return "", invalidRequest("client_id is required: the application id")
+	}
+	if _, err := s.Store.GetApplication(ctx, r.ClientID); err != nil {
+		if isNotFound(err) {
+			return "", invalidClient("client_id %q is not an application of this grantd", truncate(r.ClientID, 64))
+		}
+		return "", err
+	}
+	if r.RedirectURI == "" {
+		return "", invalidRequest("redirect_uri is required: one of the application's redirect URIs")
+	}
+	ok, err := s.RedirectURIs.Registered(ctx, r.ClientID, r.RedirectURI)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", invalidRequest("redirect_uri %q is not registered for the application: add it with POST /v3/applications/redirect-uris (it must match exactly)", truncate(r.RedirectURI, 200))
+	}
+	switch r.ResponseType {
+	case "code":
+	case "":
+		return "", invalidRequest("response_type is required: code")
+	case "adminconsent":
+		return "", oauthErr(http.StatusBadRequest, "unsupported_response_type", "response_type adminconsent is not supported by grantd yet; use code")
+	default:
+		return "", oauthErr(http.StatusBadRequest, "unsupported_response_type", "response_type %q is not supported; use code", truncate(r.ResponseType, 40))
+	}
+	if n := utf8.RuneCountInString(r.State); n > MaxState {
+		return "", invalidRequest("state is %d characters long; at most %d are allowed", n, MaxState)
+	}
+	switch r.AccessType {
+	case "", "online", "offline":
+	default:
+		return "", invalidRequest("access_type must be online or offline")
+	}
+	method := ""
+	if r.CodeChallenge != "" || r.CodeChallengeMethod != "" {
+		if e := checkChallenge(r.CodeChallenge, r.CodeChallengeMethod); e != nil {
+			return "", e
+		}
+		method = normMethod(r.CodeChallengeMethod)
+	}
+	if len(r.LoginHint) > 320 {
+		return "", invalidRequest("login_hint is too long")
+	}
+	prov := r.Provider
+	if i := strings.IndexByte(prov, ','); i >= 0 {
+		prov = "" // a list: the first that detection confirms, else the picker
+	}
+	if prov == "" && r.LoginHint != "" && detect != nil {
+		prov = detect(r.LoginHint)
+	}
+	if prov == "" {
+		return "", invalidRequest("provider is required (google, microsoft, yahoo or zoom): grantd serves no provider picker; or send login_hint with an address whose provider can be detected")
+	}
+	fs := flowState{AppID: r.ClientID, Provider: prov, CredentialID: r.CredentialID, RedirectURI: r.RedirectURI, State: r.State,
+		Scope: r.Scope, AccessType: r.AccessType, Challenge: r.CodeChallenge, Method: method, Callback: callback,
+		Verifier: newVerifier()}
+	az, err := s.Grants.AuthorizeURL(ctx, grant.AuthorizeRequest{AppID: r.ClientID, Provider: prov, CredentialID: r.CredentialID,
+		Scope: r.Scope, RedirectURI: callback, State: "pending", CodeChallenge: s256(fs.Verifier), LoginHint: r.LoginHint,
+		Prompt: providerPrompt(r.Prompt)})
+	if err != nil {
+		return "", asOAuth(err)
+	}
+	fs.CredentialID, fs.Scope = az.CredentialID, az.Scope
+	state, err := s.putCode(ctx, kindState, statePrefix, r.ClientID, "", s.stateTTL(), fs)
+	if err != nil {
+		return "", err
+	}
+	// The URL was built with a placeholder state: the state is stored
+	// only once the request is known to be good.
+	u, err := url.Parse(az.URL)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("state", state)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// providerPrompt maps the Nylas prompt (select_provider, detect: grantd's
+// own pages) to the provider's: none of them is passed on.
+func providerPrompt(string) string { return "" }
+
+// asOAuth turns a service error into an OAuth error when it is the
+// caller's (invalid, not found); other errors pass unchanged.
+func asOAuth(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	switch fault.KindOf(err) {
+	case fault.Invalid, fault.NotFound:
+		return invalidRequest("%s", err.Error())
+	}
+	return err
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// repeated returns a parameter of q given more than once, or "".
+func repeated(q url.Values) string {
+	for k, vs := range q {
+		if len(vs) > 1 {
+			return k
+		}
+	}
+	return ""
+}
+
+func newVerifier() string { return oauth2.GenerateVerifier() }
+
+func s256(verifier string) string { return oauth2.S256ChallengeFromVerifier(verifier) }

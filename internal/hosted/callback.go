@@ -1,0 +1,118 @@
+package hosted
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/provider"
+)
+
+// codeData is what grantd's authorization code stands for, sealed in the
+// store: the grant and what the code is bound to.
+type codeData struct {
+	RedirectURI string   `json:"redirect_uri"`
+	Challenge   string   `json:"challenge,omitempty"`
+	Method      string   `json:"method,omitempty"`
+	AccessType  string   `json:"access_type,omitempty"`
+	Scope       []string `json:"scope"`
+}
+
+// CallbackRequest is the provider's answer at GET /v3/connect/callback.
+type CallbackRequest struct {
+	State            string
+	Code             string
+	Error            string
+	ErrorDescription string
+	IP, UserAgent    string
+}
+
+// Callback handles the provider's answer: it authenticates the code
+// through the grant service (creating the grant, or re-authenticating the
+// application's grant for the same email) and returns where to send the
+// user: the application's redirect URI with grantd's code and the
+// application's state, or with error and error_description when the
+// provider or the authentication failed. An *Error is returned (and
+// nothing redirected) only when the state is unknown, used or expired:
+// there is then no trusted redirect URI.
+func (s *Service) Callback(ctx context.Context, r CallbackRequest) (string, error) {
+	var fs flowState
+	c, ok, err := s.takeCode(ctx, kindState, r.State, &fs)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", invalidRequest("this sign-in link is unknown, was used already or expired: start the sign-in again from the application")
+	}
+	back := func(v url.Values) (string, error) {
+		u, err := url.Parse(fs.RedirectURI)
+		if err != nil {
+			return "", err
+		}
+		q := u.Query()
+		for k, vs := range v {
+			q[k] = vs
+		}
+		if fs.State != "" {
+			q.Set("state", fs.State)
+		}
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	if r.Error != "" || r.Code == "" {
+		code := sanitizeCode(r.Error)
+		desc := "the provider sent no authorization code"
+		if r.Error != "" {
+			desc = "the provider answered " + code
+			if r.ErrorDescription != "" {
+				desc += ": " + truncate(r.ErrorDescription, 300)
+			}
+		} else {
+			code = "server_error"
+		}
+		return back(url.Values{"error": {code}, "error_description": {desc}})
+	}
+	g, _, err := s.Grants.AuthenticateCode(ctx, grant.CodeRequest{AppID: c.AppID, Provider: fs.Provider, CredentialID: fs.CredentialID,
+		Code: r.Code, RedirectURI: fs.Callback, CodeVerifier: fs.Verifier, Scope: fs.Scope, State: fs.State, IP: r.IP, UserAgent: r.UserAgent})
+	if err != nil {
+		code, desc := "access_denied", err.Error()
+		var pe *provider.Error
+		switch {
+		case errors.As(err, &pe) && pe.Class == provider.ClassUnavailable:
+			code = "temporarily_unavailable"
+		case errors.As(err, &pe):
+		default:
+			if k := asOAuth(err); k == err { // not the caller's: grantd failed
+				s.log().ErrorContext(ctx, "hosted OAuth: callback", slog.Any("err", err))
+				code, desc = "server_error", "grantd could not complete the sign-in; try again"
+			}
+		}
+		return back(url.Values{"error": {code}, "error_description": {desc}})
+	}
+	cd := codeData{RedirectURI: fs.RedirectURI, Challenge: fs.Challenge, Method: fs.Method, AccessType: fs.AccessType, Scope: g.Scope}
+	code, err := s.putCode(ctx, kindCode, codePrefix, c.AppID, g.ID, s.codeTTL(), cd)
+	if err != nil {
+		s.log().ErrorContext(ctx, "hosted OAuth: store code", slog.Any("err", err))
+		return back(url.Values{"error": {"server_error"}, "error_description": {"grantd could not complete the sign-in; try again"}})
+	}
+	return back(url.Values{"code": {code}})
+}
+
+// sanitizeCode keeps an OAuth error code as the provider sent it when it
+// looks like one (lower-case letters and _), else access_denied.
+func sanitizeCode(c string) string {
+	if c == "" || len(c) > 64 || strings.TrimFunc(c, func(r rune) bool { return r >= 'a' && r <= 'z' || r == '_' }) != "" {
+		return "access_denied"
+	}
+	return c
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.Default()
+	}
+	return s.Log
+}
