@@ -1,0 +1,118 @@
+package hosted_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/grantd/grantd/internal/apitest"
+	"github.com/grantd/grantd/internal/sandbox"
+	"github.com/grantd/grantd/internal/testenv"
+)
+
+// chromium is Debian's Chromium (scripts/install-test-deps installs it in
+// CI); GRANTD_CHROMIUM overrides the path.
+func chromium(t *testing.T) string {
+	p := os.Getenv("GRANTD_CHROMIUM")
+	if p == "" {
+		p = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(p); err != nil {
+		testenv.Skip(t, "headless Chromium is not installed at %s (apt-get install chromium, or scripts/install-test-deps): the browser test of hosted OAuth did not run", p)
+	}
+	return p
+}
+
+// TestBrowserHostedOAuth drives headless Chromium along the whole hosted
+// OAuth path a user takes: the URL urlForOAuth2 builds → grantd's
+// /v3/connect/auth → the sandbox's Google consent page (a real page, a
+// real click) → grantd's callback → the application's redirect URI with
+// a code and its state; the application then exchanges the code and
+// finds the grant.
+func TestBrowserHostedOAuth(t *testing.T) {
+	bin := chromium(t)
+	e := apitest.New(t)
+	appID, key := e.App("browser")
+	e.OAuthConnector(key, "google")
+	e.Sandbox.AddUser("google", sandbox.User{Email: "other@example.com", Name: "Someone Else"})
+	e.Sandbox.AddUser("google", sandbox.User{Email: "ada@example.com", Name: "Ada Lovelace"})
+
+	type arrival struct{ query url.Values }
+	got := make(chan arrival, 1)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/callback" {
+			select {
+			case got <- arrival{r.URL.Query()}:
+			default:
+			}
+			_, _ = w.Write([]byte("<!doctype html><title>signed in</title><p id=done>signed in</p>"))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(app.Close)
+	redirect := app.URL + "/oauth/callback"
+	if r := e.Do("POST", "/v3/applications/redirect-uris", key, map[string]any{"url": redirect}); r.Status != 200 {
+		t.Fatalf("redirect uri: %d %s", r.Status, r.Raw)
+	}
+
+	// What the Node SDK's urlForOAuth2 builds.
+	q := url.Values{"client_id": {appID}, "redirect_uri": {redirect}, "access_type": {"offline"}, "response_type": {"code"},
+		"provider": {"google"}, "login_hint": {"ada@example.com"}, "state": {"browser-state"}}
+	start := e.HTTP.URL + "/v3/connect/auth?" + q.Encode()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.Flag("headless", true),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true))
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(start), chromedp.WaitVisible(chromedp.CSS("#allow"))); err != nil {
+		t.Fatalf("consent page: %v", err)
+	}
+	heading, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	button, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#allow")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// login_hint puts Ada first.
+	if !strings.Contains(heading, "google") || !strings.Contains(button, "ada@example.com") {
+		t.Fatalf("consent page: heading %q, first button %q", heading, button)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#allow")), chromedp.WaitVisible(chromedp.CSS("#done"))); err != nil {
+		t.Fatalf("after consent: %v", err)
+	}
+	var a arrival
+	select {
+	case a = <-got:
+	case <-ctx.Done():
+		t.Fatal("the browser never reached the application's redirect URI")
+	}
+	code := a.query.Get("code")
+	if a.query.Get("state") != "browser-state" || !strings.HasPrefix(code, "gac_") || a.query.Get("error") != "" {
+		t.Fatalf("the application got %v", a.query)
+	}
+
+	tok := e.Do("POST", "/v3/connect/token", "", map[string]any{"client_id": appID, "client_secret": key, "code": code,
+		"redirect_uri": redirect, "grant_type": "authorization_code"})
+	if tok.Status != 200 || tok.Body["email"] != "ada@example.com" || tok.Body["refresh_token"] == nil {
+		t.Fatalf("token: %d %s", tok.Status, tok.Raw)
+	}
+	g := e.Do("GET", "/v3/grants/"+tok.Body["grant_id"].(string), key, nil)
+	if g.Status != 200 || g.Data()["email"] != "ada@example.com" || g.Data()["grant_status"] != "valid" || g.Data()["provider"] != "google" {
+		t.Fatalf("grant: %d %s", g.Status, g.Raw)
+	}
+}
