@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/providers"
+	"github.com/grantd/grantd/internal/redirecturi"
 	"github.com/grantd/grantd/internal/sandbox"
 	"github.com/grantd/grantd/internal/sandbox/ews"
 	"github.com/grantd/grantd/internal/sandbox/mail"
@@ -40,10 +42,15 @@ type devOutput struct {
 	SandboxURL    string `json:"sandbox_url"`
 	// WebhookReceiverURL is the dev receiver, which prints every event
 	// (WebhookID is its destination).
-	WebhookReceiverURL string                 `json:"webhook_receiver_url"`
-	WebhookID          string                 `json:"webhook_id"`
-	DataDir            string                 `json:"data_dir"`
-	Identities         map[string]devIdentity `json:"identities"`
+	WebhookReceiverURL string `json:"webhook_receiver_url"`
+	WebhookID          string `json:"webhook_id"`
+	// RedirectURI is the application's redirect URI for hosted OAuth (a
+	// page of the dev receiver that prints the code); HostedAuthURL
+	// starts a hosted OAuth sign-in of the Google identity in a browser.
+	RedirectURI   string                 `json:"redirect_uri"`
+	HostedAuthURL string                 `json:"hosted_auth_url"`
+	DataDir       string                 `json:"data_dir"`
+	Identities    map[string]devIdentity `json:"identities"`
 	// GoogleServiceAccount is a service account of the Google stand-in
 	// with domain-wide delegation for the users of its Workspace domain,
 	// and its serviceaccount credential on the google connector.
@@ -212,6 +219,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer ln.Close()
 
+	if cfg.PublicURL == "" {
+		// Hosted OAuth: providers send the browser back to this address.
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
 	sb, err := sandbox.Start(sandbox.Options{Logger: log})
 	if err != nil {
 		return err
@@ -243,6 +254,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("dev: subscribe the webhook receiver: %w", err)
 	}
 	out.WebhookReceiverURL = rcv.URL()
+	out.RedirectURI = rcv.OAuthCallbackURL()
+	if err := devRedirectURI(ctx, srv, out.ApplicationID, out.RedirectURI); err != nil {
+		return fmt.Errorf("dev: the redirect URI: %w", err)
+	}
 	ids, err := pw.passwordIdentities()
 	if err != nil {
 		return err
@@ -251,6 +266,9 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		out.Identities[p] = id
 	}
 	out.APIURL = "http://" + ln.Addr().String()
+	g := out.Identities[provider.Google]
+	out.HostedAuthURL = out.APIURL + "/v3/connect/auth?" + url.Values{"client_id": {out.ApplicationID}, "redirect_uri": {out.RedirectURI},
+		"response_type": {"code"}, "provider": {"google"}, "access_type": {"offline"}, "login_hint": {g.Email}, "state": {"dev"}}.Encode()
 	out.DataDir = cfg.DataDir
 	path := filepath.Join(cfg.DataDir, DevFile)
 	if err := writeDevFile(path, out); err != nil {
@@ -394,6 +412,25 @@ func setUpServiceAccount(ctx context.Context, srv *server.Server, sb *sandbox.Sa
 	}, nil
 }
 
+// devRedirectURI makes u the development application's only redirect URI
+// (the receiver's port changes with every run).
+func devRedirectURI(ctx context.Context, srv *server.Server, appID, u string) error {
+	list, err := srv.RedirectURIs.List(ctx, appID)
+	if err != nil {
+		return err
+	}
+	for _, r := range list {
+		if r.URL == u {
+			return nil
+		}
+		if err := srv.RedirectURIs.Delete(ctx, appID, r.ID); err != nil {
+			return err
+		}
+	}
+	_, err = srv.RedirectURIs.Create(ctx, appID, redirecturi.Input{URL: &u})
+	return err
+}
+
 func randomSecret() (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
@@ -445,6 +482,14 @@ Create a grant from the sandbox's Google identity (%s):
     -d '{"provider":"google","settings":{"refresh_token":"%s"}}'
 
 `, out.APIURL, out.APIKey, out.ApplicationID, out.SandboxURL, path, g.Email, out.APIURL, out.APIKey, g.RefreshToken)
+	if out.HostedAuthURL != "" {
+		fmt.Fprintf(w, `Or sign in through hosted OAuth: open this in a browser, choose the user on
+the sandbox's consent page, and the receiver prints grantd's code:
+
+  %s
+
+`, out.HostedAuthURL)
+	}
 	for _, p := range []string{provider.IMAP, provider.EWS} {
 		id, ok := out.Identities[p]
 		if !ok {

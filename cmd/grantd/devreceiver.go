@@ -61,7 +61,25 @@ func (r *devReceiver) URL() string { return "http://" + r.ln.Addr().String() + "
 
 func (r *devReceiver) Close() { _ = r.srv.Close() }
 
+// OAuthCallbackURL is the dev application's redirect URI for hosted
+// OAuth: the receiver shows the code it brings back.
+func (r *devReceiver) OAuthCallbackURL() string {
+	return "http://" + r.ln.Addr().String() + "/oauth/callback"
+}
+
 func (r *devReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method == http.MethodGet && req.URL.Path == "/oauth/callback" {
+		q := req.URL.Query()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if e := q.Get("error"); e != "" {
+			fmt.Fprintf(r.out, "hosted OAuth: the sign-in failed: %s: %s (state %q)\n", e, q.Get("error_description"), q.Get("state"))
+			fmt.Fprintf(w, "The sign-in failed: %s: %s\n", e, q.Get("error_description"))
+			return
+		}
+		fmt.Fprintf(r.out, "hosted OAuth: code %s (state %q): exchange it at POST /v3/connect/token within 5 minutes\n", q.Get("code"), q.Get("state"))
+		fmt.Fprintf(w, "Signed in. grantd's authorization code (single use, 5 minutes):\n\n%s\n\nstate: %s\n", q.Get("code"), q.Get("state"))
+		return
+	}
 	if req.Method == http.MethodGet {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, req.URL.Query().Get("challenge"))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,6 +289,49 @@ func TestDevPlayground(t *testing.T) {
 		resp.Body.Close()
 		if d, _ := got["data"].(map[string]any); resp.StatusCode != 201 || d["email"] != ac.Users[0] {
 			t.Errorf("app permissions grant: %d %v", resp.StatusCode, got)
+		}
+	}
+	// Hosted OAuth works out of the box: hosted_auth_url leads through
+	// the sandbox's consent page back to the receiver with a code, which
+	// the token endpoint takes.
+	{
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := noFollow.Get(dev.HostedAuthURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		consent, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != 302 || consent == nil || !strings.HasPrefix(consent.String(), dev.SandboxURL) {
+			t.Fatalf("hosted_auth_url: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		form := consent.Query()
+		form.Set("email", dev.Identities["google"].Email)
+		resp, err = noFollow.PostForm(consent.Scheme+"://"+consent.Host+consent.Path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		resp, err = noFollow.Get(resp.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		back, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != 302 || back == nil || !strings.HasPrefix(back.String(), dev.RedirectURI+"?") || back.Query().Get("code") == "" {
+			t.Fatalf("callback: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		b, _ := json.Marshal(map[string]any{"grant_type": "authorization_code", "client_id": dev.ApplicationID, "client_secret": dev.APIKey,
+			"code": back.Query().Get("code"), "redirect_uri": dev.RedirectURI})
+		resp, err = http.Post(dev.APIURL+"/v3/connect/token", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tok map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&tok)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || tok["email"] != dev.Identities["google"].Email || tok["refresh_token"] == nil {
+			t.Errorf("hosted OAuth token: %d %v", resp.StatusCode, tok)
 		}
 	}
 	for _, prov := range []string{"imap", "icloud", "ews"} {
