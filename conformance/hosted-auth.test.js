@@ -1,0 +1,200 @@
+// Hosted OAuth and the token endpoints through the Node SDK:
+// applications.redirectUris.*, auth.urlForOAuth2 / urlForOAuth2PKCE (the
+// URLs are walked through the sandbox's consent page as a browser would),
+// exchangeCodeForToken, refreshAccessToken, accessTokenInfo, revoke, and
+// the grant of an access token (grants.find({grantId: 'me'}) with the
+// access token as the key: GET /v3/grants/me). Errors of the token
+// endpoints must come out as NylasOAuthError with a message.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { NylasOAuthError } from 'nylas';
+import { useGrantd, recorder, expectApiError, assertRequestId, uniqueEmail } from './harness.js';
+
+const g = useGrantd();
+
+/** The sandbox consent page, submitted like a browser: returns the query grantd sends the redirect URI. */
+async function signIn(authUrl, email, { deny = false } = {}) {
+  let res = await fetch(authUrl, { redirect: 'manual' });
+  assert.equal(res.status, 302, `GET /v3/connect/auth: ${res.status} ${await res.text()}`);
+  const consent = new URL(res.headers.get('location'));
+  assert.ok(consent.href.startsWith(g.sandboxUrl), `redirected to the sandbox, not ${consent}`);
+  res = await fetch(consent);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /<form/);
+  const form = new URLSearchParams(consent.search);
+  if (deny) form.set('action', 'deny');
+  else form.set('email', email);
+  res = await fetch(consent.origin + consent.pathname, { method: 'POST', body: form, redirect: 'manual' });
+  assert.equal(res.status, 302);
+  res = await fetch(res.headers.get('location'), { redirect: 'manual' });
+  assert.equal(res.status, 302, `callback: ${res.status}`);
+  return new URL(res.headers.get('location'));
+}
+
+async function expectOAuthError(promise, { status, error, what }) {
+  let err;
+  try {
+    const v = await promise;
+    assert.fail(`${what} resolved (${JSON.stringify(v)?.slice(0, 200)}) but should have raised NylasOAuthError ${status} ${error}`);
+  } catch (e) {
+    if (e?.code === 'ERR_ASSERTION') throw e;
+    err = e;
+  }
+  assert.ok(err instanceof NylasOAuthError, `${what}: expected a NylasOAuthError, got ${err?.constructor?.name}: ${err?.message}`);
+  assert.equal(err.statusCode, status, `${what}: statusCode (${err.message})`);
+  assert.equal(err.error, error, `${what}: error`);
+  assert.ok(err.message.length >= 10, `${what}: the message must not be empty, got ${JSON.stringify(err.message)}`);
+  assert.equal(err.errorCode, status, `${what}: errorCode`);
+  assert.equal(err.requestId, recorder.last().requestId, `${what}: requestId from x-request-id`);
+  return err;
+}
+
+let redirectUri;
+
+describe('applications.redirectUris', () => {
+  it('create, list, find, update, destroy', async () => {
+    const ru = g.nylas().applications.redirectUris;
+    const created = await ru.create({ requestBody: { url: 'http://localhost:5173/sdk/cb', platform: 'web' } });
+    assertRequestId(created, 'create');
+    assert.equal(created.data.url, 'http://localhost:5173/sdk/cb');
+    assert.equal(created.data.platform, 'web');
+    const id = created.data.id;
+    const list = await ru.list();
+    assert.ok(list.data.some((u) => u.id === id && u.url === 'http://localhost:5173/sdk/cb'));
+    const found = await ru.find({ redirectUriId: id });
+    assert.equal(found.data.id, id);
+    const android = await ru.create({ requestBody: { url: 'com.example.app:/cb', platform: 'android', settings: { packageName: 'com.example.app', sha1CertificateFingerprint: 'ff:ee' } } });
+    assert.equal(android.data.settings.packageName, 'com.example.app');
+    assert.equal(android.data.settings.sha1CertificateFingerprint, 'ff:ee', 'round-trips the SDK\'s sha_1_… key');
+    const updated = await ru.update({ redirectUriId: id, requestBody: { url: 'http://localhost:5173/sdk/cb2' } });
+    assert.equal(updated.data.url, 'http://localhost:5173/sdk/cb2');
+    const details = await g.nylas().applications.getDetails();
+    assert.ok(details.data.callbackUris.some((u) => u.id === id && u.url === 'http://localhost:5173/sdk/cb2'), 'getDetails lists it');
+    const del = await ru.destroy({ redirectUriId: android.data.id });
+    assert.equal(typeof del.requestId, 'string');
+    redirectUri = updated.data.url;
+  });
+
+  it('refuses http off loopback, an unknown id and a duplicate', async () => {
+    const ru = g.nylas().applications.redirectUris;
+    await expectApiError(ru.create({ requestBody: { url: 'http://app.example/cb' } }), { status: 400, type: 'api.invalid_request_error', message: /https/, what: 'http URL' });
+    await expectApiError(ru.find({ redirectUriId: 'nope' }), { status: 404, type: 'api.not_found_error', what: 'find unknown' });
+    const u = 'https://app.example/dup';
+    await ru.create({ requestBody: { url: u } });
+    await expectApiError(ru.create({ requestBody: { url: u } }), { status: 409, what: 'duplicate' });
+  });
+});
+
+describe('auth: hosted OAuth', () => {
+  it('urlForOAuth2 → consent → exchangeCodeForToken (client secret = the API key)', async () => {
+    const nylas = g.nylas();
+    const email = uniqueEmail('hosted');
+    await g.sandbox.addUser('google', email, 'Hosted User');
+    const url = nylas.auth.urlForOAuth2({ clientId: g.applicationId, redirectUri, provider: 'google', accessType: 'offline', loginHint: email, state: 'st-1' });
+    const back = await signIn(url, email);
+    assert.equal(back.origin + back.pathname, redirectUri);
+    assert.equal(back.searchParams.get('state'), 'st-1');
+    const code = back.searchParams.get('code');
+    const tok = await nylas.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code });
+    assert.equal(recorder.last().path, '/v3/connect/token');
+    assert.equal(tok.email, email);
+    assert.equal(tok.provider, 'google');
+    assert.equal(tok.tokenType, 'Bearer');
+    assert.equal(tok.expiresIn, 3600);
+    assert.equal(typeof tok.accessToken, 'string');
+    assert.equal(typeof tok.refreshToken, 'string', 'offline access gives a refresh token');
+    assert.equal(typeof tok.scope, 'string');
+    const grant = await nylas.grants.find({ grantId: tok.grantId });
+    assert.equal(grant.data.email, email);
+
+    // The grant of the access token: GET /v3/grants/me.
+    const me = await nylas.grants.find({ grantId: 'me', overrides: { apiKey: tok.accessToken } });
+    assert.equal(recorder.last().path, '/v3/grants/me');
+    assert.equal(me.data.id, tok.grantId);
+
+    const info = await nylas.auth.accessTokenInfo(tok.accessToken);
+    assert.equal(info.data.sub, tok.grantId);
+    assert.equal(info.data.aud, g.applicationId);
+    assert.equal(info.data.email, email);
+    assert.equal(info.data.exp - info.data.iat, 3600);
+
+    const refreshed = await nylas.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: tok.refreshToken });
+    assert.equal(refreshed.grantId, tok.grantId);
+    assert.notEqual(refreshed.refreshToken, tok.refreshToken, 'refresh tokens rotate');
+    await expectOAuthError(nylas.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: tok.refreshToken }),
+      { status: 400, error: 'invalid_grant', what: 'a reused refresh token' });
+    await expectOAuthError(nylas.auth.accessTokenInfo(refreshed.accessToken), { status: 401, error: 'invalid_token', what: 'an access token of a family revoked by reuse' });
+
+    // A used code.
+    await expectOAuthError(nylas.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code }),
+      { status: 400, error: 'invalid_grant', what: 'a used code' });
+  });
+
+  it('urlForOAuth2PKCE: the SDK\'s s256 challenge (base64 of the hex digest) and its UUID verifier', async () => {
+    const nylas = g.nylas();
+    const email = uniqueEmail('pkce');
+    await g.sandbox.addUser('microsoft', email, 'PKCE User');
+    const { url, secret, secretHash } = nylas.auth.urlForOAuth2PKCE({ clientId: g.applicationId, redirectUri, provider: 'microsoft', loginHint: email });
+    assert.equal(new URL(url).searchParams.get('code_challenge_method'), 's256');
+    assert.equal(new URL(url).searchParams.get('code_challenge'), secretHash);
+    const code = (await signIn(url, email)).searchParams.get('code');
+    const tok = await nylas.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code, codeVerifier: secret });
+    assert.equal(tok.email, email);
+    assert.equal(tok.provider, 'microsoft');
+    assert.equal(tok.refreshToken, undefined, 'access_type online (the SDK default): no refresh token');
+
+    const again = nylas.auth.urlForOAuth2PKCE({ clientId: g.applicationId, redirectUri, provider: 'microsoft', loginHint: email });
+    const code2 = (await signIn(again.url, email)).searchParams.get('code');
+    await expectOAuthError(nylas.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code: code2, codeVerifier: secret }),
+      { status: 400, error: 'invalid_grant', what: 'the verifier of another authorization' });
+  });
+
+  it('revoke: the token and its authorization, not the grant', async () => {
+    const nylas = g.nylas();
+    const email = uniqueEmail('revoke');
+    await g.sandbox.addUser('yahoo', email, 'Revoke User');
+    const url = nylas.auth.urlForOAuth2({ clientId: g.applicationId, redirectUri, provider: 'yahoo', accessType: 'offline' });
+    const code = (await signIn(url, email)).searchParams.get('code');
+    const tok = await nylas.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code });
+    assert.equal(await nylas.auth.revoke(tok.accessToken), true);
+    assert.equal(recorder.last().path, '/v3/connect/revoke');
+    await expectOAuthError(nylas.auth.accessTokenInfo(tok.accessToken), { status: 401, error: 'invalid_token', what: 'tokeninfo of a revoked token' });
+    await expectOAuthError(nylas.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: tok.refreshToken }),
+      { status: 400, error: 'invalid_grant', what: 'the refresh token of a revoked authorization' });
+    await expectApiError(nylas.grants.find({ grantId: 'me', overrides: { apiKey: tok.accessToken } }),
+      { status: 401, type: 'api.authentication_error', what: 'grants/me with a revoked token' });
+    const grant = await nylas.grants.find({ grantId: tok.grantId });
+    assert.equal(grant.data.grantStatus, 'valid', 'the grant stays');
+    await expectOAuthError(nylas.auth.revoke('gat_not_issued'), { status: 400, error: 'invalid_token', what: 'revoke an unknown token' });
+  });
+
+  it('errors of the token endpoint are NylasOAuthError with a message', async () => {
+    const nylas = g.nylas();
+    await expectOAuthError(nylas.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code: 'gac_bad' }),
+      { status: 400, error: 'invalid_grant', what: 'an unknown code' });
+    await expectOAuthError(nylas.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code: 'x', clientSecret: 'grantd_wrong' }),
+      { status: 401, error: 'invalid_client', what: 'a wrong client secret' });
+    await expectOAuthError(nylas.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: 'grt_nope' }),
+      { status: 400, error: 'invalid_grant', what: 'an unknown refresh token' });
+    await expectOAuthError(nylas.auth.accessTokenInfo('gat_nope'), { status: 401, error: 'invalid_token', what: 'tokeninfo of an unknown token' });
+    await expectOAuthError(nylas.auth.idTokenInfo('eyJ.x.y'), { status: 401, error: 'invalid_token', what: 'idTokenInfo' });
+  });
+
+  it('an unregistered redirect URI is a 400 and never a redirect', async () => {
+    const url = g.nylas().auth.urlForOAuth2({ clientId: g.applicationId, redirectUri: 'https://evil.example/cb', provider: 'google' });
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('location'), null);
+    const body = await res.json();
+    assert.equal(body.error, 'invalid_request');
+    assert.match(body.error_description, /not registered/);
+  });
+
+  it('a user who denies comes back with error=access_denied and the state', async () => {
+    const url = g.nylas().auth.urlForOAuth2({ clientId: g.applicationId, redirectUri, provider: 'zoom', state: 'st-deny' });
+    const back = await signIn(url, '', { deny: true });
+    assert.equal(back.searchParams.get('error'), 'access_denied');
+    assert.equal(back.searchParams.get('state'), 'st-deny');
+    assert.equal(back.searchParams.get('code'), null);
+  });
+});
