@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/grantd/grantd/internal/grant"
@@ -65,7 +66,18 @@ type Service struct {
 	// 5 minutes).
 	StateTTL time.Duration
 	CodeTTL  time.Duration
+
+	// puts counts the one-time codes stored; every purgeEvery-th one
+	// also deletes expired ones (abandoned sign-ins).
+	puts atomic.Uint64
 }
+
+// purgeEvery and purgeBatch: how often, and how many, expired one-time
+// codes are deleted as new ones are stored.
+const (
+	purgeEvery = 64
+	purgeBatch = 1000
+)
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
 
@@ -144,6 +156,11 @@ func (s *Service) putCode(ctx context.Context, kind, prefix, appID, grantID stri
 	now := s.now()
 	err = s.Store.CreateCode(ctx, store.Code{Hash: codeHash(kind, val), AppID: appID, GrantID: grantID, Data: sealed,
 		ExpiresAt: now.Add(ttl), CreatedAt: now})
+	if err == nil && s.puts.Add(1)%purgeEvery == 0 {
+		if _, perr := s.Store.DeleteExpiredCodes(ctx, now, purgeBatch); perr != nil {
+			s.log().WarnContext(ctx, "hosted OAuth: delete expired codes", slog.Any("err", perr))
+		}
+	}
 	return val, err
 }
 

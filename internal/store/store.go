@@ -466,6 +466,10 @@ type Store interface {
 	// concurrent calls never both succeed. An expired code (ExpiresAt
 	// before now) is deleted and reported as ErrNotFound.
 	ConsumeCode(ctx context.Context, hash string, now time.Time) (Code, error)
+	// DeleteExpiredCodes deletes up to limit codes that expired before
+	// now (codes nobody consumed: abandoned sign-ins) and returns how
+	// many it deleted.
+	DeleteExpiredCodes(ctx context.Context, now time.Time, limit int) (int, error)
 
 	// Redirect URIs, keyed by (appID, id), listed in creation order. A
 	// second URL equal to one the application has is ErrAlreadyExists.

@@ -213,6 +213,10 @@ func (t *timeoutStore) ConsumeCode(ctx context.Context, hash string, now time.Ti
 	return do1(t, ctx, "consume code", func(ctx context.Context) (Code, error) { return t.s.ConsumeCode(ctx, hash, now) })
 }
 
+func (t *timeoutStore) DeleteExpiredCodes(ctx context.Context, now time.Time, limit int) (int, error) {
+	return do1(t, ctx, "delete expired codes", func(ctx context.Context) (int, error) { return t.s.DeleteExpiredCodes(ctx, now, limit) })
+}
+
 func (t *timeoutStore) CreateWebhook(ctx context.Context, w Webhook) error {
 	return do0(t, ctx, "create webhook", func(ctx context.Context) error { return t.s.CreateWebhook(ctx, w) })
 }

@@ -40,6 +40,31 @@ func testCodes(t *testing.T, s store.Store) {
 	mustIs(t, "CreateCode for missing app", s.CreateCode(ctx, store.Code{Hash: "h-" + newID("c"), AppID: "no-such-app", ExpiresAt: now.Add(time.Minute)}), store.ErrNotFound)
 }
 
+func testCodesDeleteExpired(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	now := time.Now()
+	for i := range 5 {
+		c := store.Code{Hash: fmt.Sprintf("old%d-%s", i, app), AppID: app, ExpiresAt: now.Add(-time.Duration(i+1) * time.Minute), CreatedAt: now.Add(-time.Hour)}
+		must(t, "CreateCode expired", s.CreateCode(ctx, c))
+	}
+	live := store.Code{Hash: "live-" + app, AppID: app, ExpiresAt: now.Add(time.Minute), CreatedAt: now}
+	must(t, "CreateCode live", s.CreateCode(ctx, live))
+	n, err := s.DeleteExpiredCodes(ctx, now, 3)
+	must(t, "DeleteExpiredCodes", err)
+	if n != 3 {
+		t.Fatalf("DeleteExpiredCodes(limit 3) deleted %d", n)
+	}
+	n, err = s.DeleteExpiredCodes(ctx, now, 100)
+	must(t, "DeleteExpiredCodes again", err)
+	if n != 2 {
+		t.Fatalf("DeleteExpiredCodes deleted %d of the 2 left", n)
+	}
+	if _, err := s.ConsumeCode(ctx, live.Hash, now); err != nil {
+		t.Fatalf("the live code was deleted: %v", err)
+	}
+}
+
 func testCodesConcurrentConsume(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	app := newApp(t, s)

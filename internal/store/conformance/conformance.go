@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"EventsNotWrittenOnFailure", testEventsNotWrittenOnFailure},
 		{"Codes", testCodes},
 		{"CodesConcurrentConsume", testCodesConcurrentConsume},
+		{"CodesDeleteExpired", testCodesDeleteExpired},
 		{"RedirectURIs", testRedirectURIs},
 		{"IssuedTokens", testIssuedTokens},
 		{"IssuedTokensConcurrentRefresh", testIssuedTokensConcurrentRefresh},

@@ -15,6 +15,7 @@ const codeColumns = `hash, app_id, grant_id, data, expires_at, created_at`
 var (
 	qInsertCode  = newStmt(`INSERT INTO codes (` + codeColumns + `) VALUES (?, ?, ?, ?, ?, ?)`)
 	qConsumeCode = newStmt(`DELETE FROM codes WHERE hash = ? RETURNING ` + codeColumns)
+	qPurgeCodes  = newStmt(`DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE expires_at < ? LIMIT ?)`)
 )
 
 func (s *Store) CreateCode(ctx context.Context, c store.Code) error {
@@ -39,4 +40,12 @@ func (s *Store) ConsumeCode(ctx context.Context, hash string, now time.Time) (st
 		return store.Code{}, fmt.Errorf("consume code: expired: %w", store.ErrNotFound)
 	}
 	return c, nil
+}
+
+func (s *Store) DeleteExpiredCodes(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := s.db.Write().Exec(ctx, s.sql(qPurgeCodes), s.time(utcMicro(now)), limit)
+	return int(n), s.err("delete expired codes", err)
 }
