@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -89,6 +90,11 @@ func (s *Server) connectAuth(w http.ResponseWriter, r *http.Request) {
 		return res.Provider
 	}
 	to, err := s.cfg.Hosted.Authorize(r.Context(), req, s.publicURL(r)+"/v3/connect/callback", detect)
+	if errors.Is(err, hosted.ErrChooseProvider) && !strings.Contains(r.Header.Get("Accept"), "application/json") {
+		// The hosted provider picker: ask the user, then come back here.
+		s.providerPicker(w, r, req.LoginHint != "")
+		return
+	}
 	if err != nil {
 		s.respondOAuth(w, r, err)
 		return
@@ -179,4 +185,39 @@ func (s *Server) grantsMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respond(w, r, http.StatusOK, grantView(g))
+}
+
+var pickerPage = template.Must(template.New("picker").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Sign in</title>
+<style>body{font-family:sans-serif;max-width:30em;margin:3em auto}label,input,select,button{display:block;margin:.5em 0}</style>
+</head><body>
+<h1>Sign in</h1>
+{{if .Failed}}<p id="error">The provider of that address could not be detected: choose it below.</p>{{end}}
+<form method="get" action="/v3/connect/auth">
+{{range $k, $v := .Params}}<input type="hidden" name="{{$k}}" value="{{$v}}">
+{{end}}<label for="login_hint">Email address</label>
+<input type="email" id="login_hint" name="login_hint" value="{{.Hint}}" required>
+<label for="provider">Provider</label>
+<select id="provider" name="provider"><option value="">detect from the address</option>
+<option value="google">Google</option><option value="microsoft">Microsoft</option><option value="yahoo">Yahoo</option><option value="zoom">Zoom</option></select>
+<button type="submit" id="continue">Continue</button>
+</form></body></html>
+`))
+
+// providerPicker is the hosted provider picker: a form asking for the
+// address (and, when detection failed, the provider), sent back to
+// /v3/connect/auth with the request's other parameters.
+func (s *Server) providerPicker(w http.ResponseWriter, r *http.Request, failed bool) {
+	q := r.URL.Query()
+	params := map[string]string{}
+	for k := range q {
+		if k != "login_hint" && k != "provider" {
+			params[k] = q.Get(k)
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	w.WriteHeader(http.StatusOK)
+	_ = pickerPage.Execute(w, map[string]any{"Params": params, "Hint": q.Get("login_hint"), "Failed": failed})
 }

@@ -295,7 +295,6 @@ func TestHostedOAuthBadInput(t *testing.T) {
 		{"unknown PKCE method", with("code_challenge_method", "S512"), 400, "invalid_request"},
 		{"short challenge", with("code_challenge", "abc"), 400, "invalid_request"},
 		{"password provider", with("provider", "imap"), 400, "invalid_request"},
-		{"no provider", with("provider", ""), 400, "invalid_request"},
 		{"no connector", with("provider", "zoom"), 400, "invalid_request"},
 	} {
 		st, loc, body := get(t, e.HTTP.URL+"/v3/connect/auth?"+c.q.Encode())
@@ -305,6 +304,23 @@ func TestHostedOAuthBadInput(t *testing.T) {
 			t.Errorf("%s: redirected to %s", c.name, loc)
 		}
 		oauthError(t, c.name, st, m, c.status, c.code)
+	}
+	// Without a provider the browser gets the provider picker, which
+	// comes back with login_hint (and provider when chosen).
+	st, _, page := get(t, e.HTTP.URL+"/v3/connect/auth?"+with("provider", "").Encode())
+	if st != 200 || !strings.Contains(string(page), `name="login_hint"`) || !strings.Contains(string(page), `value="`+a.appID+`"`) {
+		t.Errorf("provider picker: %d %s", st, page)
+	}
+	pick := with("provider", "google")
+	pick.Set("login_hint", "bob@example.com")
+	if st, loc, _ := get(t, e.HTTP.URL+"/v3/connect/auth?"+pick.Encode()); st != 302 || !strings.HasPrefix(loc, e.Sandbox.URL()) {
+		t.Errorf("picker's answer: %d %s", st, loc)
+	}
+	// An unregistered redirect URI never gets the picker.
+	bad := with("provider", "")
+	bad.Set("redirect_uri", "https://evil.example/")
+	if st, _, _ := get(t, e.HTTP.URL+"/v3/connect/auth?"+bad.Encode()); st != 400 {
+		t.Errorf("picker for an unregistered redirect URI: %d", st)
 	}
 	if st, _, _ := get(t, e.HTTP.URL+"/v3/connect/auth?"+base.Encode()+"&state=a&state=b"); st != 400 {
 		t.Errorf("repeated state: %d", st)

@@ -134,7 +134,7 @@ func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback st
 		prov = detect(r.LoginHint)
 	}
 	if prov == "" {
-		return "", invalidRequest("provider is required (google, microsoft, yahoo or zoom): grantd serves no provider picker; or send login_hint with an address whose provider can be detected")
+		return "", ErrChooseProvider
 	}
 	fs := flowState{AppID: r.ClientID, Provider: prov, CredentialID: r.CredentialID, RedirectURI: r.RedirectURI, State: r.State,
 		Scope: r.Scope, AccessType: r.AccessType, Challenge: r.CodeChallenge, Method: method, Callback: callback,
@@ -161,6 +161,11 @@ func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback st
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
+
+// ErrChooseProvider: the request is good but names no provider, and none
+// could be detected from login_hint: the user is to be asked (the hosted
+// provider picker, prompt=select_provider / detect).
+var ErrChooseProvider = invalidRequest("provider is required (google, microsoft, yahoo or zoom), or a login_hint whose provider can be detected")
 
 // providerPrompt maps the Nylas prompt (select_provider, detect: grantd's
 // own pages) to the provider's: none of them is passed on.
