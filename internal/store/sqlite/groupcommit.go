@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/grantd/grantd/internal/store/sqlstore"
@@ -91,15 +92,18 @@ type groupWriter struct {
 	// tests).
 	commits atomic.Int64
 	ops     chan *writeOp
-	quit    chan struct{}
-	exit    chan struct{}
+	// truncates asks for a truncating checkpoint between batches (see
+	// checkpoint.go); the channel sent is closed when it is done.
+	truncates chan chan struct{}
+	quit      chan struct{}
+	exit      chan struct{}
 	// batches counts batch transactions and batched counts the operations
 	// they committed (tests assert that batching happens).
 	batches, batched atomic.Int64
 }
 
 func newGroupWriter(db *sql.DB, ckpt *checkpointer) *groupWriter {
-	w := &groupWriter{db: db, ckpt: ckpt, ops: make(chan *writeOp), quit: make(chan struct{}), exit: make(chan struct{})}
+	w := &groupWriter{db: db, ckpt: ckpt, ops: make(chan *writeOp), truncates: make(chan chan struct{}), quit: make(chan struct{}), exit: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -149,6 +153,10 @@ func (w *groupWriter) loop() {
 		var first *writeOp
 		select {
 		case first = <-w.ops:
+		case done := <-w.truncates:
+			w.truncateWAL()
+			close(done)
+			continue
 		case <-w.quit:
 			return
 		}
@@ -326,4 +334,39 @@ func (w *groupWriter) solo(conn *sql.Conn, op *writeOp) {
 	}
 	w.committed()
 	finish(op, nil)
+}
+
+// truncateWAL runs a truncating checkpoint on the writer's connection,
+// between batches: it never waits for the write lock (the writer holds
+// it), and waits at most checkpointBusyTimeout for readers still using
+// the WAL; if they outlast it, the WAL is left for the next round.
+func (w *groupWriter) truncateWAL() {
+	ctx := context.Background()
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(checkpointBusyTimeout.Milliseconds(), 10)); err != nil {
+		return
+	}
+	_, _ = conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	_, _ = conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(busyTimeout.Milliseconds(), 10))
+}
+
+// requestTruncate asks the writer for a truncating checkpoint and waits
+// for it (false when the writer is closed).
+func (w *groupWriter) requestTruncate() bool {
+	done := make(chan struct{})
+	select {
+	case w.truncates <- done:
+	case <-w.quit:
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-w.exit:
+		return false
+	}
 }

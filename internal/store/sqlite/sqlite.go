@@ -85,6 +85,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			q.Set("_query_only", "1")
 		} else {
 			q.Add("_pragma", "journal_mode(WAL)")
+			// A WAL that restarts is cut to walLimit (checkpoint.go).
+			q.Add("_pragma", "journal_size_limit("+strconv.FormatInt(walLimit, 10)+")")
 			q.Set("_txlock", "immediate")
 		}
 		// No connection checkpoints when it commits: the checkpointer
@@ -125,9 +127,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	c.SetMaxOpenConns(1)
 	c.SetMaxIdleConns(1)
-	ckpt := newCheckpointer(c)
+	c.SetConnMaxLifetime(0)
+	c.SetConnMaxIdleTime(0)
+
+	ckpt := newCheckpointer(c, path+"-wal")
 
 	s := &Store{w: w, r: r, c: c, ckpt: ckpt, gw: newGroupWriter(w, ckpt)}
+	ckpt.start(s.gw.commits.Load, s.gw.requestTruncate)
 	s.Store = sqlstore.New((*backend)(s), flavor)
 	if err := s.Migrate(ctx, migrationFS); err != nil {
 		s.Close()
