@@ -218,3 +218,14 @@ func TestRequireClientDoesNotDeadlockWithDeleteConnector(t *testing.T) {
 		}
 	}
 }
+
+// TestScale: GRANTD_SCALE_GRANTS=N seeds N grants and measures every list
+// filter (conformance.Scale; docs/benchmarks.md).
+func TestScale(t *testing.T) {
+	n := conformance.ScaleGrants()
+	if n == 0 {
+		t.Skip("set GRANTD_SCALE_GRANTS=N to seed N grants and measure the lists")
+	}
+	baseURL(t)
+	conformance.Scale(t, open(t, testSchema(t)), n)
+}

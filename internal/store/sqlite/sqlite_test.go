@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/conformance"
@@ -95,4 +97,37 @@ func BenchmarkSQLite(b *testing.B) {
 	conformance.Bench(b, func(b *testing.B) store.Store {
 		return open(b, filepath.Join(b.TempDir(), "grantd.db"))
 	})
+}
+
+// TestScale: GRANTD_SCALE_GRANTS=N seeds N grants and measures every list
+// filter (conformance.Scale; docs/benchmarks.md).
+func TestScale(t *testing.T) {
+	n := conformance.ScaleGrants()
+	if n == 0 {
+		t.Skip("set GRANTD_SCALE_GRANTS=N to seed N grants and measure the lists")
+	}
+	path := filepath.Join(t.TempDir(), "grantd.db")
+	// The WAL's largest size while seeding and measuring.
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > peak.Load() {
+				peak.Store(fi.Size())
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	conformance.Scale(t, open(t, path), n)
+	t.Logf("WAL peak %d MB", peak.Load()>>20)
+	for _, f := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(f); err == nil {
+			t.Logf("%s: %d MB", filepath.Base(f), fi.Size()>>20)
+		}
+	}
 }
