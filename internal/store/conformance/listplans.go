@@ -250,11 +250,11 @@ func testListGrantsPlans(t *testing.T, s store.Store) {
 				}
 			}
 		}
-		// Deep pages by offset: the offset is skipped inside an index.
+		// Deep pages by offset: the same index, walked over the offset.
 		for _, c := range cases[:2] {
 			f := c.f
 			f.Limit, f.Offset, f.SortBy = 10, 100000, sortBy
-			check(c.name+" with an offset", f, []string{"grants_app"}, false, true)
+			check(c.name+" with an offset", f, []string{"grants_app"}, false, false)
 		}
 	}
 }

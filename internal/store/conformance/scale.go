@@ -35,7 +35,7 @@ func Scale(t *testing.T, s store.Store, n int) {
 	app := newApp(t, s)
 	start := time.Now()
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	const chunk = 10000
+	const chunk = 100000
 	for i := 0; i < n; i += chunk {
 		gs := make([]store.Grant, 0, chunk)
 		for j := i; j < min(n, i+chunk); j++ {
@@ -60,13 +60,14 @@ func Scale(t *testing.T, s store.Store, n int) {
 		{"provider=icloud (2%)", store.GrantFilter{ListOptions: lim, Provider: "icloud"}},
 		{"ip (one grant)", store.GrantFilter{ListOptions: lim, IP: mid.IP}},
 		{"workspace_id (1 in 1000)", store.GrantFilter{ListOptions: lim, WorkspaceID: "ws-7"}},
-		{"credential_id (1 in 20)", store.GrantFilter{ListOptions: lim, CredentialID: "cred-3"}},
+		{"credential_id (1 in 20)", store.GrantFilter{ListOptions: lim, CredentialID: "cred-4"}},
 		{"email", store.GrantFilter{ListOptions: lim, Email: mid.Email}},
 		{"account_ids (two)", store.GrantFilter{ListOptions: lim, AccountIDs: []string{"acct-100", "acct-200"}}},
 		{"since (last 1%)", store.GrantFilter{ListOptions: lim, Since: at(n - n/100)}},
 		{"since+before (a day in the middle)", store.GrantFilter{ListOptions: lim, Since: at(n / 2), Before: at(n / 2).Add(24 * time.Hour)}},
-		{"status=invalid+provider=icloud", store.GrantFilter{ListOptions: lim, Status: store.GrantInvalid, Provider: "icloud"}},
-		{"status=valid+credential_id", store.GrantFilter{ListOptions: lim, Status: store.GrantValid, CredentialID: "cred-3"}},
+		{"status=invalid+provider=icloud (0.02%)", store.GrantFilter{ListOptions: lim, Status: store.GrantInvalid, Provider: "icloud"}},
+		{"status=invalid+provider=nylas (no match: walks the invalid ones)", store.GrantFilter{ListOptions: lim, Status: store.GrantInvalid, Provider: "nylas"}},
+		{"status=valid+credential_id", store.GrantFilter{ListOptions: lim, Status: store.GrantValid, CredentialID: "cred-4"}},
 		{"grant_status=invalid, sort_by=updated_at asc", store.GrantFilter{ListOptions: store.ListOptions{Limit: 10, SortBy: "updated_at", Asc: true}, Status: store.GrantInvalid}},
 		{"offset=1000", store.GrantFilter{ListOptions: store.ListOptions{Limit: 10, Offset: 1000}}},
 		{fmt.Sprintf("offset=%d (last page)", n-10), store.GrantFilter{ListOptions: store.ListOptions{Limit: 10, Offset: n - 10}}},
@@ -113,7 +114,7 @@ func cpuTime() time.Duration {
 
 // scaleGrant is the i-th grant of Scale's application: created a minute
 // apart; 1% invalid; providers google 60%, microsoft 30%, imap 8%, icloud
-// 2%; a distinct ip each; one workspace of 1000 for a third of them; one
+// 2% (independent of the status); a distinct ip each; one workspace of 1000 for a third of them; one
 // of 20 credentials for half; an account id for every 100th.
 func scaleGrant(app string, i int, base time.Time) store.Grant {
 	g := benchGrant(app, int64(i))
@@ -129,7 +130,7 @@ func scaleGrant(app string, i int, base time.Time) store.Grant {
 	default:
 		g.Provider = "icloud"
 	}
-	if i%100 == 37 {
+	if i%97 == 13 {
 		g.Status = store.GrantInvalid
 	}
 	g.IP = fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)

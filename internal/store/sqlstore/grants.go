@@ -143,9 +143,8 @@ func (s *Store) ListGrants(ctx context.Context, appID string, f store.GrantFilte
 // order; the partial indexes' predicates (col <> ”) are repeated so that
 // the planners may use them, and since and before are marked {likely}
 // (SQLite, which has no statistics, otherwise prefers a range on
-// grants_app_created to an equality filter's index). A page with an offset first picks its IDs
-// from the index alone (a deferred join), so the rows it skips are never
-// read.
+// grants_app_created to an equality filter's index). An offset walks the
+// index over the grants it skips (keyset paging with After does not).
 func (s *Store) listGrantsQuery(appID string, f store.GrantFilter) (string, []any, error) {
 	ord, err := order(f.ListOptions, "id")
 	if err != nil {
@@ -212,14 +211,7 @@ func (s *Store) listGrantsQuery(appID string, f store.GrantFilter) (string, []an
 	if f.WithSecrets {
 		cols = grantColumns
 	}
-	cond := strings.Join(where, " AND ")
-	var q string
-	if f.Offset > 0 {
-		q = `SELECT ` + cols + ` FROM grants WHERE id IN (SELECT id FROM grants WHERE ` + cond + " " + ord + s.limitOffset(f.Limit, f.Offset) +
-			`) ` + ord
-	} else {
-		q = `SELECT ` + cols + ` FROM grants WHERE ` + cond + " " + ord + s.limitOffset(f.Limit, 0)
-	}
+	q := `SELECT ` + cols + ` FROM grants WHERE ` + strings.Join(where, " AND ") + " " + ord + s.limitOffset(f.Limit, f.Offset)
 	return s.render(q), args, nil
 }
 

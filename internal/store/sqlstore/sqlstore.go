@@ -116,9 +116,10 @@ type Flavor struct {
 	Explain      string
 	ExplainSetup []string
 	ExplainLine  func(row Row) (string, error)
-	// AfterSeed, when set, runs after SeedGrants (PostgreSQL: ANALYZE, so
-	// that the planner knows the table's new size at once; SQLite keeps
-	// no statistics and plans without them).
+	// AfterSeed, when set, runs after SeedGrants (PostgreSQL: VACUUM
+	// ANALYZE, what autovacuum does after a bulk insert, at once: the
+	// planner knows the table's size and index-only scans need not visit
+	// the table; SQLite keeps no statistics and plans without them).
 	AfterSeed string
 	// MigrationsTable creates the schema_migrations table if missing
 	// (version, name, applied_at encoded by Time).
