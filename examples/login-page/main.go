@@ -61,6 +61,7 @@ func run(args []string) error {
 	api := fs.String("api", "", "grantd's API URL (with -dev: taken from dev.json); the API key is read from GRANTD_API_KEY")
 	listen := fs.String("listen", "127.0.0.1:8090", "address to listen on")
 	brand := fs.String("brand", "Acme Mail Connect", "the name shown on the page")
+	publicURL := fs.String("public-url", "", "the page's URL as browsers reach it, for hosted OAuth's redirect URI (default http://<listen address>)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,6 +94,13 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	app := &App{Grantd: &Grantd{URL: strings.TrimSuffix(*api, "/"), Key: key}, Brand: *brand, Log: log}
+	pub := *publicURL
+	if pub == "" {
+		pub = "http://" + ln.Addr().String()
+	}
+	if err := app.SetUpOAuth(context.Background(), pub); err != nil {
+		return fmt.Errorf("set up hosted OAuth: %w", err)
+	}
 	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -114,6 +122,31 @@ type App struct {
 	Grantd *Grantd
 	Brand  string
 	Log    *slog.Logger
+	// Hosted OAuth, for Google and Microsoft (see SetUpOAuth): the
+	// application id and the page's callback; AppID "" without it.
+	AppID       string
+	RedirectURI string
+}
+
+// SetUpOAuth enables the Google and Microsoft route through grantd's
+// hosted OAuth when grantd serves it: it registers publicURL/oauth/callback
+// as one of the application's redirect URIs. Without hosted OAuth the
+// route says so instead.
+func (a *App) SetUpOAuth(ctx context.Context, publicURL string) error {
+	if !a.Grantd.HostedOAuth(ctx) {
+		a.Log.Info("grantd has no hosted OAuth: Google and Microsoft addresses get a message")
+		return nil
+	}
+	appID, err := a.Grantd.ApplicationID(ctx)
+	if err != nil {
+		return err
+	}
+	cb := strings.TrimSuffix(publicURL, "/") + "/oauth/callback"
+	if err := a.Grantd.AddRedirectURI(ctx, cb); err != nil {
+		return err
+	}
+	a.AppID, a.RedirectURI = appID, cb
+	return nil
 }
 
 // Handler returns the page's routes, with CSRF protection on every POST
@@ -123,6 +156,8 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", a.start)
 	mux.HandleFunc("POST /detect", a.detect)
 	mux.HandleFunc("POST /connect", a.connect)
+	mux.HandleFunc("GET /oauth/start", a.oauthStart)
+	mux.HandleFunc("GET /oauth/callback", a.oauthCallback)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -191,6 +226,7 @@ type view struct {
 	Username, IMAPHost, IMAPPort, SMTPHost, SMTPPort, EWSHost string
 	AppPassword                                               bool
 	Provider                                                  string // oauth: Google or Microsoft
+	OAuthURL                                                  string // oauth: where "Continue" goes; "" without hosted OAuth
 	GrantID                                                   string
 }
 
@@ -228,6 +264,9 @@ func (a *App) detect(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case d.Provider == "google" || d.Provider == "microsoft":
 		v.Step, v.Provider = "oauth", map[string]string{"google": "Google", "microsoft": "Microsoft"}[d.Provider]
+		if a.AppID != "" {
+			v.OAuthURL = "/oauth/start?" + url.Values{"provider": {d.Provider}, "email": {v.Email}}.Encode()
+		}
 	case d.Provider == "icloud":
 		v.Step, v.Family, v.AppPassword = "icloud", "icloud", true
 	case d.Provider == "ews" || (s.EWSURL != "" && s.IMAPHost == ""):
@@ -248,6 +287,68 @@ func (a *App) detect(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.render(w, r, v)
+}
+
+const stateCookie = "login_oauth_state"
+
+// oauthStart sends the user to grantd's hosted OAuth for Google or
+// Microsoft, with a state kept in a cookie for the callback.
+func (a *App) oauthStart(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	prov := q.Get("provider")
+	if a.AppID == "" || (prov != "google" && prov != "microsoft") {
+		w.WriteHeader(http.StatusNotFound)
+		a.render(w, r, view{Step: "email", Error: "Please start again."})
+		return
+	}
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	state := base64.RawURLEncoding.EncodeToString(b)
+	// Lax: the cookie comes back with the provider's redirect (a top-level
+	// GET from another site).
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: "/oauth/", MaxAge: 900, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	auth := url.Values{"client_id": {a.AppID}, "redirect_uri": {a.RedirectURI}, "response_type": {"code"}, "provider": {prov}, "state": {state}}
+	if e := q.Get("email"); e != "" && len(e) <= 320 {
+		auth.Set("login_hint", e)
+	}
+	http.Redirect(w, r, a.Grantd.URL+"/v3/connect/auth?"+auth.Encode(), http.StatusSeeOther)
+}
+
+// oauthCallback is where grantd sends the user back: it checks the state
+// and exchanges the code for the grant, from the server side.
+func (a *App) oauthCallback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	c, err := r.Cookie(stateCookie)
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/oauth/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	if err != nil || len(c.Value) < 32 || subtle.ConstantTimeCompare([]byte(c.Value), []byte(q.Get("state"))) != 1 {
+		w.WriteHeader(http.StatusBadRequest)
+		a.render(w, r, view{Step: "email", Error: "This sign-in has expired. Please start again."})
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		a.Log.Info("hosted OAuth refused", "error", truncate(e, 64))
+		msg := "The sign-in did not complete. Please try again."
+		if e == "access_denied" {
+			msg = "You did not allow access to your account, so nothing was connected."
+		}
+		a.render(w, r, view{Step: "email", Error: msg})
+		return
+	}
+	id, email, err := a.Grantd.ExchangeCode(r.Context(), a.AppID, q.Get("code"), a.RedirectURI)
+	if err != nil {
+		a.Log.Warn("code exchange failed", "err", err)
+		w.WriteHeader(http.StatusBadGateway)
+		a.render(w, r, view{Step: "email", Error: "The sign-in did not complete. Please try again."})
+		return
+	}
+	a.render(w, r, view{Step: "done", Email: email, GrantID: id})
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // families whose app-password help the page knows.
@@ -416,7 +517,79 @@ func (g *Grantd) Connect(ctx context.Context, body map[string]any) (string, erro
 	return grant.ID, err
 }
 
+// HostedOAuth reports whether grantd serves hosted OAuth (GET
+// /v3/connect/auth answers something else than 404).
+func (g *Grantd) HostedOAuth(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/v3/connect/auth", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := g.client().Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode != http.StatusNotFound
+}
+
+// ApplicationID returns the id of the API key's application.
+func (g *Grantd) ApplicationID(ctx context.Context) (string, error) {
+	var app struct {
+		ApplicationID string `json:"application_id"`
+	}
+	err := g.call(ctx, http.MethodGet, "/v3/applications", nil, &app)
+	return app.ApplicationID, err
+}
+
+// AddRedirectURI registers url as a redirect URI of the application (one
+// it has already is fine).
+func (g *Grantd) AddRedirectURI(ctx context.Context, u string) error {
+	var out map[string]any
+	err := g.call(ctx, http.MethodPost, "/v3/applications/redirect-uris", map[string]any{"url": u, "platform": "web"}, &out)
+	var ge *GrantdError
+	if errors.As(err, &ge) && ge.Status == http.StatusConflict {
+		return nil
+	}
+	return err
+}
+
+// ExchangeCode redeems a hosted-OAuth code (POST /v3/connect/token) and
+// returns the grant id and email.
+func (g *Grantd) ExchangeCode(ctx context.Context, appID, code, redirectURI string) (string, string, error) {
+	body, _ := json.Marshal(map[string]string{"grant_type": "authorization_code", "client_id": appID, "client_secret": g.Key, "code": code, "redirect_uri": redirectURI})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v3/connect/token", strings.NewReader(string(body)))
+	if err != nil {
+		return "", "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := g.client().Do(req)
+	if err != nil {
+		return "", "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		GrantID string `json:"grant_id"`
+		Email   string `json:"email"`
+		Error   string `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.GrantID == "" {
+		return "", "", &GrantdError{Status: resp.StatusCode, Type: out.Error, Message: "code exchange refused"}
+	}
+	return out.GrantID, out.Email, nil
+}
+
+func (g *Grantd) client() *http.Client {
+	if g.HTTP != nil {
+		return g.HTTP
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
 func (g *Grantd) do(ctx context.Context, path string, body any, data any) error {
+	return g.call(ctx, http.MethodPost, path, body, data)
+}
+
+func (g *Grantd) call(ctx context.Context, method, path string, body any, data any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -425,7 +598,7 @@ func (g *Grantd) do(ctx context.Context, path string, body any, data any) error 
 		}
 		rd = strings.NewReader(string(b))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, g.URL+path, rd)
 	if err != nil {
 		return err
 	}
@@ -433,11 +606,7 @@ func (g *Grantd) do(ctx context.Context, path string, body any, data any) error 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	hc := g.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := hc.Do(req)
+	resp, err := g.client().Do(req)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/grantd/grantd/internal/apitest"
 	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/sandbox"
 	"github.com/grantd/grantd/internal/sandbox/mail"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/testenv"
@@ -39,6 +40,7 @@ type pageEnv struct {
 	page   *httptest.Server
 	logs   *apitest.SyncBuffer
 	appID  string
+	hosted bool // grantd serves hosted OAuth: the Google route goes through it
 }
 
 func startPage(t *testing.T) *pageEnv {
@@ -64,11 +66,16 @@ func startPage(t *testing.T) *pageEnv {
 		c.Providers.ICloud = ms.MailHosts()
 	}})
 	appID, key := e.App("acme")
+	e.OAuthConnector(key, "google")
+	e.Sandbox.AddUser("google", sandbox.User{Email: "ada@gmail.com", Name: "Ada Gmail"})
 	logs := &apitest.SyncBuffer{}
 	app := &App{Grantd: &Grantd{URL: e.HTTP.URL, Key: key}, Brand: "Acme Mail Connect", Log: slog.New(slog.NewTextHandler(logs, nil))}
 	page := httptest.NewServer(app.Handler())
 	t.Cleanup(page.Close)
-	return &pageEnv{grantd: e, mail: ms, page: page, logs: logs, appID: appID}
+	if err := app.SetUpOAuth(t.Context(), page.URL); err != nil {
+		t.Fatal(err)
+	}
+	return &pageEnv{grantd: e, mail: ms, page: page, logs: logs, appID: appID, hosted: app.AppID != ""}
 }
 
 // startDNS answers the records of zone (and NXDOMAIN for everything else).
@@ -235,7 +242,9 @@ func TestLoginPageInChromium(t *testing.T) {
 		)
 	}
 
-	// gmail.com → Google's route.
+	// gmail.com → Google's route: through grantd's hosted OAuth and the
+	// sandbox's consent page to a grant when grantd serves it, else a
+	// message saying it does not.
 	b.step("gmail address", func(ctx context.Context) error {
 		if err := enterEmail(ctx, "ada@gmail.com", "oauth"); err != nil {
 			return err
@@ -244,8 +253,31 @@ func TestLoginPageInChromium(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		if !p.hosted {
+			if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("oauth-unavailable"))); err != nil {
+				return err
+			}
+		}
 		return expect(strings.Contains(s, "Google"), "gmail.com: %q", s)
 	})
+	if p.hosted {
+		b.step("google consent", func(ctx context.Context) error {
+			return chromedp.Do(ctx, chromedp.Click(chromedp.ID("oauth-continue")), chromedp.WaitVisible(chromedp.CSS("#allow")))
+		})
+		b.step("google grant", func(ctx context.Context) error {
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#allow")), chromedp.WaitVisible(chromedp.ID("done"))); err != nil {
+				return err
+			}
+			id, err := text(ctx, "grant-id")
+			if err != nil {
+				return err
+			}
+			g := p.grantOf(t, "ada@gmail.com")
+			return expect(g.ID == id && g.Provider == "google" && g.Status == store.GrantValid, "Google grant %+v, page says %q", g, id)
+		})
+	} else {
+		t.Log("grantd serves no hosted OAuth: the Google route shows its message")
+	}
 
 	// iCloud → the app-password form; the account password is refused in
 	// words, the app password makes the grant.
