@@ -401,3 +401,56 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("another application: %d %s", r.Status, r.Raw)
 	}
 }
+
+// TestToken: /connect/token answers the v2 account with a grantd access
+// token of the hosted-OAuth family (works at /v3/grants/me and tokeninfo,
+// revocable), once per code; v2-shaped errors.
+func TestToken(t *testing.T) {
+	e := newEnv(t)
+	e.mail.AddUser("ada@imap.test", "imap-pw-1")
+	body := map[string]any{"client_id": e.appID, "name": "Ada", "email_address": "ada@imap.test", "provider": "imap", "settings": map[string]any{
+		"imap_host": e.mail.Host(), "imap_port": e.mail.IMAPPort(), "imap_username": "ada@imap.test", "imap_password": "imap-pw-1",
+		"smtp_host": e.mail.Host(), "smtp_port": e.mail.SMTPPort()}}
+	code := codeOf(t, e.authorize(body))
+	token := func(req any) apitest.Response { return e.Do("POST", "/connect/token", "", req) }
+	for _, c := range []struct {
+		name   string
+		req    any
+		status int
+		typ    string
+	}{
+		{"wrong secret", map[string]any{"client_id": e.appID, "client_secret": "nope", "code": code}, 401, "auth_error"},
+		{"no code", map[string]any{"client_id": e.appID, "client_secret": e.key}, 400, "invalid_request_error"},
+		{"unknown code", map[string]any{"client_id": e.appID, "client_secret": e.key, "code": "nope"}, 400, "invalid_request_error"},
+		{"not JSON", "code=x", 400, "invalid_request_error"},
+	} {
+		if r := token(c.req); r.Status != c.status || r.Body["type"] != c.typ || r.Body["access_token"] != nil {
+			t.Errorf("%s: %d %s", c.name, r.Status, r.Raw)
+		}
+	}
+	r := token(map[string]any{"client_id": e.appID, "client_secret": e.key, "code": code})
+	tok, _ := r.Body["access_token"].(string)
+	if r.Status != 200 || tok == "" || r.Body["object"] != "account" || r.Body["provider"] != "imap" || r.Body["email_address"] != "ada@imap.test" ||
+		r.Body["id"] != r.Body["account_id"] || r.Body["sync_state"] != "running" || r.Body["name"] != "Ada" || strings.Contains(string(r.Raw), "imap-pw-1") {
+		t.Fatalf("token: %d %s", r.Status, r.Raw)
+	}
+	id := r.Body["id"].(string)
+	if again := token(map[string]any{"client_id": e.appID, "client_secret": e.key, "code": code}); again.Status != 400 || again.Body["access_token"] != nil {
+		t.Errorf("a code redeemed twice: %d %s", again.Status, again.Raw)
+	}
+	if me := e.Do("GET", "/v3/grants/me", tok, nil); me.Status != 200 || me.Data()["id"] != id {
+		t.Fatalf("GET /v3/grants/me: %d %s", me.Status, me.Raw)
+	}
+	if info := e.Do("GET", "/v3/connect/tokeninfo?access_token="+tok, "", nil); info.Status != 200 {
+		t.Errorf("tokeninfo: %d %s", info.Status, info.Raw)
+	}
+	if rv := e.Do("POST", "/v3/connect/revoke?token="+tok, "", nil); rv.Status != 200 {
+		t.Fatalf("revoke: %d %s", rv.Status, rv.Raw)
+	}
+	if me := e.Do("GET", "/v3/grants/me", tok, nil); me.Status != 401 {
+		t.Errorf("GET /v3/grants/me after revoke: %d %s", me.Status, me.Raw)
+	}
+	if strings.Contains(e.Logs.String(), tok) || strings.Contains(e.Logs.String(), code) {
+		t.Error("a token or code in the log")
+	}
+}

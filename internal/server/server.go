@@ -299,6 +299,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.Native = &native.Service{
 		Store: st, Vault: v, Grants: s.Grants, Connectors: s.Connectors, Auth: s.Tenants, Servers: det.Table(), Now: time.Now,
 		RateLimit: apiLimit,
+		// /connect/token's access token: the hosted-OAuth family, without a
+		// refresh token (v2 had none).
+		IssueToken: func(ctx context.Context, appID, grantID string, scope []string) (string, error) {
+			iss, err := s.Tokens.Issue(ctx, appID, grantID, scope, false)
+			return iss.AccessToken, err
+		},
 	}
 	s.API = api.New(api.Config{
 		Imports: s.Imports, ImportMaxBodyBytes: cfg.Imports.MaxBodyBytes, ImportUploadTimeout: cfg.Imports.UploadTimeout,
