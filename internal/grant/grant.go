@@ -52,6 +52,10 @@ type ClientResolver interface {
 	// DefaultScope is the scope list of the application's connector for
 	// prov; nil when there is no such connector.
 	DefaultScope(ctx context.Context, appID, prov string) ([]string, error)
+	// RecordConsent records on the application credential credentialID
+	// of prov that an administrator of tenant consented to its client's
+	// application permissions (hosted OAuth's admin consent).
+	RecordConsent(ctx context.Context, appID, prov, credentialID, tenant string) (store.Credential, error)
 }
 
 // Event types written to the outbox.

@@ -70,6 +70,8 @@ type flowState struct {
 	// Verifier grantd's own PKCE verifier with the provider.
 	Callback string `json:"callback"`
 	Verifier string `json:"verifier"`
+	// AdminConsent: the flow is response_type=adminconsent.
+	AdminConsent bool `json:"admin_consent,omitempty"`
 }
 
 // Authorize checks r and returns the provider's authorization URL to
@@ -102,11 +104,11 @@ func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback st
 	switch r.ResponseType {
 	case "code":
 	case "":
-		return "", invalidRequest("response_type is required: code")
+		return "", invalidRequest("response_type is required: code (or adminconsent)")
 	case "adminconsent":
-		return "", oauthErr(http.StatusBadRequest, "unsupported_response_type", "response_type adminconsent is not supported by grantd yet; use code")
+		return s.authorizeAdminConsent(ctx, r, callback)
 	default:
-		return "", oauthErr(http.StatusBadRequest, "unsupported_response_type", "response_type %q is not supported; use code", truncate(r.ResponseType, 40))
+		return "", oauthErr(http.StatusBadRequest, "unsupported_response_type", "response_type %q is not supported; use code or adminconsent", truncate(r.ResponseType, 40))
 	}
 	if n := utf8.RuneCountInString(r.State); n > MaxState {
 		return "", invalidRequest("state is %d characters long; at most %d are allowed", n, MaxState)

@@ -28,6 +28,9 @@ type CallbackRequest struct {
 	Error            string
 	ErrorDescription string
 	IP, UserAgent    string
+	// Answer is the whole query of the provider's redirect back (admin
+	// consent reads admin_consent and tenant from it).
+	Answer map[string][]string
 }
 
 // Callback handles the provider's answer: it authenticates the code
@@ -61,6 +64,9 @@ func (s *Service) Callback(ctx context.Context, r CallbackRequest) (string, erro
 		}
 		u.RawQuery = q.Encode()
 		return u.String(), nil
+	}
+	if fs.AdminConsent {
+		return s.adminConsentCallback(ctx, fs, r, back)
 	}
 	if r.Error != "" || r.Code == "" {
 		code := sanitizeCode(r.Error)
