@@ -116,3 +116,75 @@ func TestBrowserHostedOAuth(t *testing.T) {
 		t.Fatalf("grant: %d %s", g.Status, g.Raw)
 	}
 }
+
+// TestBrowserAdminConsent drives headless Chromium along the admin
+// consent path an administrator takes: grantd's /v3/connect/auth with
+// response_type=adminconsent → the sandbox's Entra admin consent endpoint
+// (its administrator consents at once) → grantd's callback → the
+// application's redirect URI with admin_consent=true, the tenant and the
+// state; the tenant's users can then be connected without signing in.
+func TestBrowserAdminConsent(t *testing.T) {
+	bin := chromium(t)
+	const tenant = "b10b5e70-0000-4000-8000-b10b5e70b10b"
+	e := apitest.New(t)
+	appID, key := e.App("browser-consent")
+	e.OAuthConnector(key, "microsoft")
+	e.Sandbox.AddUser("microsoft", sandbox.User{Email: "ada@tenant.test", Name: "Ada Lovelace", Tenant: tenant})
+	cr := e.Do("POST", "/v3/connectors/microsoft/creds", key, map[string]any{"name": "tenant", "credential_type": "adminconsent",
+		"credential_data": map[string]any{"tenant": tenant}})
+	if cr.Status != http.StatusCreated {
+		t.Fatalf("adminconsent credential: %d %s", cr.Status, cr.Raw)
+	}
+	credID := cr.Data()["id"].(string)
+	bulk := func() int {
+		return e.Do("POST", "/v3/connect/custom", key, map[string]any{"provider": "microsoft",
+			"settings": map[string]any{"email_address": "ada@tenant.test", "credential_id": credID}}).Status
+	}
+	if st := bulk(); st != http.StatusBadRequest {
+		t.Fatalf("bulk grant before consent: %d", st)
+	}
+
+	got := make(chan url.Values, 1)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/consented" {
+			select {
+			case got <- r.URL.Query():
+			default:
+			}
+			_, _ = w.Write([]byte("<!doctype html><title>consented</title><p id=done>thanks</p>"))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(app.Close)
+	redirect := app.URL + "/consented"
+	if r := e.Do("POST", "/v3/applications/redirect-uris", key, map[string]any{"url": redirect}); r.Status != 200 {
+		t.Fatalf("redirect uri: %d %s", r.Status, r.Raw)
+	}
+	q := url.Values{"client_id": {appID}, "redirect_uri": {redirect}, "response_type": {"adminconsent"},
+		"provider": {"microsoft"}, "credential_id": {credID}, "state": {"consent-state"}}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.Flag("headless", true),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true))
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.HTTP.URL+"/v3/connect/auth?"+q.Encode()), chromedp.WaitVisible(chromedp.CSS("#done"))); err != nil {
+		t.Fatalf("admin consent walk: %v", err)
+	}
+	var back url.Values
+	select {
+	case back = <-got:
+	case <-ctx.Done():
+		t.Fatal("the browser never reached the application's redirect URI")
+	}
+	if back.Get("admin_consent") != "true" || back.Get("tenant") != tenant || back.Get("state") != "consent-state" || back.Get("error") != "" {
+		t.Fatalf("the application got %v", back)
+	}
+	if st := bulk(); st != http.StatusCreated {
+		t.Fatalf("bulk grant after consent: %d", st)
+	}
+}
