@@ -3,8 +3,10 @@
 // URLs are walked through the sandbox's consent page as a browser would),
 // exchangeCodeForToken, refreshAccessToken, accessTokenInfo, revoke, and
 // the grant of an access token (grants.find({grantId: 'me'}) with the
-// access token as the key: GET /v3/grants/me). Errors of the token
-// endpoints must come out as NylasOAuthError with a message.
+// access token as the key: GET /v3/grants/me); auth.urlForAdminConsent
+// (response_type=adminconsent, walked through the sandbox's admin consent
+// endpoint). Errors of the token endpoints must come out as
+// NylasOAuthError with a message.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { NylasOAuthError } from 'nylas';
@@ -196,5 +198,51 @@ describe('auth: hosted OAuth', () => {
     assert.equal(back.searchParams.get('error'), 'access_denied');
     assert.equal(back.searchParams.get('state'), 'st-deny');
     assert.equal(back.searchParams.get('code'), null);
+  });
+});
+
+/** Follows the admin consent redirects as a browser would: grantd → the sandbox's Entra admin consent endpoint → grantd's callback → the redirect URI. */
+async function adminConsent(authUrl) {
+  let res = await fetch(authUrl, { redirect: 'manual' });
+  assert.equal(res.status, 302, `GET /v3/connect/auth: ${res.status} ${await res.text()}`);
+  const consent = new URL(res.headers.get('location'));
+  assert.ok(consent.href.startsWith(g.sandboxUrl) && consent.pathname.endsWith('/v2.0/adminconsent'), `redirected to the admin consent endpoint, not ${consent}`);
+  res = await fetch(consent, { redirect: 'manual' });
+  assert.equal(res.status, 302);
+  res = await fetch(res.headers.get('location'), { redirect: 'manual' });
+  assert.equal(res.status, 302, `callback: ${res.status}`);
+  return new URL(res.headers.get('location'));
+}
+
+describe('auth.urlForAdminConsent: response_type=adminconsent', () => {
+  it("the administrator consents: admin_consent=true, the tenant and the state come back; the tenant's users can then be connected", async () => {
+    const nylas = g.nylas();
+    const tenant = 'ad0c0115-0000-4000-8000-' + String(Date.now()).slice(-12).padStart(12, '0');
+    const email = uniqueEmail('consent').replace(/@.*/, '@consent.example');
+    await g.sandbox.call('POST', '/admin/users', { provider: 'microsoft', email, tenant });
+    const cred = await nylas.connectors.credentials.create({ provider: 'microsoft',
+      requestBody: { name: `consent ${tenant}`, credentialType: 'adminconsent', credentialData: { tenant } } });
+    const bulk = () => nylas.auth.customAuthentication({ requestBody: { provider: 'microsoft', settings: { emailAddress: email, credentialId: cred.data.id } } });
+    await expectApiError(bulk(), { status: 400, what: 'bulk grant before consent' });
+    const url = nylas.auth.urlForAdminConsent({ clientId: g.applicationId, redirectUri, credentialId: cred.data.id, state: 'st-consent' });
+    const back = await adminConsent(url);
+    assert.equal(back.origin + back.pathname, redirectUri);
+    assert.equal(back.searchParams.get('admin_consent'), 'true');
+    assert.equal(back.searchParams.get('tenant'), tenant);
+    assert.equal(back.searchParams.get('state'), 'st-consent');
+    assert.equal(back.searchParams.get('code'), null, 'admin consent creates no grant and no code');
+    const gr = await bulk();
+    assert.equal(gr.data.email, email);
+    assert.equal(gr.data.grantStatus, 'valid');
+  });
+
+  it('an unknown credential is a 400 and never a redirect', async () => {
+    const url = g.nylas().auth.urlForAdminConsent({ clientId: g.applicationId, redirectUri, credentialId: '4e0d0000-0000-4000-8000-000000000000' });
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('location'), null);
+    const body = await res.json();
+    assert.equal(body.error, 'invalid_request');
+    assert.match(body.error_description, /does not exist/);
   });
 });
