@@ -45,6 +45,16 @@ type Config struct {
 	RateLimit RateLimit        `yaml:"ratelimit"`
 	Webhooks  Webhooks         `yaml:"webhooks"`
 	Imports   Imports          `yaml:"imports"`
+	Hosted    Hosted           `yaml:"hosted"`
+}
+
+// Hosted configures hosted OAuth (/v3/connect/*, internal/hosted).
+type Hosted struct {
+	// TokenRetention is how long the tokens grantd issued are kept after
+	// they expired, were used (rotated away) or were revoked. A used
+	// refresh token replayed within it revokes its family; after it, it
+	// is only an unknown token.
+	TokenRetention time.Duration `yaml:"token_retention"`
 }
 
 // Imports configures bulk import jobs (POST /grantd/v1/imports,
@@ -221,6 +231,7 @@ func Default() Config {
 			Enabled: true, MaxBodyBytes: 1 << 30, UploadTimeout: time.Hour, Workers: 8, Jobs: 2, Retries: 5,
 			Lease: 30 * time.Second, PollInterval: time.Second,
 		},
+		Hosted: Hosted{TokenRetention: 30 * 24 * time.Hour},
 		Webhooks: Webhooks{
 			Enabled: true, Timeout: 10 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: time.Hour,
 			Workers: 32, Lease: time.Minute, PollInterval: 200 * time.Millisecond, MaxPerApplication: 25,

@@ -33,5 +33,6 @@ func (s *Service) clientCredentials(ctx context.Context, r TokenRequest) (TokenR
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	s.tick(ctx, s.now())
 	return response(g, iss.AccessToken, "", iss.ExpiresIn, true), nil
 }

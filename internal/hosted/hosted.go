@@ -66,14 +66,21 @@ type Service struct {
 	// 5 minutes).
 	StateTTL time.Duration
 	CodeTTL  time.Duration
+	// TokenRetention is how long issued tokens are kept after they
+	// expired, were used or were revoked (hosted.token_retention; default
+	// 30 days): a used refresh token replayed within it revokes its
+	// family (internal/token), after it is only invalid_grant.
+	TokenRetention time.Duration
 
-	// puts counts the one-time codes stored; every purgeEvery-th one
-	// also deletes expired ones (abandoned sign-ins).
+	// puts counts the one-time codes stored, the refresh tokens redeemed
+	// and the client-credentials tokens issued; every purgeEvery-th also deletes expired codes (abandoned
+	// sign-ins) and stale issued tokens (purge).
 	puts atomic.Uint64
 }
 
 // purgeEvery and purgeBatch: how often, and how many, expired one-time
-// codes are deleted as new ones are stored.
+// codes and stale issued tokens are deleted as codes are stored and
+// refresh tokens redeemed.
 const (
 	purgeEvery = 64
 	purgeBatch = 1000
@@ -156,12 +163,40 @@ func (s *Service) putCode(ctx context.Context, kind, prefix, appID, grantID stri
 	now := s.now()
 	err = s.Store.CreateCode(ctx, store.Code{Hash: codeHash(kind, val), AppID: appID, GrantID: grantID, Data: sealed,
 		ExpiresAt: now.Add(ttl), CreatedAt: now})
-	if err == nil && s.puts.Add(1)%purgeEvery == 0 {
-		if _, perr := s.Store.DeleteExpiredCodes(ctx, now, purgeBatch); perr != nil {
-			s.log().WarnContext(ctx, "hosted OAuth: delete expired codes", slog.Any("err", perr))
-		}
+	if err == nil {
+		s.tick(ctx, now)
 	}
 	return val, err
+}
+
+// tick counts one write of the flow (a one-time code stored, a refresh
+// token redeemed, a client-credentials token issued); every purgeEvery-th runs purge.
+func (s *Service) tick(ctx context.Context, now time.Time) {
+	if s.puts.Add(1)%purgeEvery == 0 {
+		s.purge(ctx, now)
+	}
+}
+
+func (s *Service) tokenRetention() time.Duration {
+	if s.TokenRetention <= 0 {
+		return 30 * 24 * time.Hour
+	}
+	return s.TokenRetention
+}
+
+// purge deletes up to purgeBatch expired one-time codes and up to
+// purgeBatch issued tokens that expired, were used or were revoked more
+// than TokenRetention ago. Each write tick counts issues at most two
+// tokens (a sign-in's code, a refresh, a client-credentials token), so
+// purgeBatch every purgeEvery writes deletes them faster than they are
+// made.
+func (s *Service) purge(ctx context.Context, now time.Time) {
+	if _, err := s.Store.DeleteExpiredCodes(ctx, now, purgeBatch); err != nil {
+		s.log().WarnContext(ctx, "hosted OAuth: delete expired codes", slog.Any("err", err))
+	}
+	if _, err := s.Store.DeleteStaleTokens(ctx, now.Add(-s.tokenRetention()), purgeBatch); err != nil {
+		s.log().WarnContext(ctx, "hosted OAuth: delete stale tokens", slog.Any("err", err))
+	}
 }
 
 // takeCode consumes the one-time value val of kind and opens its data

@@ -33,6 +33,7 @@ func (s *Service) refreshToken(ctx context.Context, r TokenRequest) (TokenRespon
 	case err != nil:
 		return TokenResponse{}, err
 	}
+	s.tick(ctx, s.now())
 	g, err := s.grantOf(ctx, appID, old.GrantID)
 	if err != nil {
 		return TokenResponse{}, err

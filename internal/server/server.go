@@ -270,7 +270,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.RedirectURIs = &redirecturi.Service{Store: st, NewID: tenant.NewID, Now: time.Now}
 	s.Tokens = &token.Service{Store: st, Now: time.Now}
 	s.Hosted = &hosted.Service{Store: st, Vault: v, Grants: s.Grants, Tokens: s.Tokens, RedirectURIs: s.RedirectURIs,
-		Keys: s.Tenants, Log: log, Now: time.Now, Issuer: strings.TrimRight(cfg.PublicURL, "/")}
+		Keys: s.Tenants, Log: log, Now: time.Now, Issuer: strings.TrimRight(cfg.PublicURL, "/"),
+		TokenRetention: cfg.Hosted.TokenRetention}
 	if s.Spool, err = OpenSpool(cfg, v, log); err != nil {
 		st.Close()
 		return nil, err

@@ -496,6 +496,14 @@ type Store interface {
 	// RevokeTokenFamily sets RevokedAt (at) on every token of the family
 	// not revoked yet and returns how many it revoked.
 	RevokeTokenFamily(ctx context.Context, family string, at time.Time) (int, error)
+	// DeleteStaleTokens deletes up to limit tokens that expired, were
+	// used (rotated away) or were revoked before before, and returns how
+	// many it deleted. A live token (unexpired, unused, unrevoked) is
+	// never deleted, whatever its age. A deleted used refresh token can
+	// no longer be recognised as a replay (UseRefreshToken then answers
+	// ErrNotFound and revokes nothing), so callers pass a before well in
+	// the past (hosted.token_retention).
+	DeleteStaleTokens(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// Webhook destinations.
 	CreateWebhook(ctx context.Context, w Webhook) error

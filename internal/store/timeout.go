@@ -217,6 +217,10 @@ func (t *timeoutStore) DeleteExpiredCodes(ctx context.Context, now time.Time, li
 	return do1(t, ctx, "delete expired codes", func(ctx context.Context) (int, error) { return t.s.DeleteExpiredCodes(ctx, now, limit) })
 }
 
+func (t *timeoutStore) DeleteStaleTokens(ctx context.Context, before time.Time, limit int) (int, error) {
+	return do1(t, ctx, "delete stale tokens", func(ctx context.Context) (int, error) { return t.s.DeleteStaleTokens(ctx, before, limit) })
+}
+
 func (t *timeoutStore) CreateWebhook(ctx context.Context, w Webhook) error {
 	return do0(t, ctx, "create webhook", func(ctx context.Context) error { return t.s.CreateWebhook(ctx, w) })
 }

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RedirectURIs", testRedirectURIs},
 		{"IssuedTokens", testIssuedTokens},
 		{"IssuedTokensConcurrentRefresh", testIssuedTokensConcurrentRefresh},
+		{"IssuedTokensDeleteStale", testIssuedTokensDeleteStale},
 		{"Webhooks", testWebhooks},
 		{"DeliveryRelay", testDeliveryRelay},
 		{"DeliveryChains", testDeliveryChains},

@@ -205,3 +205,85 @@ func testIssuedTokensConcurrentRefresh(t *testing.T, s store.Store) {
 		t.Fatalf("%d concurrent redemptions of one refresh token succeeded, want 1", wins)
 	}
 }
+
+// testIssuedTokensDeleteStale: tokens expired, used or revoked before the
+// cutoff go, in batches of limit; live ones and those that became stale
+// after the cutoff stay, and a used refresh token kept is still detected
+// as a replay. Its clock is in 2001, before every other test's tokens, so
+// that the counts are exact on a shared store.
+func testIssuedTokensDeleteStale(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	g := newGrant(t, s, app, "stale@example.com")
+	base := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	before := base.Add(24 * time.Hour)
+	mk := func(kind string, n int, mod func(*store.IssuedToken)) store.IssuedToken {
+		tok := token(g, kind, newID("fam"), n, base)
+		tok.ExpiresAt = time.Time{}
+		mod(&tok)
+		must(t, "CreateTokens", s.CreateTokens(ctx, tok))
+		return tok
+	}
+	var stale, kept []store.IssuedToken
+	for i := range 3 {
+		// Expired, used and revoked before the cutoff.
+		stale = append(stale,
+			mk(store.TokenAccess, i, func(tok *store.IssuedToken) { tok.ExpiresAt = before.Add(-time.Minute) }),
+			mk(store.TokenRefresh, 10+i, func(tok *store.IssuedToken) { tok.UsedAt = before.Add(-time.Second) }),
+			mk(store.TokenRefresh, 20+i, func(tok *store.IssuedToken) {
+				tok.RevokedAt = before.Add(-time.Hour)
+				tok.ExpiresAt = before.Add(time.Hour)
+			}))
+	}
+	kept = append(kept,
+		// Live, however old.
+		mk(store.TokenRefresh, 30, func(*store.IssuedToken) {}),
+		mk(store.TokenAccess, 31, func(tok *store.IssuedToken) { tok.ExpiresAt = before.Add(time.Hour) }),
+		// Stale, but since the cutoff (or exactly at it).
+		mk(store.TokenAccess, 32, func(tok *store.IssuedToken) { tok.ExpiresAt = before }),
+		mk(store.TokenRefresh, 33, func(tok *store.IssuedToken) { tok.RevokedAt = before.Add(time.Second) }))
+	usedLate := mk(store.TokenRefresh, 34, func(tok *store.IssuedToken) { tok.UsedAt = before.Add(time.Minute) })
+	sibling := mk(store.TokenAccess, 35, func(tok *store.IssuedToken) {
+		tok.Family = usedLate.Family
+		tok.ExpiresAt = before.Add(48 * time.Hour)
+	})
+	kept = append(kept, usedLate)
+
+	n, err := s.DeleteStaleTokens(ctx, before, 4)
+	must(t, "DeleteStaleTokens", err)
+	if n != 4 {
+		t.Fatalf("DeleteStaleTokens(limit 4) deleted %d", n)
+	}
+	n, err = s.DeleteStaleTokens(ctx, before, 100)
+	must(t, "DeleteStaleTokens again", err)
+	if n != len(stale)-4 {
+		t.Fatalf("DeleteStaleTokens deleted %d of the %d left", n, len(stale)-4)
+	}
+	n, err = s.DeleteStaleTokens(ctx, before, 100)
+	must(t, "DeleteStaleTokens a third time", err)
+	if n != 0 {
+		t.Fatalf("DeleteStaleTokens deleted %d more", n)
+	}
+	n, err = s.DeleteStaleTokens(ctx, before, 0)
+	must(t, "DeleteStaleTokens limit 0", err)
+	if n != 0 {
+		t.Fatalf("DeleteStaleTokens(limit 0) deleted %d", n)
+	}
+	for _, tok := range stale {
+		_, err := s.GetToken(ctx, tok.Hash)
+		mustIs(t, "GetToken of a stale token "+string(tok.Hash), err, store.ErrNotFound)
+	}
+	for _, tok := range append(kept, sibling) {
+		got, err := s.GetToken(ctx, tok.Hash)
+		must(t, "GetToken of a kept token "+string(tok.Hash), err)
+		mustEqual(t, "kept token", got, normToken(tok))
+	}
+	// The used refresh token kept still revokes its family when replayed.
+	_, err = s.UseRefreshToken(ctx, usedLate.Hash, before.Add(time.Hour), func(store.IssuedToken) ([]store.IssuedToken, error) { return nil, nil })
+	mustIs(t, "replay of a kept used refresh token", err, store.ErrConflict)
+	got, err := s.GetToken(ctx, sibling.Hash)
+	must(t, "GetToken sibling", err)
+	if got.RevokedAt.IsZero() {
+		t.Fatal("the replay did not revoke the family")
+	}
+}

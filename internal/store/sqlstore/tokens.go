@@ -18,6 +18,8 @@ var (
 	qLockToken   = newStmt(`SELECT ` + tokenColumns + ` FROM oauth_tokens WHERE hash = ?{forUpdate}`)
 	qUseToken    = newStmt(`UPDATE oauth_tokens SET used_at = ? WHERE hash = ?`)
 	qRevokeFam   = newStmt(`UPDATE oauth_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL`)
+	qPurgeTokens = newStmt(`DELETE FROM oauth_tokens WHERE hash IN (SELECT hash FROM oauth_tokens
+		WHERE expires_at < ? OR used_at < ? OR revoked_at < ? LIMIT ?)`)
 )
 
 func scanToken(row Row) (store.IssuedToken, error) {
@@ -109,4 +111,13 @@ func (s *Store) RevokeTokenFamily(ctx context.Context, family string, at time.Ti
 	}
 	n, err := s.db.Write().Exec(ctx, s.sql(qRevokeFam), s.time(utcMicro(at)), family)
 	return int(n), s.err("revoke token family", err)
+}
+
+func (s *Store) DeleteStaleTokens(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	b := s.time(utcMicro(before))
+	n, err := s.db.Write().Exec(ctx, s.sql(qPurgeTokens), b, b, b, limit)
+	return int(n), s.err("delete stale tokens", err)
 }
