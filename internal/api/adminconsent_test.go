@@ -110,7 +110,8 @@ func TestAdminConsentGiven(t *testing.T) {
 
 // TestAdminConsentRefused: an administrator who declines sends the
 // application error=access_denied with Microsoft's words and its state;
-// nothing is recorded and bulk grants stay refused.
+// nothing is recorded and bulk grants stay refused. Other refusals keep
+// Microsoft's error code; an answer that is neither is a server_error.
 func TestAdminConsentRefused(t *testing.T) {
 	a := newAdminConsentApp(t)
 	a.Sandbox.DeclineAdminConsent(fabrikam, true)
@@ -123,6 +124,28 @@ func TestAdminConsentRefused(t *testing.T) {
 	}
 	if r := a.bulk("eve@fabrikam.test", a.fabCred); r.Status != http.StatusBadRequest {
 		t.Errorf("bulk grant after a refusal: %d %s", r.Status, r.Raw)
+	}
+
+	// Another refusal keeps Microsoft's code: a tenant Entra does not know.
+	ghost := a.consentCredential("ghost", "9d0570e5-0000-4000-8000-9d0570e59d05")
+	got = a.consent(t, url.Values{"credential_id": {ghost}})
+	if got.Get("error") != "invalid_request" || !strings.Contains(got.Get("error_description"), "AADSTS90002") || got.Has("admin_consent") {
+		t.Errorf("unknown tenant: %v", got)
+	}
+
+	// An answer that is neither a consent nor an error: server_error.
+	st, loc, body := get(t, a.authURL(url.Values{"credential_id": {a.fabCred}, "state": {"s2"}}))
+	if st != http.StatusFound {
+		t.Fatalf("/v3/connect/auth: %d %s", st, body)
+	}
+	lu, _ := url.Parse(loc)
+	st, back, body := get(t, a.HTTP.URL+"/v3/connect/callback?"+url.Values{"state": {lu.Query().Get("state")}, "tenant": {fabrikam}}.Encode())
+	bu, _ := url.Parse(back)
+	if st != http.StatusFound || bu.Query().Get("error") != "server_error" || bu.Query().Get("state") != "s2" || bu.Query().Has("admin_consent") {
+		t.Errorf("neither consent nor error: %d %q %s", st, back, body)
+	}
+	if tenant, _, err := a.Server.Connectors.Consent(t.Context(), a.appID, "microsoft", a.fabCred); err != nil || tenant != "" {
+		t.Errorf("consent recorded without admin_consent=True: %q %v", tenant, err)
 	}
 }
 

@@ -71,7 +71,10 @@ func (s *Service) adminConsentCallback(ctx context.Context, fs flowState, r Call
 		case errors.As(err, &pe) && pe.Class == provider.ClassBadRequest && url.Values(answer).Get("error") == "":
 			code = "server_error" // an answer that is neither a consent nor an error
 		case errors.As(err, &pe):
-			code = sanitizeCode(url.Values(answer).Get("error"))
+			code, desc = sanitizeCode(url.Values(answer).Get("error")), pe.Message
+			if d := url.Values(answer).Get("error_description"); d != "" {
+				desc += ": " + truncate(d, 300) // Microsoft's words
+			}
 		default:
 			if k := asOAuth(err); k == err { // not the caller's: grantd failed
 				s.log().ErrorContext(ctx, "hosted OAuth: admin consent callback", slog.Any("err", err))
