@@ -4,6 +4,7 @@
 // buckets between calls: the cases only ever look at the first refusal.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { NylasOAuthError } from 'nylas';
 import { useGrantd, recorder, expectApiError } from './harness.js';
 
 const g = useGrantd({
@@ -12,6 +13,8 @@ const g = useGrantd({
     GRANTD_RATELIMIT_BURST: '3',
     GRANTD_RATELIMIT_DETECT_REQUESTS_PER_SECOND: '1',
     GRANTD_RATELIMIT_DETECT_BURST: '4',
+    GRANTD_RATELIMIT_CONNECT_REQUESTS_PER_SECOND: '1',
+    GRANTD_RATELIMIT_CONNECT_BURST: '3',
   },
 });
 
@@ -72,5 +75,27 @@ describe('rate limits', () => {
     await new Promise((r) => setTimeout(r, wait * 1000));
     const res = await nylas.applications.getDetails();
     assert.equal(res.data.applicationId, g.applicationId);
+  });
+
+  it('the token endpoint has its own budget; over it refreshAccessToken raises NylasOAuthError 429 rate_limit_exceeded', async () => {
+    const nylas = g.nylas();
+    let n = 0;
+    let err;
+    for (; n < 50; n++) {
+      try {
+        await nylas.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri: 'http://localhost/cb', refreshToken: 'grt_unknown' });
+        assert.fail('an unknown refresh token was accepted');
+      } catch (e) {
+        if (e?.code === 'ERR_ASSERTION') throw e;
+        assert.ok(e instanceof NylasOAuthError, `expected NylasOAuthError, got ${e?.constructor?.name}: ${e?.message}`);
+        if (e.statusCode === 429) { err = e; break; }
+        assert.equal(e.error, 'invalid_grant', e.message);
+      }
+    }
+    assert.ok(err, '50 token requests and no 429');
+    assert.ok(n >= 3, `the burst of 3 should pass, ${n} did`);
+    assert.equal(err.error, 'rate_limit_exceeded');
+    assert.equal(err.errorCode, 429);
+    assert.match(err.message, /limit of hosted OAuth for this client address is 1 per second .*retry in 1 s/);
   });
 });

@@ -74,6 +74,9 @@ func clientIP(r *http.Request) string {
 
 // connectAuth is GET /v3/connect/auth: a 302 to the provider.
 func (s *Server) connectAuth(w http.ResponseWriter, r *http.Request) {
+	if s.connectClientLimit(w, r, false, r.URL.Query().Get("client_id")) {
+		return
+	}
 	req, herr := hosted.ParseAuthorize(r.URL.Query())
 	if herr != nil {
 		s.respondOAuth(w, r, herr)
@@ -132,6 +135,9 @@ func (s *Server) connectToken(w http.ResponseWriter, r *http.Request) {
 	req, herr := hosted.ParseTokenRequest(r.Header.Get("Content-Type"), body)
 	if herr != nil {
 		s.respondOAuth(w, r, herr)
+		return
+	}
+	if s.connectClientLimit(w, r, true, req.ClientID) {
 		return
 	}
 	out, err := s.cfg.Hosted.Token(r.Context(), req)

@@ -29,3 +29,45 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request, lim *ratelimit.Li
 		what, perSecond, burst, secs)})
 	return true
 }
+
+// connectLimited takes a token of the client IP's bucket in
+// ConnectIPRateLimit before h; oauth selects the OAuth error shape of the
+// 429 (token, tokeninfo, revoke: the SDK parses those) over the Nylas
+// envelope (auth, callback).
+func (s *Server) connectLimited(oauth bool, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.connectLimit(w, r, oauth, s.cfg.ConnectIPRateLimit, "ip:"+clientIP(r), "this client address") {
+			return
+		}
+		h(w, r)
+	}
+}
+
+// connectClientLimit takes a token of clientID's bucket in
+// ConnectClientRateLimit (nothing when clientID is empty) and reports
+// whether it answered 429.
+func (s *Server) connectClientLimit(w http.ResponseWriter, r *http.Request, oauth bool, clientID string) bool {
+	if clientID == "" || len(clientID) > 200 {
+		return false
+	}
+	return s.connectLimit(w, r, oauth, s.cfg.ConnectClientRateLimit, "client:"+clientID, "this client_id")
+}
+
+func (s *Server) connectLimit(w http.ResponseWriter, r *http.Request, oauth bool, lim *ratelimit.Limiter, key, who string) bool {
+	ok, wait := lim.Allow(key, time.Now())
+	if ok {
+		return false
+	}
+	secs := max(int64(math.Ceil(wait.Seconds())), 1)
+	perSecond, burst := lim.Rate()
+	msg := fmt.Sprintf("too many requests: the limit of hosted OAuth for %s is %g per second on this grantd node, in bursts of %d; retry in %d s",
+		who, perSecond, burst, secs)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	if oauth {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusTooManyRequests, oauthErrorBody{Error: "rate_limit_exceeded", ErrorDescription: msg, ErrorCode: http.StatusTooManyRequests})
+	} else {
+		s.respondError(w, r, &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, Message: msg})
+	}
+	return true
+}

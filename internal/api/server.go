@@ -57,6 +57,11 @@ type Config struct {
 	// route but detection, which DetectRateLimit bounds; nil: no limit.
 	RateLimit       *ratelimit.Limiter
 	DetectRateLimit *ratelimit.Limiter
+	// ConnectIPRateLimit and ConnectClientRateLimit bound the
+	// unauthenticated hosted OAuth routes per client IP and per
+	// client_id (where the request names one); nil: no limit.
+	ConnectIPRateLimit     *ratelimit.Limiter
+	ConnectClientRateLimit *ratelimit.Limiter
 	// Webhooks manages webhook destinations; nil: /v3/webhooks answers 404.
 	Webhooks *webhook.Service
 	// Hosted runs hosted OAuth and the token endpoints; nil: they answer
@@ -161,11 +166,13 @@ func (s *Server) routes() {
 	if s.cfg.Hosted != nil {
 		// No API key: the browser, the token's holder or the client's
 		// own credentials authenticate these.
-		s.handle("GET /v3/connect/auth", s.connectAuth)
-		s.handle("GET /v3/connect/callback", s.connectCallback)
-		s.handle("POST /v3/connect/token", s.connectToken)
-		s.handle("GET /v3/connect/tokeninfo", s.tokenInfo)
-		s.handle("POST /v3/connect/revoke", s.revokeToken)
+		// Each is limited per client IP (connectLimited) and, where
+		// the request names its client_id, per client_id.
+		s.handle("GET /v3/connect/auth", s.connectLimited(false, s.connectAuth))
+		s.handle("GET /v3/connect/callback", s.connectLimited(false, s.connectCallback))
+		s.handle("POST /v3/connect/token", s.connectLimited(true, s.connectToken))
+		s.handle("GET /v3/connect/tokeninfo", s.connectLimited(true, s.tokenInfo))
+		s.handle("POST /v3/connect/revoke", s.connectLimited(true, s.revokeToken))
 		s.handle("GET /v3/grants/me", s.grantsMe)
 	}
 	s.handle("GET /v3/grants", s.authed(s.listGrants))

@@ -125,6 +125,11 @@ type RateLimit struct {
 	// /v3/providers/detect, with a bucket of its own.
 	DetectRequestsPerSecond int `yaml:"detect_requests_per_second"`
 	DetectBurst             int `yaml:"detect_burst"`
+	// ConnectRequestsPerSecond and ConnectBurst bound the unauthenticated
+	// hosted OAuth routes (/v3/connect/auth, callback, token, tokeninfo,
+	// revoke): a bucket per client IP and one per client_id.
+	ConnectRequestsPerSecond int `yaml:"connect_requests_per_second"`
+	ConnectBurst             int `yaml:"connect_burst"`
 }
 
 // Refresh configures the background refresh of OAuth grants and the
@@ -226,7 +231,8 @@ func Default() Config {
 			AccessTokenMargin:   2 * time.Minute,
 			PasswordRecheck:     6 * time.Hour,
 		},
-		RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100, DetectRequestsPerSecond: 100, DetectBurst: 200},
+		RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100, DetectRequestsPerSecond: 100, DetectBurst: 200,
+			ConnectRequestsPerSecond: 50, ConnectBurst: 100},
 		Imports: Imports{
 			Enabled: true, MaxBodyBytes: 1 << 30, UploadTimeout: time.Hour, Workers: 8, Jobs: 2, Retries: 5,
 			Lease: 30 * time.Second, PollInterval: time.Second,

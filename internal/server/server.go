@@ -314,8 +314,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		RedirectURIs: s.RedirectURIs, Hosted: s.Hosted, PublicURL: cfg.PublicURL,
 		Auth: s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version, AccessTokens: s.Refresher,
-		RateLimit:       apiLimit,
-		DetectRateLimit: ratelimit.New(float64(cfg.RateLimit.DetectRequestsPerSecond), cfg.RateLimit.DetectBurst),
+		RateLimit:              apiLimit,
+		DetectRateLimit:        ratelimit.New(float64(cfg.RateLimit.DetectRequestsPerSecond), cfg.RateLimit.DetectBurst),
+		ConnectIPRateLimit:     ratelimit.New(float64(cfg.RateLimit.ConnectRequestsPerSecond), cfg.RateLimit.ConnectBurst),
+		ConnectClientRateLimit: ratelimit.New(float64(cfg.RateLimit.ConnectRequestsPerSecond), cfg.RateLimit.ConnectBurst),
 	})
 	if err := s.Refresher.Register(s.API.Registry()); err != nil {
 		s.Close()
