@@ -152,19 +152,10 @@ func (v *Provider) AuthorizeURL(a provider.Authorization) (string, error) {
 
 // Exchange implements provider.AuthCodeExchanger.
 func (v *Provider) Exchange(ctx context.Context, x provider.CodeExchange) (provider.Result, error) {
-	s, err := oauthx.StartCode(x, oauth, v.hc)
-	if err != nil {
-		return provider.Result{}, err
-	}
-	tok, err := s.Exchange(ctx, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, x, nil)
-	if err != nil {
-		return provider.Result{}, err
-	}
-	id, err := v.identify(ctx, s, tok, x.Client.ClientID)
-	if err != nil {
-		return provider.Result{}, err
-	}
-	return s.Result(tok, id), nil
+	return oauthx.ExchangeCode(ctx, x, oauth, v.hc, oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, nil,
+		func(ctx context.Context, s *oauthx.Session, tok *oauth2.Token) (oauthx.Identity, error) {
+			return v.identify(ctx, s, tok, x.Client.ClientID)
+		})
 }
 
 var _ provider.OAuthClient = (*Provider)(nil)

@@ -142,23 +142,11 @@ func (v *Provider) Exchange(ctx context.Context, x provider.CodeExchange) (provi
 	if err != nil {
 		return provider.Result{}, err
 	}
-	s, err := oauthx.StartCode(x, oauth, v.hc)
-	if err != nil {
-		return provider.Result{}, err
-	}
 	var params url.Values
 	if sc := RefreshScope(x.Scope); sc != "" {
 		params = url.Values{"scope": {sc}}
 	}
-	tok, err := s.Exchange(ctx, oauthx.TokenEndpoint{URL: v.TokenURL(tenant), AuthStyle: oauth2.AuthStyleInParams}, x, params)
-	if err != nil {
-		return provider.Result{}, err
-	}
-	id, err := v.identify(ctx, s, tok)
-	if err != nil {
-		return provider.Result{}, err
-	}
-	return s.Result(tok, id), nil
+	return oauthx.ExchangeCode(ctx, x, oauth, v.hc, oauthx.TokenEndpoint{URL: v.TokenURL(tenant), AuthStyle: oauth2.AuthStyleInParams}, params, v.identify)
 }
 
 // RefreshScope is the scope parameter of the refresh request: the requested

@@ -148,3 +148,23 @@ func (s *Session) Exchange(ctx context.Context, ep TokenEndpoint, x provider.Cod
 	}
 	return tok, nil
 }
+
+// ExchangeCode is a provider's whole provider.AuthCodeExchanger: it
+// checks x, redeems its code at ep (params as with Redeem) and learns the
+// account with identify.
+func ExchangeCode(ctx context.Context, x provider.CodeExchange, o Options, hc *http.Client, ep TokenEndpoint, params url.Values,
+	identify func(context.Context, *Session, *oauth2.Token) (Identity, error)) (provider.Result, error) {
+	s, err := StartCode(x, o, hc)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	tok, err := s.Exchange(ctx, ep, x, params)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	id, err := identify(ctx, s, tok)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	return s.Result(tok, id), nil
+}
