@@ -215,9 +215,15 @@ func (c *session) transportError(op string, err error) error {
 	return unavailable("the EWS server %s:%d could not be reached (%v)", c.ep.host, c.ep.port, err)
 }
 
-// notHTTP reports an answer that is not HTTP (net/http quotes what it
-// got: "malformed HTTP response \"SSH-2.0-…\"").
+// notHTTP reports an answer that is not HTTP: net/http quotes what it got
+// ("malformed HTTP response \"SSH-2.0-…\""), or, when the peer spoke
+// before the request was written (a banner, as SSH and SMTP servers send
+// at once), its transport saw an unsolicited answer on an idle connection
+// and closed it ("readLoopPeekFailLocked", or the request's own write
+// failing on the connection the transport closed: net.ErrClosed).
 func notHTTP(err error) bool {
 	s := err.Error()
-	return strings.Contains(s, "malformed HTTP") || strings.Contains(s, "malformed MIME header")
+	return strings.Contains(s, "malformed HTTP") || strings.Contains(s, "malformed MIME header") ||
+		strings.Contains(s, "readLoopPeekFailLocked") ||
+		(errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded))
 }
