@@ -45,8 +45,11 @@ func (s *Server) respondOAuth(w http.ResponseWriter, r *http.Request, err error)
 			he = &hosted.Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "internal error; the request id identifies it in grantd's log"}
 		}
 	}
-	if he.Status == http.StatusUnauthorized {
+	switch he.Status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer error="`+he.Code+`"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", retryAfterUnavailable)
 	}
 	writeJSON(w, he.Status, oauthErrorBody{Error: he.Code, ErrorDescription: he.Description, ErrorCode: he.Status})
 }

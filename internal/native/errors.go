@@ -24,7 +24,8 @@ type Error struct {
 	Status  int
 	Type    string
 	Message string
-	// RetryAfter, when positive, is sent as the Retry-After header (429).
+	// RetryAfter, when positive, is sent as the Retry-After header (429,
+	// 503).
 	RetryAfter int
 }
 
@@ -70,10 +71,14 @@ func toError(err error) (*Error, bool) {
 		case fault.NotFound:
 			return &Error{Status: http.StatusNotFound, Type: TypeNotFound, Message: fe.Message}, true
 		case fault.Unavailable:
-			return &Error{Status: http.StatusServiceUnavailable, Type: TypeAPI, Message: fe.Message}, true
+			return &Error{Status: http.StatusServiceUnavailable, Type: TypeAPI, Message: fe.Message, RetryAfter: retryAfterUnavailable}, true
 		default:
 			return &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Message: fe.Message}, true
 		}
 	}
 	return nil, false
 }
+
+// retryAfterUnavailable is the Retry-After of a 503 (the store or another
+// dependency cannot answer now), in seconds, as on the v3 routes.
+const retryAfterUnavailable = 5
