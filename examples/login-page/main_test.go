@@ -27,9 +27,6 @@ import (
 	"github.com/grantd/grantd/internal/testenv"
 )
 
-// chromium is Debian's Chromium, which CI installs (scripts/install-test-deps).
-const chromium = "/usr/bin/chromium"
-
 // pageEnv is what `grantd dev` runs (grantd, the OAuth sandbox, the
 // IMAP/SMTP stand-in serving iCloud too) plus a DNS server that knows the
 // custom domain acme.test (RFC 6186 SRV records pointing at the stand-in),
@@ -136,29 +133,8 @@ type shot struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		testenv.Skip(t, "SKIPPED: %s is not installed (scripts/install-test-deps installs Debian's chromium); the login page's browser test did not run", chromium)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	b := &browser{t: t, ctx: ctx}
-	t.Cleanup(func() {
-		b.writeShots()
-		cancelC()
-		cancelA()
-	})
-	// The first run starts the browser; it lives as long as ctx.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", chromium, err)
-	}
+	b := &browser{t: t, ctx: testenv.Browser(t, "the login page's browser test")}
+	t.Cleanup(b.writeShots) // before the browser stops
 	return b
 }
 

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,19 +16,6 @@ import (
 	"github.com/grantd/grantd/internal/testenv"
 )
 
-// chromium is Debian's Chromium (scripts/install-test-deps installs it in
-// CI); GRANTD_CHROMIUM overrides the path.
-func chromium(t *testing.T) string {
-	p := os.Getenv("GRANTD_CHROMIUM")
-	if p == "" {
-		p = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(p); err != nil {
-		testenv.Skip(t, "headless Chromium is not installed at %s (apt-get install chromium, or scripts/install-test-deps): the browser test of hosted OAuth did not run", p)
-	}
-	return p
-}
-
 // TestBrowserHostedOAuth drives headless Chromium along the whole hosted
 // OAuth path a user takes: the URL urlForOAuth2 builds → grantd's
 // /v3/connect/auth → the sandbox's Google consent page (a real page, a
@@ -37,7 +23,7 @@ func chromium(t *testing.T) string {
 // a code and its state; the application then exchanges the code and
 // finds the grant.
 func TestBrowserHostedOAuth(t *testing.T) {
-	bin := chromium(t)
+	browser := testenv.Browser(t, "the browser test of hosted OAuth")
 	e := apitest.New(t)
 	appID, key := e.App("browser")
 	e.OAuthConnector(key, "google")
@@ -68,13 +54,7 @@ func TestBrowserHostedOAuth(t *testing.T) {
 		"provider": {"google"}, "login_hint": {"ada@example.com"}, "state": {"browser-state"}}
 	start := e.HTTP.URL + "/v3/connect/auth?" + q.Encode()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.Flag("headless", true),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true))
-	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
 	defer cancel()
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(start), chromedp.WaitVisible(chromedp.CSS("#allow"))); err != nil {
@@ -124,7 +104,7 @@ func TestBrowserHostedOAuth(t *testing.T) {
 // application's redirect URI with admin_consent=true, the tenant and the
 // state; the tenant's users can then be connected without signing in.
 func TestBrowserAdminConsent(t *testing.T) {
-	bin := chromium(t)
+	browser := testenv.Browser(t, "the browser test of hosted OAuth")
 	const tenant = "b10b5e70-0000-4000-8000-b10b5e70b10b"
 	e := apitest.New(t)
 	appID, key := e.App("browser-consent")
@@ -164,13 +144,7 @@ func TestBrowserAdminConsent(t *testing.T) {
 	q := url.Values{"client_id": {appID}, "redirect_uri": {redirect}, "response_type": {"adminconsent"},
 		"provider": {"microsoft"}, "credential_id": {credID}, "state": {"consent-state"}}
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.Flag("headless", true),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true))
-	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.HTTP.URL+"/v3/connect/auth?"+q.Encode()), chromedp.WaitVisible(chromedp.CSS("#done"))); err != nil {
 		t.Fatalf("admin consent walk: %v", err)
