@@ -142,16 +142,7 @@ func writeAADError(s *Sandbox, w http.ResponseWriter, r *http.Request, status in
 // serveGraphUser answers Graph /users/{id or userPrincipalName} for an
 // app-only token of the user's tenant.
 func (s *Sandbox) serveGraphUser(w http.ResponseWriter, r *http.Request, p *prov, key string) {
-	if r.Method != http.MethodGet {
-		methodNotAllowed(w, r, "GET")
-		return
-	}
-	status, answerDelay, ok := s.injected(r.Context(), p, "identity")
-	if !ok || !s.hold(r.Context(), answerDelay) {
-		return
-	}
-	if status != 0 {
-		s.writeIdentityError(w, p, idInjected, status)
+	if !s.identityRequest(w, r, p) {
 		return
 	}
 	tok := bearer(r)

@@ -42,16 +42,7 @@ func splitName(name string) (given, family string) {
 // user), after checking the access token (and, when need is not nil, that
 // its scopes satisfy need).
 func (s *Sandbox) serveIdentity(w http.ResponseWriter, r *http.Request, p *prov, need func(scopes []string) bool, answer func(u User) any) {
-	if r.Method != http.MethodGet {
-		methodNotAllowed(w, r, "GET")
-		return
-	}
-	status, answerDelay, ok := s.injected(r.Context(), p, "identity")
-	if !ok || !s.hold(r.Context(), answerDelay) {
-		return
-	}
-	if status != 0 {
-		s.writeIdentityError(w, p, idInjected, status)
+	if !s.identityRequest(w, r, p) {
 		return
 	}
 	tok := bearer(r)
@@ -133,4 +124,23 @@ func (s *Sandbox) writeIdentityError(w http.ResponseWriter, p *prov, kind idErr,
 		w.Header().Set("WWW-Authenticate", `Bearer realm="sandbox", error="invalid_token"`)
 	}
 	p.f.writeIdentityError(w, identityError{kind: kind, status: status, msg: msg})
+}
+
+// identityRequest checks an identity request's method and applies what a
+// test injected for the provider's identity endpoint (a delay, an error
+// status); it reports whether the handler should answer the request.
+func (s *Sandbox) identityRequest(w http.ResponseWriter, r *http.Request, p *prov) bool {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, r, "GET")
+		return false
+	}
+	status, answerDelay, ok := s.injected(r.Context(), p, "identity")
+	if !ok || !s.hold(r.Context(), answerDelay) {
+		return false
+	}
+	if status != 0 {
+		s.writeIdentityError(w, p, idInjected, status)
+		return false
+	}
+	return true
 }
