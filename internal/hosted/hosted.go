@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,8 +75,12 @@ type Service struct {
 
 	// puts counts the one-time codes stored, the refresh tokens redeemed
 	// and the client-credentials tokens issued; every purgeEvery-th also deletes expired codes (abandoned
-	// sign-ins) and stale issued tokens (purge).
-	puts atomic.Uint64
+	// sign-ins) and stale issued tokens (purge), in the background: the
+	// request that ticks does not wait for the deletes, and one purge runs
+	// at a time.
+	puts    atomic.Uint64
+	purging atomic.Bool
+	purges  sync.WaitGroup
 }
 
 // purgeEvery and purgeBatch: how often, and how many, expired one-time
@@ -172,9 +177,15 @@ func (s *Service) putCode(ctx context.Context, kind, prefix, appID, grantID stri
 // tick counts one write of the flow (a one-time code stored, a refresh
 // token redeemed, a client-credentials token issued); every purgeEvery-th runs purge.
 func (s *Service) tick(ctx context.Context, now time.Time) {
-	if s.puts.Add(1)%purgeEvery == 0 {
-		s.purge(ctx, now)
+	if s.puts.Add(1)%purgeEvery != 0 || !s.purging.CompareAndSwap(false, true) {
+		return
 	}
+	s.purges.Add(1)
+	go func() {
+		defer s.purges.Done()
+		defer s.purging.Store(false)
+		s.purge(context.WithoutCancel(ctx), now)
+	}()
 }
 
 func (s *Service) tokenRetention() time.Duration {

@@ -61,6 +61,7 @@ func TestPurgeStaleTokens(t *testing.T) {
 			_, err := s.putCode(ctx, kindState, statePrefix, "app1", "", time.Minute, map[string]string{})
 			must(err)
 		}
+		s.purges.Wait() // the purge runs beside the request that ticked
 	}
 
 	// Within the retention nothing goes, and the used refresh token
