@@ -30,6 +30,7 @@ var flavor = sqlstore.Flavor{
 		return col + " IN (SELECT value FROM json_each(?))", string(b)
 	},
 	Classify: classify,
+	DDL:      ddl,
 	Explain:  "EXPLAIN QUERY PLAN ",
 	ExplainLine: func(row sqlstore.Row) (string, error) {
 		var id, parent, notUsed int64

@@ -31,13 +31,14 @@
 // names the advisory locks PostgreSQL takes before appending outbox events
 // and before applying a migration.
 //
-// Migrations differ between the databases (types, STRICT tables) and stay
-// SQL files in each backend (migrations/NNNN_name.sql); Migrate applies
-// them the same way for both.
+// Migrations are written once too (migrations/NNNN_name.sql here, in
+// PostgreSQL's types); the flavour's DDL translates them (SQLite: INTEGER
+// times, TEXT JSON, BLOB, STRICT tables), and a backend's own
+// migrations/ holds only a step whose SQL really differs (migrate.go).
 //
 // # Adding a table
 //
-// Add its migration to both backends under the same number, a file here
+// Add its migration (migrations/ here, the next number), a file here
 // with its columns, its statements (newStmt, ? placeholders, markers for
 // row locks) and its methods, a case in blobColumns if it holds a secret,
 // and the entity's file in internal/store/conformance.

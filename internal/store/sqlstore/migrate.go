@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"embed"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -9,22 +10,37 @@ import (
 	"strings"
 )
 
-// Migrations: the schema differs between the databases, so each backend
-// embeds its own migrations/*.sql files; applying them is shared.
+// Migrations are written once, in migrations/*.sql of this package, in
+// PostgreSQL's types (text, bigint, boolean, timestamptz, jsonb, bytea);
+// the flavour's DDL translates them for its database (SQLite: INTEGER
+// times, JSON text, BLOB, STRICT tables), the way dex's storage/sql
+// flavours rewrite one set of statements. A step whose SQL really differs
+// (a data migration over JSON functions) goes into the backend's own
+// migrations/NNNN_name.sql, which runs after the shared file of the same
+// version in the same transaction, or stands alone.
+//
+// Rules for a shared file, so that the translation stays a few
+// word-for-word replacements: one ADD COLUMN per ALTER TABLE (SQLite has
+// no other form); a CREATE TABLE ends with ");" alone on its line, and
+// nothing else does; no casts.
+//
+//go:embed migrations/*.sql
+var sharedMigrations embed.FS
 
 var (
 	qMigrationDone   = newStmt(`SELECT count(*) FROM schema_migrations WHERE version = ?`)
 	qRecordMigration = newStmt(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`)
 )
 
-// Migrate applies the pending migrations of fsys (migrations/NNNN_name.sql,
-// in version order), each in its own transaction that first runs the
+// Migrate applies the pending migrations, the shared ones (translated by
+// the flavour's DDL) and the backend's own of fsys (migrations/NNNN_name.sql),
+// in version order,, each in its own transaction that first runs the
 // flavour's LockMigrations (PostgreSQL: an advisory lock per schema, so
 // that nodes starting at once apply each migration exactly once; SQLite:
 // the transaction holds the write lock), creates schema_migrations if it is
 // missing, and records the migration there.
 func (s *Store) Migrate(ctx context.Context, fsys fs.FS) error {
-	ms, err := migrations(fsys)
+	ms, err := s.migrations(fsys)
 	if err != nil {
 		return err
 	}
@@ -65,9 +81,48 @@ type migration struct {
 	sql     string
 }
 
-// migrations returns the migrations/*.sql files of fsys in version order. A
-// file is named NNNN_description.sql; versions must be positive and unique.
-func migrations(fsys fs.FS) ([]migration, error) {
+// migrations returns the shared migrations, translated by the flavour's
+// DDL, each followed by the backend's own file of the same version (fsys),
+// in version order. A backend's file for a version the shared ones have
+// must have the same name.
+func (s *Store) migrations(fsys fs.FS) ([]migration, error) {
+	shared, err := readMigrations(sharedMigrations)
+	if err != nil {
+		return nil, err
+	}
+	own, err := readMigrations(fsys)
+	if err != nil {
+		return nil, err
+	}
+	byVersion := map[int]int{}
+	for i := range shared {
+		if s.f.DDL != nil {
+			shared[i].sql = s.f.DDL(shared[i].sql)
+		}
+		byVersion[shared[i].version] = i
+	}
+	ms := shared
+	for _, m := range own {
+		i, ok := byVersion[m.version]
+		if !ok {
+			ms = append(ms, m)
+			continue
+		}
+		if ms[i].name != m.name {
+			return nil, fmt.Errorf("store: %s migration %s has the version of the shared %s", s.f.Name, m.name, ms[i].name)
+		}
+		ms[i].sql += "\n" + m.sql
+	}
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("store: no migrations")
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// readMigrations returns the migrations/*.sql files of fsys. A file is
+// named NNNN_description.sql; versions must be positive and unique.
+func readMigrations(fsys fs.FS) ([]migration, error) {
 	names, err := fs.Glob(fsys, "migrations/*.sql")
 	if err != nil {
 		return nil, err
@@ -91,9 +146,5 @@ func migrations(fsys fs.FS) ([]migration, error) {
 		}
 		ms = append(ms, migration{version: v, name: base, sql: string(b)})
 	}
-	if len(ms) == 0 {
-		return nil, fmt.Errorf("store: no migrations")
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	return ms, nil
 }

@@ -121,6 +121,9 @@ type Flavor struct {
 	// planner knows the table's size and index-only scans need not visit
 	// the table; SQLite keeps no statistics and plans without them).
 	AfterSeed string
+	// DDL, when set, translates the shared migrations (written in
+	// PostgreSQL's types; see migrate.go) for this database.
+	DDL func(sql string) string
 	// MigrationsTable creates the schema_migrations table if missing
 	// (version, name, applied_at encoded by Time).
 	MigrationsTable string

@@ -1,6 +1,7 @@
 -- grantd schema, version 1.
--- Times are timestamptz, NULL for the zero time. Lists and maps are jsonb;
--- secrets are opaque vault ciphertext; event payloads are kept byte-exact.
+-- Times are timestamptz, NULL for the zero time (SQLite: unix microseconds
+-- in an INTEGER). Lists and maps are jsonb (SQLite: JSON text); secrets are
+-- opaque vault ciphertext; event payloads are kept byte-exact.
 
 CREATE TABLE applications (
 	id              text PRIMARY KEY,
@@ -111,7 +112,8 @@ CREATE TABLE webhooks (
 CREATE INDEX webhooks_app ON webhooks (app_id, created_at);
 
 -- The outbox. Events outlive the records they describe (no foreign keys).
--- Writers serialise on an advisory lock so that Seq order is commit order.
+-- PostgreSQL writers serialise on an advisory lock so that Seq order is
+-- commit order (SQLite has one writer).
 CREATE TABLE events (
 	seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	id         text NOT NULL,

@@ -3,6 +3,6 @@
 -- before any other secret exists (server.OpenCheckedVault). RewrapSecrets
 -- re-encrypts it with the rest.
 CREATE TABLE keyring_check (
-  id     TEXT PRIMARY KEY,
-  sealed BLOB NOT NULL
+	id     text PRIMARY KEY,
+	sealed bytea NOT NULL
 );

@@ -1,15 +1,14 @@
 -- Webhook delivery (internal/webhook): destinations' compression and
 -- delivery state, the delivery queue and the relay's cursor over the
 -- outbox.
-ALTER TABLE webhooks
-	ADD COLUMN compressed_delivery boolean NOT NULL DEFAULT false,
-	ADD COLUMN last_delivery_at timestamptz,
-	ADD COLUMN last_delivery_status text NOT NULL DEFAULT '',
-	ADD COLUMN consecutive_failures integer NOT NULL DEFAULT 0,
-	ADD COLUMN failing_since timestamptz,
-	ADD COLUMN window_start timestamptz,
-	ADD COLUMN window_attempts integer NOT NULL DEFAULT 0,
-	ADD COLUMN window_failures integer NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN compressed_delivery boolean NOT NULL DEFAULT false;
+ALTER TABLE webhooks ADD COLUMN last_delivery_at timestamptz;
+ALTER TABLE webhooks ADD COLUMN last_delivery_status text NOT NULL DEFAULT '';
+ALTER TABLE webhooks ADD COLUMN consecutive_failures integer NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN failing_since timestamptz;
+ALTER TABLE webhooks ADD COLUMN window_start timestamptz;
+ALTER TABLE webhooks ADD COLUMN window_attempts integer NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN window_failures integer NOT NULL DEFAULT 0;
 
 -- When a grant's current run of transient refresh failures began
 -- (grant.recovered).

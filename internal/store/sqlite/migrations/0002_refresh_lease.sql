@@ -1,7 +1,0 @@
--- Refresh scheduling: a lease per grant (ClaimDueGrants, ClaimGrant) and
--- the count of consecutive transient refresh failures (backoff).
-ALTER TABLE grants ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
-ALTER TABLE grants ADD COLUMN lease_until INTEGER;
-ALTER TABLE grants ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0;
--- Due valid grants, by due time (the refresher's claim query).
-CREATE INDEX grants_due ON grants (next_refresh_at) WHERE status = 'valid' AND next_refresh_at IS NOT NULL;
