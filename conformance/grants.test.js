@@ -115,6 +115,24 @@ describe('grants.list', () => {
     assert.deepEqual(old.data, []);
   });
 
+  it('filters by account_id, account_ids, workspace_id and ip, sent snake_case (BYO grants have none of them)', async () => {
+    const nylas = g.nylas();
+    for (const [qp, wire, value] of [
+      [{ accountId: 'acct-none' }, 'account_id', 'acct-none'],
+      [{ accountIds: 'acct-none,acct-other' }, 'account_ids', 'acct-none,acct-other'],
+      [{ workspaceId: 'ws-none' }, 'workspace_id', 'ws-none'],
+      [{ ip: '192.0.2.7' }, 'ip', '192.0.2.7'],
+    ]) {
+      const res = await nylas.grants.list({ queryParams: { ...qp, limit: 200 } });
+      assert.equal(new URLSearchParams(recorder.last().search).get(wire), value, `${wire} on the wire`);
+      assert.deepEqual(res.data, [], `${wire}=${value} matches no grant`);
+    }
+    // The same filter with a provider that has grants is still empty: the
+    // filters combine, none is dropped.
+    const res = await nylas.grants.list({ queryParams: { provider: 'google', workspaceId: 'ws-none', limit: 200 } });
+    assert.deepEqual(res.data, []);
+  });
+
   it('combined filters: provider and email', async () => {
     const target = made[0];
     const hit = await g.nylas().grants.list({ queryParams: { provider: 'google', email: target.identity.email, limit: 5 } });

@@ -246,3 +246,23 @@ describe('auth.urlForAdminConsent: response_type=adminconsent', () => {
     assert.match(body.error_description, /does not exist/);
   });
 });
+
+describe('grants.list: ip', () => {
+  it('a hosted OAuth grant records the IP that signed in; the ip filter finds it', async () => {
+    const nylas = g.nylas();
+    const email = uniqueEmail('hosted-ip');
+    await g.sandbox.addUser('google', email, 'Hosted IP');
+    const back = await signIn(nylas.auth.urlForOAuth2({ clientId: g.applicationId, redirectUri, provider: 'google', loginHint: email }), email);
+    const tok = await nylas.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code: back.searchParams.get('code') });
+    const grant = await nylas.grants.find({ grantId: tok.grantId });
+    assert.match(grant.data.ip, /^(127\.0\.0\.1|::1)$/, 'the loopback address the sign-in came from');
+    const hit = await nylas.grants.list({ queryParams: { ip: grant.data.ip, limit: 200 } });
+    assert.equal(new URLSearchParams(recorder.last().search).get('ip'), grant.data.ip);
+    assert.ok(hit.data.some((x) => x.id === tok.grantId), 'the grant is listed');
+    for (const x of hit.data) assert.equal(x.ip, grant.data.ip);
+    const both = await nylas.grants.list({ queryParams: { ip: grant.data.ip, email, limit: 5 } });
+    assert.deepEqual(both.data.map((x) => x.id), [tok.grantId]);
+    const miss = await nylas.grants.list({ queryParams: { ip: '192.0.2.7', email, limit: 5 } });
+    assert.deepEqual(miss.data, []);
+  });
+});
