@@ -1,9 +1,11 @@
 // The legacy v2 Node SDK, nylas@6.11.1 (installed as nylas-v6), against
 // grantd's v2 native authentication: Nylas.config({clientId, clientSecret,
 // apiServer}), Nylas.connect.authorize(NativeAuthentication | VirtualCalendar)
-// and Nylas.connect.token(code), for every native provider grantd dev's
-// sandbox and mail stand-ins serve (gmail, office365, exchange, imap,
-// icloud; yahoo, aol, hotmail and outlook would need their real servers).
+// and Nylas.connect.token(code), for every native provider: gmail and
+// office365 against the OAuth sandbox, exchange against the EWS stand-in,
+// imap and icloud against the mail stand-in, and yahoo, aol, hotmail and
+// outlook against the mail stand-in too, which grantd dev maps their
+// servers from detection's table to (docs/dev.md, native_identities).
 //
 // The v6 SDK sends its requests with node-fetch, not globalThis.fetch: the
 // recorder does not see them. Its errors are NylasApiError(statusCode,
@@ -126,6 +128,33 @@ describe('Nylas v6 connect: password providers', () => {
     await expectV6Error(authorize({ name: 'x', emailAddress: id.email, provider: 'icloud', settings: id.settings }, randomUUID()),
       { status: 401, type: 'auth_error', message: /not the id of an application/, what: 'unknown client_id' });
   });
+});
+
+// yahoo, aol, hotmail and outlook take a username and a password and log
+// in to the IMAP and SMTP servers detection's table names for the service;
+// grantd dev's mail stand-in answers for those servers.
+describe('Nylas v6 connect: mail services (yahoo, aol, hotmail, outlook)', () => {
+  for (const provider of ['yahoo', 'aol', 'hotmail', 'outlook']) {
+    it(`${provider}: authorize and token`, async (t) => {
+      const id = g.nativeIdentities?.[provider];
+      assert.ok(id, `dev.json has no native_identities.${provider}`);
+      const code = await authorize({ name: `${provider} user`, emailAddress: id.email, provider, settings: id.settings, scopes: ['email', 'calendar'] });
+      const account = await redeem(t, code, { provider, email: id.email, secrets: [id.settings.password] });
+      if (account) assert.equal(account.organizationUnit, 'folder');
+    });
+
+    it(`${provider}: a wrong password is a v2 403 auth_error with a message, without the password`, async () => {
+      const id = g.nativeIdentities?.[provider];
+      assert.ok(id, `dev.json has no native_identities.${provider}`);
+      const wrong = `not-the-${provider}-password-${Date.now()}`;
+      const err = await expectV6Error(authorize({ name: 'x', emailAddress: id.email, provider, settings: { username: id.settings.username, password: wrong } }),
+        { status: 403, type: 'auth_error', what: `wrong ${provider} password` });
+      assert.equal(typeof err.message, 'string');
+      assert.ok(err.message.trim().length >= 10, `${provider}: the SDK error's message should say what is wrong, got ${JSON.stringify(err.message)}`);
+      assert.match(err.message, /username or password/, `${provider}: message`);
+      assert.ok(!err.message.includes(wrong), `${provider}: the message repeats the password`);
+    });
+  }
 });
 
 // An OAuth client of its own for provider, registered in the sandbox and

@@ -19,7 +19,9 @@ import (
 
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/connector"
+	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/fault"
+	"github.com/grantd/grantd/internal/native"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/redirecturi"
@@ -51,6 +53,10 @@ type devOutput struct {
 	HostedAuthURL string                 `json:"hosted_auth_url"`
 	DataDir       string                 `json:"data_dir"`
 	Identities    map[string]devIdentity `json:"identities"`
+	// NativeIdentities are users of the mail stand-in for the v2 native
+	// mail services (yahoo, aol, hotmail, outlook), by v2 provider name,
+	// with the settings of a POST /connect/authorize.
+	NativeIdentities map[string]devIdentity `json:"native_identities"`
 	// GoogleServiceAccount is a service account of the Google stand-in
 	// with domain-wide delegation for the users of its Workspace domain,
 	// and its serviceaccount credential on the google connector.
@@ -175,6 +181,28 @@ func (d devSandboxes) passwordIdentities() (map[string]devIdentity, error) {
 	}, nil
 }
 
+// nativeIdentities points the v2 native flow's mail services at the mail
+// stand-in and creates one user for each. Those services (yahoo, aol,
+// hotmail, outlook) log in to the servers detection's table names for
+// them (imap.mail.yahoo.com, imap.aol.com, outlook.office365.com and their
+// SMTP servers), which a playground cannot reach with made-up accounts:
+// here the native flow gets a copy of the table in which every IMAP and
+// SMTP server is the stand-in's. Only `grantd dev` does this; provider
+// detection, /v3/connect/custom and `grantd serve` keep the real servers.
+func (d devSandboxes) nativeIdentities(srv *server.Server) map[string]devIdentity {
+	srv.Native.Servers = srv.Native.Servers.WithServers(
+		detect.Server{Host: d.mail.Host(), Port: d.mail.IMAPPort()},
+		detect.Server{Host: d.mail.Host(), Port: d.mail.SMTPPort()})
+	out := map[string]devIdentity{}
+	for _, name := range native.MailServices() {
+		email := "dev." + name + "@" + name + ".example"
+		pw, _ := randomSecret()
+		d.mail.AddUser(email, pw)
+		out[name] = devIdentity{Provider: name, Email: email, Settings: map[string]any{"username": email, "password": pw}}
+	}
+	return out
+}
+
 // devScopes are the scopes of the sandbox identities' refresh tokens.
 var devScopes = map[string][]string{
 	provider.Google:    {"openid", "https://www.googleapis.com/auth/userinfo.email", "https://www.googleapis.com/auth/userinfo.profile", "https://www.googleapis.com/auth/gmail.readonly", "https://www.googleapis.com/auth/calendar"},
@@ -265,6 +293,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for p, id := range ids {
 		out.Identities[p] = id
 	}
+	out.NativeIdentities = pw.nativeIdentities(srv)
 	out.APIURL = "http://" + ln.Addr().String()
 	g := out.Identities[provider.Google]
 	out.HostedAuthURL = out.APIURL + "/v3/connect/auth?" + url.Values{"client_id": {out.ApplicationID}, "redirect_uri": {out.RedirectURI},

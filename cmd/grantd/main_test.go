@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grantd/grantd/internal/native"
 )
 
 func runCmd(t *testing.T, args ...string) (string, error) {
@@ -353,6 +355,56 @@ func TestDevPlayground(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 201 {
 			t.Errorf("%s: %d %v", prov, resp.StatusCode, got)
+		}
+	}
+	// The v2 native mail services log in to the mail stand-in, which
+	// answers for the servers detection's table names for them; a wrong
+	// password is refused by it.
+	for _, name := range native.MailServices() {
+		id, ok := dev.NativeIdentities[name]
+		if !ok || id.Provider != name {
+			t.Errorf("dev.json has no native identity %s: %+v", name, id)
+			continue
+		}
+		authorize := func(settings map[string]any) (int, map[string]any) {
+			b, _ := json.Marshal(map[string]any{"client_id": dev.ApplicationID, "name": "Dev " + name, "email_address": id.Email,
+				"provider": name, "settings": settings})
+			resp, err := http.Post(dev.APIURL+"/connect/authorize", "text/plain;charset=UTF-8", bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&got)
+			return resp.StatusCode, got
+		}
+		if st, got := authorize(id.Settings); st != 200 || got["code"] == nil {
+			t.Errorf("native %s: %d %v", name, st, got)
+		}
+		wrong := map[string]any{"username": id.Settings["username"], "password": "not-the-password"}
+		if st, got := authorize(wrong); st != 403 || got["type"] != "auth_error" {
+			t.Errorf("native %s with a wrong password: %d %v", name, st, got)
+		}
+	}
+	// … while provider detection keeps the real servers.
+	{
+		req, _ := http.NewRequest("POST", dev.APIURL+"/v3/providers/detect?email=someone@aol.com", nil)
+		req.Header.Set("Authorization", "Bearer "+dev.APIKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Data struct {
+				Settings struct {
+					IMAPHost string `json:"imap_host"`
+				} `json:"settings"`
+			} `json:"data"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if got.Data.Settings.IMAPHost != "imap.aol.com" {
+			t.Errorf("detection in dev answers aol.com with IMAP host %q, want imap.aol.com", got.Data.Settings.IMAPHost)
 		}
 	}
 	// The dev receiver got the grant events (its destination says 200).

@@ -211,3 +211,33 @@ func validHost(h string) bool {
 	}
 	return true
 }
+
+// WithServers returns a copy of t in which every IMAP server of an entry
+// is imap and every SMTP server smtp; t itself is unchanged. `grantd dev`
+// gives such a copy to the v2 native flow, whose mail services (yahoo,
+// aol, hotmail, outlook) take their servers from this table, so that its
+// mail stand-in answers for them (docs/dev.md); provider detection keeps
+// the real table.
+func (t *Table) WithServers(imap, smtp Server) *Table {
+	c := &Table{Entries: make([]*Entry, len(t.Entries)), domains: make(map[string]*Entry, len(t.domains)), mx: make(map[string]*Entry, len(t.mx))}
+	copies := make(map[*Entry]*Entry, len(t.Entries))
+	for i, e := range t.Entries {
+		ce := *e
+		if ce.IMAP != nil {
+			s := imap
+			ce.IMAP = &s
+		}
+		if ce.SMTP != nil {
+			s := smtp
+			ce.SMTP = &s
+		}
+		c.Entries[i], copies[e] = &ce, &ce
+	}
+	for k, e := range t.domains {
+		c.domains[k] = copies[e]
+	}
+	for k, e := range t.mx {
+		c.mx[k] = copies[e]
+	}
+	return c
+}

@@ -195,3 +195,33 @@ func TestIDNDomains(t *testing.T) {
 		t.Errorf("the IDN was asked %d times in punycode, want 1 (both forms share one cache entry)", got)
 	}
 }
+
+// TestWithServers: the copy has the given servers wherever the table has
+// servers, finds entries by id, domain and MX as the table does, and the
+// table itself (provider detection's) keeps its real servers.
+func TestWithServers(t *testing.T) {
+	tb := DefaultTable()
+	imap, smtp := Server{Host: "127.0.0.1", Port: 40143}, Server{Host: "127.0.0.1", Port: 40587}
+	c := tb.WithServers(imap, smtp)
+	for _, id := range []string{"yahoo", "aol", "microsoft"} {
+		e, orig := c.ByID(id), tb.ByID(id)
+		if e == nil || *e.IMAP != imap || *e.SMTP != smtp {
+			t.Errorf("%s in the copy: %+v", id, e)
+		}
+		if orig.IMAP.Host == imap.Host || orig.SMTP.Host == smtp.Host || orig == e {
+			t.Errorf("%s: the table itself changed: %+v %+v", id, orig.IMAP, orig.SMTP)
+		}
+	}
+	if e := c.ByDomain("yahoo.com"); e == nil || e.ID != "yahoo" || *e.IMAP != imap {
+		t.Errorf("ByDomain(yahoo.com) in the copy: %+v", e)
+	}
+	if e, _ := c.ByMX("mx-aol.mail.gm0.yahoodns.net"); e == nil || e.ID != "aol" || *e.IMAP != imap {
+		t.Errorf("ByMX in the copy: %+v", e)
+	}
+	if e := c.ByID("protonmail"); e == nil || e.IMAP != nil || e.SMTP != nil {
+		t.Errorf("an entry without servers got some: %+v", e)
+	}
+	if e := tb.ByDomain("yahoo.com"); e.IMAP.Host != "imap.mail.yahoo.com" {
+		t.Errorf("the table's yahoo.com: %+v", e.IMAP)
+	}
+}

@@ -91,6 +91,19 @@ func V2ProviderNames() []string {
 	return out
 }
 
+// MailServices lists the v2 providers that log in to a mail service's
+// IMAP and SMTP servers named in detection's table (yahoo, aol, hotmail,
+// outlook): `grantd dev` makes a user of its mail stand-in for each.
+func MailServices() []string {
+	var out []string
+	for _, p := range v2Providers {
+		if p.Kind == kindMailService {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
 func lookupProvider(name string) (v2Provider, bool) {
 	i := slices.IndexFunc(v2Providers, func(p v2Provider) bool { return p.Name == name })
 	if i < 0 {
