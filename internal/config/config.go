@@ -132,6 +132,12 @@ type RateLimit struct {
 	ConnectBurst             int `yaml:"connect_burst"`
 }
 
+// The values of refresh.mode (grant.Schedule.Mode).
+const (
+	RefreshKeepFresh = "keep_fresh"
+	RefreshOnDemand  = "on_demand"
+)
+
 // Refresh configures the background refresh of OAuth grants and the
 // access-token endpoint (internal/refresh).
 type Refresh struct {
@@ -139,8 +145,15 @@ type Refresh struct {
 	Enabled bool `yaml:"enabled"`
 	// Workers is the number of grants refreshed at once by this node.
 	Workers int `yaml:"workers"`
-	// ProviderConcurrency caps this node's refreshes in flight per provider.
-	ProviderConcurrency int `yaml:"provider_concurrency"`
+	// ProviderConcurrency is where this node's limit on refreshes in
+	// flight per provider starts; it adapts between ProviderConcurrencyMin
+	// and ProviderConcurrencyMax.
+	ProviderConcurrency    int `yaml:"provider_concurrency"`
+	ProviderConcurrencyMin int `yaml:"provider_concurrency_min"`
+	ProviderConcurrencyMax int `yaml:"provider_concurrency_max"`
+	// Mode is keep_fresh (every access token refreshed before it expires)
+	// or on_demand (refreshed when asked for, plus a keep-alive).
+	Mode string `yaml:"mode"`
 	// Interval is how often the store is polled for due grants.
 	Interval time.Duration `yaml:"interval"`
 	// Lease is how long a claimed grant is reserved for one node.
@@ -219,17 +232,20 @@ func Default() Config {
 		Network:   netx.DefaultConfig(),
 		Providers: providers.DefaultConfig(),
 		Refresh: Refresh{
-			Enabled:             true,
-			Workers:             8,
-			ProviderConcurrency: 4,
-			Interval:            5 * time.Second,
-			Lease:               2 * time.Minute,
-			Margin:              5 * time.Minute,
-			KeepAlive:           24 * time.Hour,
-			MinBackoff:          10 * time.Second,
-			MaxBackoff:          15 * time.Minute,
-			AccessTokenMargin:   2 * time.Minute,
-			PasswordRecheck:     6 * time.Hour,
+			Enabled:                true,
+			Workers:                64,
+			ProviderConcurrency:    4,
+			ProviderConcurrencyMin: 1,
+			ProviderConcurrencyMax: 32,
+			Mode:                   RefreshKeepFresh,
+			Interval:               5 * time.Second,
+			Lease:                  2 * time.Minute,
+			Margin:                 5 * time.Minute,
+			KeepAlive:              24 * time.Hour,
+			MinBackoff:             10 * time.Second,
+			MaxBackoff:             15 * time.Minute,
+			AccessTokenMargin:      2 * time.Minute,
+			PasswordRecheck:        6 * time.Hour,
 		},
 		RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100, DetectRequestsPerSecond: 100, DetectBurst: 200,
 			ConnectRequestsPerSecond: 50, ConnectBurst: 100},

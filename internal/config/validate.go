@@ -68,8 +68,17 @@ func (c Config) Validate() error {
 	if c.Refresh.Workers < 1 {
 		bad("refresh.workers", "must be at least 1, got %d", c.Refresh.Workers)
 	}
-	if c.Refresh.ProviderConcurrency < 1 {
-		bad("refresh.provider_concurrency", "must be at least 1, got %d", c.Refresh.ProviderConcurrency)
+	if c.Refresh.ProviderConcurrencyMin < 1 {
+		bad("refresh.provider_concurrency_min", "must be at least 1, got %d", c.Refresh.ProviderConcurrencyMin)
+	}
+	if c.Refresh.ProviderConcurrency < c.Refresh.ProviderConcurrencyMin || c.Refresh.ProviderConcurrency > c.Refresh.ProviderConcurrencyMax {
+		bad("refresh.provider_concurrency", "must be between refresh.provider_concurrency_min (%d) and refresh.provider_concurrency_max (%d), got %d",
+			c.Refresh.ProviderConcurrencyMin, c.Refresh.ProviderConcurrencyMax, c.Refresh.ProviderConcurrency)
+	}
+	switch c.Refresh.Mode {
+	case RefreshKeepFresh, RefreshOnDemand:
+	default:
+		bad("refresh.mode", "expected %s or %s, got %q", RefreshKeepFresh, RefreshOnDemand, c.Refresh.Mode)
 	}
 	if c.Refresh.MinBackoff > c.Refresh.MaxBackoff {
 		bad("refresh.min_backoff", "must not exceed refresh.max_backoff (%v)", c.Refresh.MaxBackoff)

@@ -40,6 +40,12 @@ var errAbort = errors.New("grant: nothing to write")
 // grant is authenticated and after each refresh, re-check or failure.
 // Zero fields take the defaults of DefaultSchedule.
 type Schedule struct {
+	// Mode is ModeKeepFresh (the default): every grant is refreshed a
+	// Margin before its access token expires, and at least every
+	// KeepAlive; or ModeOnDemand: grants are refreshed when their access
+	// token is asked for (refresh.Refresher.AccessToken) and otherwise
+	// every KeepAlive only, whatever their access token's expiry.
+	Mode string
 	// Margin: a grant is refreshed this long before its access token
 	// expires (at most a fifth of the token's life, so short tokens are
 	// refreshed at 80% of their life), minus up to Margin/2 of jitter.
@@ -54,9 +60,16 @@ type Schedule struct {
 	PasswordRecheck time.Duration
 }
 
+// The modes of a Schedule (refresh.mode).
+const (
+	ModeKeepFresh = "keep_fresh"
+	ModeOnDemand  = "on_demand"
+)
+
 // DefaultSchedule returns the defaults (those of the refresh.* keys).
 func DefaultSchedule() Schedule {
 	return Schedule{
+		Mode:   ModeKeepFresh,
 		Margin: 5 * time.Minute, KeepAlive: 24 * time.Hour,
 		MinBackoff: 10 * time.Second, MaxBackoff: 15 * time.Minute,
 		PasswordRecheck: 6 * time.Hour,
@@ -87,11 +100,12 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // Next returns when a grant refreshed at now, whose access token expires
-// at expiry (zero: unknown), is next refreshed.
+// at expiry (zero: unknown), is next refreshed: the keep-alive alone in
+// ModeOnDemand.
 func (p Schedule) Next(now, expiry time.Time) time.Time {
 	p = p.withDefaults()
 	keep := now.Add(p.KeepAlive - jitter(p.KeepAlive/10))
-	if expiry.IsZero() {
+	if expiry.IsZero() || p.Mode == ModeOnDemand {
 		return keep.Truncate(time.Microsecond)
 	}
 	life := expiry.Sub(now)

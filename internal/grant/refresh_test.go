@@ -186,3 +186,21 @@ func TestInvalidateChecks(t *testing.T) {
 		t.Errorf("status %s", g.Status)
 	}
 }
+
+// TestScheduleModes: keep_fresh plans the next refresh a margin before the
+// access token expires; on_demand plans only the keep-alive, whatever the
+// token's expiry; both stay within the keep-alive and its jitter.
+func TestScheduleModes(t *testing.T) {
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	expiry := now.Add(time.Hour)
+	for range 100 {
+		fresh := grant.Schedule{Margin: 5 * time.Minute, KeepAlive: 7 * 24 * time.Hour}.Next(now, expiry)
+		if d := expiry.Sub(fresh); d < 5*time.Minute || d > 7*time.Minute+30*time.Second {
+			t.Fatalf("keep_fresh: next refresh %v before expiry, want 5–7.5 min", d)
+		}
+		lazy := grant.Schedule{Mode: grant.ModeOnDemand, Margin: 5 * time.Minute, KeepAlive: 7 * 24 * time.Hour}.Next(now, expiry)
+		if d := lazy.Sub(now); d <= 6*24*time.Hour || d > 7*24*time.Hour {
+			t.Fatalf("on_demand: next refresh %v after now, want the keep-alive (7 days minus up to a tenth)", d)
+		}
+	}
+}

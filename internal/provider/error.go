@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/grantd/grantd/internal/fault"
 )
@@ -53,6 +54,10 @@ type Error struct {
 	Message       string
 	ProviderError map[string]any
 	Err           error // underlying cause, for logs; may be nil
+	// RetryAfter is how long the provider asked to be left alone (the
+	// Retry-After header of a 429 or 503 answer); zero when it did not say.
+	// The refresher pauses its calls to the provider that long.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

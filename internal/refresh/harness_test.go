@@ -53,6 +53,15 @@ func fastRefresh(c *config.Config) {
 	c.Refresh.Workers = 4
 }
 
+// fixedConcurrency turns the adaptive per-provider limit off (min = max),
+// for tests of the per-grant retries and backoff during a provider outage:
+// with it on, the provider-wide back-off (TestAdaptiveProviderConcurrency)
+// makes fewer attempts than the counts they check.
+func fixedConcurrency(c *config.Config) {
+	c.Refresh.ProviderConcurrencyMin = c.Refresh.ProviderConcurrency
+	c.Refresh.ProviderConcurrencyMax = c.Refresh.ProviderConcurrency
+}
+
 // newCluster starts a sandbox and n nodes on SQLite (databaseURL "") or on
 // PostgreSQL. Schedulers are not started: see run.
 func newCluster(t testing.TB, n int, databaseURL string, configure func(*config.Config)) *cluster {

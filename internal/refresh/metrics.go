@@ -11,13 +11,15 @@ type metrics struct {
 	failures  *prometheus.CounterVec
 	due       prometheus.Gauge
 	lateness  prometheus.Histogram
+	// concurrency is each provider's current limit (limiter.go).
+	concurrency *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
 	return &metrics{
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "grantd_refresh_total",
-			Help: "Grant refresh attempts, by provider and outcome (success, transient, permanent, superseded, busy, skipped, held: the provider answered and the store did not take the answer yet).",
+			Help: "Grant refresh attempts, by provider and outcome (success, transient, permanent, superseded, busy, skipped, held: the provider answered and the store did not take the answer yet; throttled: no slot of the provider's concurrency limit freed within a quarter of the lease, the grant was released untouched).",
 		}, []string{"provider", "outcome"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "grantd_refresh_failures_total",
@@ -32,6 +34,10 @@ func newMetrics() *metrics {
 			Help:    "Delay between a grant's planned refresh time and the moment a worker claimed it.",
 			Buckets: []float64{.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
 		}),
+		concurrency: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "grantd_refresh_provider_concurrency",
+			Help: "This node's current limit on refreshes in flight per provider: grows while the provider answers in good time, halves on 429, 5xx and timeouts, pauses on Retry-After (refresh.provider_concurrency_min ... refresh.provider_concurrency_max).",
+		}, []string{"provider"}),
 	}
 }
 
@@ -44,7 +50,7 @@ func (r *Refresher) Register(reg prometheus.Registerer) error {
 			ConstLabels: prometheus.Labels{"place": place},
 		}, f)
 	}
-	cs := []prometheus.Collector{r.m.refreshes, r.m.failures, r.m.due, r.m.lateness,
+	cs := []prometheus.Collector{r.m.refreshes, r.m.failures, r.m.due, r.m.lateness, r.m.concurrency,
 		held("memory", func() float64 { m, _, _ := r.Held(); return float64(m) }),
 		held("spool", func() float64 { _, s, _ := r.Held(); return float64(s) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

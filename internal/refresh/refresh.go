@@ -15,6 +15,26 @@
 // The provider call runs under a deadline of half the lease, so a holder
 // normally commits long before its lease can be taken over.
 //
+// # Per-provider concurrency
+//
+// The refreshes in flight to one provider are bounded by an adaptive limit
+// (limiter.go: AIMD between refresh.provider_concurrency_min and
+// refresh.provider_concurrency_max, starting at
+// refresh.provider_concurrency): one more per round trip while every slot
+// is used and answers come back in good time; halved on a 429, a 5xx, a
+// timeout; a tenth less when an answer takes more than twice the usual
+// latency; no call during a Retry-After the provider sent. A claimed grant
+// waits for a slot for at most a quarter of the lease; then its lease is
+// released unwritten (outcome throttled) and it is claimed again later.
+//
+// # Modes
+//
+// refresh.mode decides only when a grant is next due (grant.Schedule):
+// keep_fresh plans a refresh before every access token expires; on_demand
+// plans only the keep-alive (refresh.keepalive), and AccessToken refreshes
+// a grant whose stored access token is too old when it is asked for. Both
+// go through the same leases, compare-and-swap and spool.
+//
 // # Storing a refresh (compare-and-swap)
 //
 // A refresh reads the grant (version v, refresh token T1), redeems T1 and
@@ -173,8 +193,12 @@ type Config struct {
 	Owner string
 	// Workers is the number of grants refreshed at once.
 	Workers int
-	// ProviderConcurrency caps the refreshes in flight per provider.
-	ProviderConcurrency int
+	// ProviderConcurrency is where each provider's limit on the refreshes
+	// in flight starts; the limit then adapts between
+	// ProviderConcurrencyMin and ProviderConcurrencyMax (limiter.go).
+	ProviderConcurrency    int
+	ProviderConcurrencyMin int
+	ProviderConcurrencyMax int
 	// Interval is how often the store is polled for due grants when the
 	// last poll found none (with ±25% jitter).
 	Interval time.Duration
@@ -194,13 +218,15 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Workers:             8,
-		ProviderConcurrency: 4,
-		Interval:            5 * time.Second,
-		Lease:               2 * time.Minute,
-		AccessTokenMargin:   2 * time.Minute,
-		DueGaugeInterval:    15 * time.Second,
-		MaxHeld:             10000,
+		Workers:                64,
+		ProviderConcurrency:    4,
+		ProviderConcurrencyMin: 1,
+		ProviderConcurrencyMax: 32,
+		Interval:               5 * time.Second,
+		Lease:                  2 * time.Minute,
+		AccessTokenMargin:      2 * time.Minute,
+		DueGaugeInterval:       15 * time.Second,
+		MaxHeld:                10000,
 	}
 }
 
@@ -222,6 +248,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProviderConcurrency <= 0 {
 		c.ProviderConcurrency = d.ProviderConcurrency
+	}
+	if c.ProviderConcurrencyMin <= 0 {
+		c.ProviderConcurrencyMin = min(d.ProviderConcurrencyMin, c.ProviderConcurrency)
+	}
+	if c.ProviderConcurrencyMax <= 0 {
+		c.ProviderConcurrencyMax = max(d.ProviderConcurrencyMax, c.ProviderConcurrency)
 	}
 	if c.MaxHeld <= 0 {
 		c.MaxHeld = d.MaxHeld
@@ -288,9 +320,9 @@ type Refresher struct {
 	spool Spool
 
 	mu       sync.Mutex
-	inflight map[string]*call         // by grant id
-	sems     map[string]chan struct{} // by provider
-	held     map[uint64]*held         // answers not stored yet
+	inflight map[string]*call    // by grant id
+	limits   map[string]*limiter // by provider
+	held     map[uint64]*held    // answers not stored yet
 	heldSeq  uint64
 
 	down   atomic.Bool // the store failed since the last ExtendLapsedLeases
@@ -314,7 +346,7 @@ func New(o Options) *Refresher {
 	r := &Refresher{
 		cfg: o.Config.withDefaults(), st: o.Store, grants: o.Grants, clients: o.Clients,
 		providers: o.Providers, checkers: o.Checkers, log: o.Log, clock: o.Now, m: newMetrics(),
-		inflight: map[string]*call{}, sems: map[string]chan struct{}{}, held: map[uint64]*held{},
+		inflight: map[string]*call{}, limits: map[string]*limiter{}, held: map[uint64]*held{},
 		spool: o.Spool, wake: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
 	}
 	// Until it has reached the store once, a refresher claims nothing
@@ -350,6 +382,7 @@ const (
 	outBusy       outcome = "busy"       // another node holds the lease
 	outSkipped    outcome = "skipped"    // nothing to refresh
 	outHeld       outcome = "held"       // the provider answered, the store did not take it yet
+	outThrottled  outcome = "throttled"  // no slot of the provider's limit freed in time: lease released, nothing written
 )
 
 // result is the outcome of one refresh, shared by everyone waiting on it.
@@ -387,15 +420,58 @@ func (r *Refresher) once(id string, fn func() result) result {
 	return c.res
 }
 
-func (r *Refresher) sem(prov string) chan struct{} {
+// limiter returns the concurrency limit of provider prov.
+func (r *Refresher) limiter(prov string) *limiter {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s, ok := r.sems[prov]
+	l, ok := r.limits[prov]
 	if !ok {
-		s = make(chan struct{}, r.cfg.ProviderConcurrency)
-		r.sems[prov] = s
+		g := r.m.concurrency.WithLabelValues(prov)
+		l = newLimiter(r.cfg.ProviderConcurrency, r.cfg.ProviderConcurrencyMin, r.cfg.ProviderConcurrencyMax, r.cfg.Lease/4,
+			func(n int) { g.Set(float64(n)) })
+		r.limits[prov] = l
 	}
-	return s
+	return l
+}
+
+// ProviderLimit is the current limit on this node's refreshes in flight
+// to provider prov.
+func (r *Refresher) ProviderLimit(prov string) int { return r.limiter(prov).Limit() }
+
+// acquire takes a slot of g's provider, waiting at most a quarter of the
+// lease (the grant is leased meanwhile). When none frees in time (the
+// provider asked for a pause, or answers slowly at a low limit) the lease
+// is released without any write, and the grant is due again at once.
+func (r *Refresher) acquire(ctx context.Context, g store.Grant) (*limiter, time.Time, *result) {
+	l := r.limiter(g.Provider)
+	started, ok := l.acquire(ctx, r.cfg.Lease/4)
+	if !ok {
+		r.release(g)
+		err := ctx.Err()
+		if err == nil {
+			err = provider.Errorf(provider.ClassUnavailable, "grantd is holding back its calls to %s, which is rate limiting or overloaded; try again shortly", g.Provider)
+		}
+		return nil, started, &result{outcome: outThrottled, grant: g, err: err}
+	}
+	return l, started, nil
+}
+
+// signalOf is what a provider call's error says about the provider's load.
+func signalOf(err error) (signal, time.Duration) {
+	if err == nil {
+		return sigAnswered, 0
+	}
+	if errors.Is(err, context.Canceled) {
+		return sigNone, 0
+	}
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		if pe.Class == provider.ClassUnavailable {
+			return sigOverload, pe.RetryAfter
+		}
+		return sigAnswered, 0
+	}
+	return sigOverload, 0
 }
 
 // commitContext is the context of the writes that follow a provider call:
@@ -464,19 +540,17 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 		scope = res.Scope
 	}
 
-	sem := r.sem(g.Provider)
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		r.release(g)
-		return result{outcome: outTransient, grant: g, err: ctx.Err()}
+	lim, callStart, busy := r.acquire(ctx, g)
+	if busy != nil {
+		return *busy
 	}
 	// (With a grace: see netx.WithGraceTimeout. An answer already received
 	// when a pause ends must be committed, not dropped.)
 	pctx, cancel := netx.WithGraceTimeout(ctx, r.cfg.Lease/2, netx.ResumeGrace)
 	tok, err := p.Refresh(pctx, res.Client, rt, scope)
 	cancel()
-	<-sem
+	sig, pause := signalOf(err)
+	lim.release(callStart, sig, pause)
 
 	if err != nil {
 		class := provider.ClassOf(err)
@@ -579,17 +653,15 @@ func recheckTransient(c provider.Class) bool {
 // leased) and stores the outcome.
 func (r *Refresher) recheck(ctx context.Context, g store.Grant, secrets map[string]string, c provider.Rechecker) result {
 	key := grant.CredentialKey(g, secrets)
-	sem := r.sem(g.Provider)
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		r.release(g)
-		return result{outcome: outTransient, grant: g, err: ctx.Err()}
+	lim, callStart, busy := r.acquire(ctx, g)
+	if busy != nil {
+		return *busy
 	}
 	pctx, cancel := context.WithTimeout(ctx, r.cfg.Lease/2)
 	err := c.Recheck(pctx, g.Settings, secrets, g.Scope)
 	cancel()
-	<-sem
+	sig, pause := signalOf(err)
+	lim.release(callStart, sig, pause)
 	if err != nil {
 		class := provider.ClassOf(err)
 		if recheckTransient(class) {

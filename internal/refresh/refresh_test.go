@@ -203,6 +203,7 @@ func TestOutage(t *testing.T) {
 	c := newCluster(t, 1, "", func(cfg *config.Config) {
 		cfg.Refresh.Lease = time.Second
 		cfg.Webhooks.RecoveredAfter = time.Second // the outage lasts longer
+		fixedConcurrency(cfg)
 	})
 	c.sb.SetRotation("microsoft", sandbox.Rotation{Mode: sandbox.RotateStrict})
 	c.sb.SetAccessTokenTTL("microsoft", time.Second)

@@ -192,7 +192,7 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 			return AccessToken{AccessToken: res.token.AccessToken, ExpiresAt: res.grant.AccessTokenExpiresAt, Provider: res.grant.Provider}, nil
 		case outHeld:
 			return AccessToken{}, res.err
-		case outTransient, outPermanent:
+		case outTransient, outPermanent, outThrottled:
 			if errors.Is(res.err, store.ErrNotFound) {
 				return AccessToken{}, fault.NotFoundf(`grant "%s" not found`, id)
 			}

@@ -19,7 +19,7 @@ import (
 // grant becomes invalid with exactly one grant.expired.
 func TestServiceAccountGrantsKeptAlive(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t, 1, "", nil)
+	c := newCluster(t, 1, "", fixedConcurrency)
 	c.connector("google")
 	saEmail, key := apitest.ServiceAccountKey(t, c.sb, "acme.test", apitest.GmailReadonly)
 	r := c.do(0, "POST", "/v3/connectors/google/creds", c.key, map[string]any{"name": "sa", "credential_type": "serviceaccount", "credential_data": key})

@@ -417,14 +417,15 @@ func OpenSpool(cfg config.Config, v *vault.Vault, log *slog.Logger) (*spool.Spoo
 // mapped once and that the packages have the same defaults).
 func refreshConfig(rc config.Refresh) refresh.Config {
 	return refresh.Config{
-		Workers: rc.Workers, ProviderConcurrency: rc.ProviderConcurrency, Interval: rc.Interval, Lease: rc.Lease,
+		Workers: rc.Workers, ProviderConcurrency: rc.ProviderConcurrency, ProviderConcurrencyMin: rc.ProviderConcurrencyMin,
+		ProviderConcurrencyMax: rc.ProviderConcurrencyMax, Interval: rc.Interval, Lease: rc.Lease,
 		AccessTokenMargin: rc.AccessTokenMargin,
 	}
 }
 
 func grantSchedule(rc config.Refresh) grant.Schedule {
 	return grant.Schedule{
-		Margin: rc.Margin, KeepAlive: rc.KeepAlive, MinBackoff: rc.MinBackoff, MaxBackoff: rc.MaxBackoff,
+		Mode: rc.Mode, Margin: rc.Margin, KeepAlive: rc.KeepAlive, MinBackoff: rc.MinBackoff, MaxBackoff: rc.MaxBackoff,
 		PasswordRecheck: rc.PasswordRecheck,
 	}
 }

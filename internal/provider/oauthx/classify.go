@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -39,9 +40,11 @@ func (s *Session) classifyToken(ctx context.Context, err error) *provider.Error 
 		// The RetrieveError is not kept as the cause: its Response links to
 		// the request, whose Authorization header holds the client secret.
 		status, ctype := 0, ""
+		var retryAfter time.Duration
 		if re.Response != nil {
 			status = re.Response.StatusCode
 			ctype = re.Response.Header.Get("Content-Type")
+			retryAfter = RetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
 		}
 		pe := ParseProviderError("token", status, ctype, re.Body)
 		if re.ErrorCode != "" {
@@ -52,7 +55,11 @@ func (s *Session) classifyToken(ctx context.Context, err error) *provider.Error 
 				pe["error_description"] = truncate(re.ErrorDescription, maxField)
 			}
 		}
-		return s.TokenResponseError(pe)
+		e := s.TokenResponseError(pe)
+		if e.Class == provider.ClassUnavailable {
+			e.RetryAfter = retryAfter
+		}
+		return e
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
@@ -393,3 +400,27 @@ type causeErr struct {
 
 func (e *causeErr) Error() string { return e.msg }
 func (e *causeErr) Unwrap() error { return e.err }
+
+// maxRetryAfter bounds what RetryAfter believes: an answer asking for
+// hours is taken as this.
+const maxRetryAfter = time.Hour
+
+// RetryAfter reads a Retry-After header (RFC 9110 10.2.3: seconds, or an
+// HTTP date, taken relative to now); zero when it is absent, unreadable or
+// in the past, at most an hour.
+func RetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		d = time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
