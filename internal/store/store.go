@@ -226,6 +226,22 @@ type IssuedToken struct {
 	CreatedAt time.Time
 	UsedAt    time.Time // refresh tokens: when it was redeemed (rotated away)
 	RevokedAt time.Time
+	// PKCEOnly: the family was started by a code exchange the client
+	// proved with PKCE alone (no client_secret); its refresh tokens may
+	// be redeemed without one.
+	PKCEOnly bool
+}
+
+// SigningKey is a key grantd signs id_tokens with. Keys are numbered by
+// Seq: the highest signs, the others are only published (JWKS) until
+// they are deleted.
+type SigningKey struct {
+	ID         string // the JWS kid
+	Seq        int64
+	Alg        string // ES256
+	PrivateKey []byte // PKCS #8, sealed by the vault
+	PublicKey  []byte // PKIX DER
+	CreatedAt  time.Time
 }
 
 // Webhook destination statuses (nylas-v3-api.md §8).
@@ -504,6 +520,14 @@ type Store interface {
 	// ErrNotFound and revokes nothing), so callers pass a before well in
 	// the past (hosted.token_retention).
 	DeleteStaleTokens(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// Signing keys (id_tokens). CreateSigningKey stores k;
+	// ErrAlreadyExists when its Seq (or ID) is taken, e.g. by another
+	// node that created the same key number at the same time.
+	// ListSigningKeys returns every key, highest Seq first.
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	DeleteSigningKey(ctx context.Context, id string) error
 
 	// Webhook destinations.
 	CreateWebhook(ctx context.Context, w Webhook) error

@@ -386,3 +386,15 @@ func (t *timeoutStore) Ping(ctx context.Context) error {
 }
 
 func (t *timeoutStore) Close() error { return t.s.Close() }
+
+func (t *timeoutStore) CreateSigningKey(ctx context.Context, k SigningKey) error {
+	return do0(t, ctx, "create signing key", func(ctx context.Context) error { return t.s.CreateSigningKey(ctx, k) })
+}
+
+func (t *timeoutStore) ListSigningKeys(ctx context.Context) ([]SigningKey, error) {
+	return do1(t, ctx, "list signing keys", func(ctx context.Context) ([]SigningKey, error) { return t.s.ListSigningKeys(ctx) })
+}
+
+func (t *timeoutStore) DeleteSigningKey(ctx context.Context, id string) error {
+	return do0(t, ctx, "delete signing key", func(ctx context.Context) error { return t.s.DeleteSigningKey(ctx, id) })
+}

@@ -91,6 +91,7 @@ func testIssuedTokens(t *testing.T, s store.Store) {
 	fam := newID("fam")
 	at, rt := token(g, store.TokenAccess, fam, 0, now), token(g, store.TokenRefresh, fam, 0, now)
 	rt.ExpiresAt = time.Time{}
+	rt.PKCEOnly = true
 	must(t, "CreateTokens", s.CreateTokens(ctx, at, rt))
 	mustIs(t, "CreateTokens again", s.CreateTokens(ctx, at), store.ErrAlreadyExists)
 	missing := token(store.Grant{AppID: app, ID: "no-such-grant"}, store.TokenAccess, fam, 9, now)

@@ -72,6 +72,9 @@ func testRewrapSecrets(t *testing.T, s store.Store) {
 		{Line: 10, Sealed: v1("l10")}, {Line: 11, Outcome: "failed", Result: []byte(`{}`)}}))
 	must(t, "AddImportLines", s.AddImportLines(ctx, imp2.ID, []store.ImportLine{{Line: 1, Sealed: v1("m1")}}))
 	want += 3
+	// Signing keys: one v1.
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, store.SigningKey{ID: "sk1", Seq: 1, Alg: "ES256", PrivateKey: v1("sk"), PublicKey: []byte("pub"), CreatedAt: t0}))
+	want++
 
 	n, err := s.RewrapSecrets(ctx, 2, rewrapV1)
 	must(t, "RewrapSecrets", err)
@@ -112,6 +115,11 @@ func testRewrapSecrets(t *testing.T, s store.Store) {
 	wh, err := s.GetWebhook(ctx, app, "w1-"+app)
 	must(t, "GetWebhook", err)
 	mustEqual(t, "webhook secret", wh.Secret, v2("wh"))
+	keys, err := s.ListSigningKeys(ctx)
+	must(t, "ListSigningKeys", err)
+	if len(keys) != 1 || string(keys[0].PrivateKey) != "v2:sk" || string(keys[0].PublicKey) != "pub" {
+		t.Fatalf("signing keys after rewrap: %+v", keys)
+	}
 
 	// A second pass finds nothing to do.
 	n, err = s.RewrapSecrets(ctx, 3, rewrapV1)

@@ -43,7 +43,8 @@ var flavor = sqlstore.Flavor{
 	// No sequential scan (nor bitmap scan, which loses the order): on the tests' small
 	// tables it is the cheapest plan; the question asked is whether an
 	// index can answer in order.
-	ExplainSetup: []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off"},
+	ExplainSetup:  []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off"},
+	ExplainNoScan: []string{"SET LOCAL enable_seqscan = off"},
 	ExplainLine: func(row sqlstore.Row) (string, error) {
 		var line string
 		err := row.Scan(&line)

@@ -225,11 +225,17 @@ func (s *Store) ExplainListGrants(ctx context.Context, appID string, f store.Gra
 	if err != nil {
 		return nil, err
 	}
+	return s.explain(ctx, s.f.ExplainSetup, q, args...)
+}
+
+// explain returns the plan of q, after the statements of setup in the
+// same transaction.
+func (s *Store) explain(ctx context.Context, setup []string, q string, args ...any) ([]string, error) {
 	var plan []string
-	err = s.db.Tx(ctx, func(ctx context.Context, tx Querier) error {
+	err := s.db.Tx(ctx, func(ctx context.Context, tx Querier) error {
 		plan = nil
-		for _, setup := range s.f.ExplainSetup {
-			if _, err := tx.Exec(ctx, setup); err != nil {
+		for _, st := range setup {
+			if _, err := tx.Exec(ctx, st); err != nil {
 				return err
 			}
 		}
@@ -247,7 +253,7 @@ func (s *Store) ExplainListGrants(ctx context.Context, appID string, f store.Gra
 		}
 		return rows.Err()
 	})
-	return plan, s.err("explain list grants", err)
+	return plan, s.err("explain", err)
 }
 
 func (s *Store) UpdateGrant(ctx context.Context, appID, id string, update func(old store.Grant) (store.Grant, []store.Event, error)) (store.Grant, error) {

@@ -30,6 +30,7 @@ var blobColumns = []blobColumn{
 	{table: "codes", keys: []string{"hash"}, column: "data"},
 	{table: "webhooks", keys: []string{"id"}, column: "secret"},
 	{table: "import_lines", keys: []string{"id"}, column: "sealed"},
+	{table: "signing_keys", keys: []string{"id"}, column: "private_key"},
 }
 
 // blobRow is one non-empty value of a blobColumn, read for rewrapping.

@@ -115,7 +115,11 @@ type Flavor struct {
 	// the same transaction; ExplainLine reads one row of the plan.
 	Explain      string
 	ExplainSetup []string
-	ExplainLine  func(row Row) (string, error)
+	// ExplainNoScan is the setup of plans that may combine indexes
+	// (ExplainDeleteStaleTokens: an OR of conditions on three indexed
+	// columns) but should not scan the table.
+	ExplainNoScan []string
+	ExplainLine   func(row Row) (string, error)
 	// AfterSeed, when set, runs after SeedGrants (PostgreSQL: VACUUM
 	// ANALYZE, what autovacuum does after a bulk insert, at once: the
 	// planner knows the table's size and index-only scans need not visit
