@@ -11,8 +11,10 @@ import (
 )
 
 // Bench runs the store benchmarks as sub-benchmarks of b: CreateGrant,
-// CreateGrantParallel, GetGrant, GetGrantParallel, GetGrantByEmail and
-// UpdateGrant. Each gets its own store from newStore.
+// CreateGrantParallel, GetGrant, GetGrantParallel, GetGrantByEmail,
+// UpdateGrant, and Ping (the store's cheapest statement: the floor of a
+// read, one round trip on PostgreSQL). Each gets its own store from
+// newStore.
 func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 	benchmarks := []struct {
 		name string
@@ -24,6 +26,7 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 		{"GetGrantParallel", benchGetGrant(true)},
 		{"GetGrantByEmail", benchGetGrantByEmail},
 		{"UpdateGrant", benchUpdateGrant},
+		{"Ping", benchPing},
 	}
 	for _, bm := range benchmarks {
 		s := newStore(b)
@@ -146,5 +149,15 @@ func benchUpdateGrant(b *testing.B, s store.Store) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+func benchPing(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Ping(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -116,21 +116,137 @@ func (b *backend) Read() sqlstore.Querier  { return querier[*pgxpool.Pool]{b.poo
 func (b *backend) Lease() sqlstore.Querier { return querier[*pgxpool.Pool]{b.pool} }
 func (b *backend) Write() sqlstore.Writer  { return querier[*pgxpool.Pool]{b.pool} }
 
-// Tx runs fn in a READ COMMITTED transaction.
+// Tx runs fn in a READ COMMITTED transaction on a connection of the
+// pool, in as few round trips as the statements allow: BEGIN goes with
+// fn's first statement, and the statements fn hands to Finish go with
+// COMMIT (see txQuerier). A transaction that ran nothing sends nothing.
 func (b *backend) Tx(ctx context.Context, fn func(ctx context.Context, q sqlstore.Querier) error) error {
-	tx, err := b.pool.Begin(ctx)
+	c, err := b.pool.Acquire(ctx)
 	if err != nil {
 		return flavor.Err("begin", err)
 	}
-	// *pgxpool.Tx is what the pool's Begin returns; the concrete type keeps
-	// the querier one word (no allocation).
-	if err := fn(ctx, querier[*pgxpool.Tx]{tx.(*pgxpool.Tx)}); err != nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
-		_ = tx.Rollback(rctx)
-		cancel()
-		return err
+	// A connection left in a transaction or broken is closed by Release
+	// rather than returned to the pool.
+	defer c.Release()
+	t := &txQuerier{conn: c.Conn()}
+	err = fn(ctx, t)
+	if err == nil {
+		err = t.commit(ctx)
 	}
-	return flavor.Err("commit", tx.Commit(ctx))
+	if err != nil && t.begun {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		_, _ = t.conn.Exec(rctx, "rollback")
+		cancel()
+	}
+	return err
+}
+
+// txQuerier is the Querier of a transaction. BEGIN is not sent on its
+// own: it is queued in front of the first statement (one round trip for
+// both; a statement without arguments, which may hold several commands,
+// goes with it in one simple-protocol message). Statements handed to
+// Finish are sent with COMMIT in one batch when fn returns.
+type txQuerier struct {
+	conn    *pgx.Conn
+	begun   bool
+	pending []sqlstore.Stmt
+}
+
+var _ sqlstore.Finisher = (*txQuerier)(nil)
+
+func (t *txQuerier) Finish(stmts ...sqlstore.Stmt) { t.pending = append(t.pending, stmts...) }
+
+// begin sends BEGIN with the statement query: it returns the batch's
+// results, positioned at query's.
+func (t *txQuerier) begin(ctx context.Context, query string, args []any) (pgx.BatchResults, error) {
+	t.begun = true
+	var batch pgx.Batch
+	batch.Queue("begin")
+	batch.Queue(query, args...)
+	br := t.conn.SendBatch(ctx, &batch)
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	return br, nil
+}
+
+func (t *txQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if t.begun {
+		tag, err := t.conn.Exec(ctx, query, args...)
+		return tag.RowsAffected(), err
+	}
+	if len(args) == 0 {
+		t.begun = true
+		// Simple protocol: the tag is the last command's.
+		tag, err := t.conn.Exec(ctx, "begin;\n"+query)
+		return tag.RowsAffected(), err
+	}
+	br, err := t.begin(ctx, query, args)
+	if err != nil {
+		return 0, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag.RowsAffected(), err
+}
+
+func (t *txQuerier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	if t.begun {
+		return t.conn.Query(ctx, query, args...)
+	}
+	br, err := t.begin(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	return batchRows{rows, br}, nil
+}
+
+func (t *txQuerier) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	rows, err := t.Query(ctx, query, args...)
+	if err != nil {
+		return errRow{err}
+	}
+	return firstRow{rows}
+}
+
+// commit sends the statements fn left to Finish, and COMMIT, in one
+// batch (BEGIN in front when fn ran nothing else). The error is the
+// first statement's that failed, mapped with its Op.
+func (t *txQuerier) commit(ctx context.Context) error {
+	if !t.begun && len(t.pending) == 0 {
+		return nil
+	}
+	var (
+		batch pgx.Batch
+		ops   []string
+	)
+	if !t.begun {
+		batch.Queue("begin")
+		ops = append(ops, "begin")
+		t.begun = true
+	}
+	for _, st := range t.pending {
+		batch.Queue(st.SQL, st.Args...)
+		ops = append(ops, st.Op)
+	}
+	batch.Queue("commit")
+	ops = append(ops, "commit")
+	br := t.conn.SendBatch(ctx, &batch)
+	for _, op := range ops {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return flavor.Err(op, err)
+		}
+	}
+	return flavor.Err("commit", br.Close())
 }
 
 // rollbackTimeout bounds the rollback of a failed transaction, which runs
@@ -144,14 +260,48 @@ func (b *backend) Close() error {
 	return nil
 }
 
-// conn is what *pgxpool.Pool and *pgxpool.Tx have in common.
+// conn is what the pool offers (an interface, for querier).
 type conn interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// querier runs statements on the pool or in a transaction.
+// batchRows are the rows of a batch's last statement: closing them
+// closes the batch.
+type batchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+}
+
+func (r batchRows) Close() {
+	r.Rows.Close()
+	_ = r.br.Close()
+}
+
+// firstRow is QueryRow's row over Query's rows.
+type firstRow struct{ rows sqlstore.Rows }
+
+func (r firstRow) Scan(dest ...any) error {
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// querier runs statements on the pool.
 type querier[C conn] struct{ c C }
 
 func (q querier[C]) Exec(ctx context.Context, query string, args ...any) (int64, error) {

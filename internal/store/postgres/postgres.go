@@ -51,6 +51,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	return openConfig(ctx, cfg)
+}
+
+// openConfig is Open with a parsed configuration.
+func openConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 	if err := synchronousCommit(cfg.ConnConfig.RuntimeParams); err != nil {
 		return nil, err
 	}

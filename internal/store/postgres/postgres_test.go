@@ -3,12 +3,14 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/grantd/grantd/internal/testenv"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,4 +242,91 @@ func migrationFiles() int {
 		names[filepath.Base(f)] = true
 	}
 	return len(names)
+}
+
+// The grant writes take as few round trips as their statements allow:
+// BEGIN goes with the first statement and the last ones (the insert or
+// update and its events) with COMMIT. Counted after a warm-up, so that
+// every statement is prepared on the one connection.
+func TestGrantWriteRoundTrips(t *testing.T) {
+	dsn := testSchema(t)
+	ctx := t.Context()
+	var writes atomic.Int64
+	s, err := postgres.OpenCountingWrites(ctx, dsn+"&pool_max_conns=1", &writes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateApplication(ctx, store.Application{ID: "app-rt", Name: "a", CreatedAt: now, UpdatedAt: now}))
+	must(s.CreateConnector(ctx, store.Connector{AppID: "app-rt", Provider: "google", Name: "g", CreatedAt: now, UpdatedAt: now}))
+	must(s.CreateCredential(ctx, store.Credential{ID: "cred-rt", AppID: "app-rt", Provider: "google", Name: "c", CreatedAt: now, UpdatedAt: now}))
+	n := 0
+	newGrant := func(client bool) store.Grant {
+		n++
+		g := store.Grant{ID: fmt.Sprintf("grant-rt-%d", n), AppID: "app-rt", Provider: "google", Email: fmt.Sprintf("rt%d@example.com", n),
+			Status: store.GrantValid, CreatedAt: now, UpdatedAt: now}
+		if client {
+			g.CredentialID, g.RequireClient = "cred-rt", true
+		}
+		return g
+	}
+	event := func(typ string) store.Event {
+		return store.Event{ID: fmt.Sprintf("ev-rt-%d-%s", n, typ), Type: typ, Payload: []byte(`{}`)}
+	}
+	var id string
+	ops := []struct {
+		name string
+		want int64
+		op   func() error
+	}{
+		{"CreateGrant with an event", 1, func() error {
+			g := newGrant(false)
+			id = g.ID
+			return s.CreateGrant(ctx, g, event("grant.created"))
+		}},
+		{"CreateGrant requiring its credential and connector, with an event", 3, func() error {
+			return s.CreateGrant(ctx, newGrant(true), event("grant.created"))
+		}},
+		{"GetGrant", 1, func() error { _, err := s.GetGrant(ctx, "app-rt", id); return err }},
+		{"UpdateGrant with an event", 2, func() error {
+			_, err := s.UpdateGrant(ctx, "app-rt", id, func(old store.Grant) (store.Grant, []store.Event, error) {
+				old.Name = fmt.Sprint(n)
+				n++
+				return old, []store.Event{event("grant.updated")}, nil
+			})
+			return err
+		}},
+	}
+	for _, o := range ops {
+		must(o.op()) // prepares the statements
+		writes.Store(0)
+		must(o.op())
+		if got := writes.Load(); got != o.want {
+			t.Errorf("%s: %d round trips, want %d", o.name, got, o.want)
+		}
+	}
+	// A failed write in the batch is the statement's error and leaves
+	// nothing behind.
+	dup := newGrant(false)
+	dup.Email = "rt1@example.com"
+	if err := s.CreateGrant(ctx, dup, event("grant.created")); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("CreateGrant of a taken email: %v, want ErrAlreadyExists", err)
+	}
+	if _, err := s.GetGrant(ctx, "app-rt", dup.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the failed create left its grant: %v", err)
+	}
+	evs, err := s.ListEvents(ctx, 0, 0)
+	must(err)
+	for _, e := range evs {
+		if e.GrantID == dup.ID {
+			t.Fatalf("the failed create left its event %+v", e)
+		}
+	}
 }

@@ -16,27 +16,29 @@ var (
 	qListEvents  = newStmt(`SELECT ` + eventColumns + ` FROM events WHERE seq > ? ORDER BY seq`)
 )
 
-// insertEvents appends events to the outbox. It first runs the flavour's
-// LockEvents (PostgreSQL: an advisory lock held until the transaction
-// ends), so that transactions holding events commit one at a time, in the
-// order of their Seq values, and a reader paging by Seq never skips one
-// that commits late. SQLite's single writer orders them already.
+// insertEvents appends events to the outbox (see eventStmts).
 func (s *Store) insertEvents(ctx context.Context, q Querier, events []store.Event) error {
+	return s.finish(ctx, q, s.eventStmts(nil, events)...)
+}
+
+// eventStmts appends to stmts the statements that append events to the
+// outbox. The first is the flavour's LockEvents (PostgreSQL: an advisory
+// lock held until the transaction ends), so that transactions holding
+// events commit one at a time, in the order of their Seq values, and a
+// reader paging by Seq never skips one that commits late. SQLite's single
+// writer orders them already.
+func (s *Store) eventStmts(stmts []Stmt, events []store.Event) []Stmt {
 	if len(events) == 0 {
-		return nil
+		return stmts
 	}
 	if s.f.LockEvents != "" {
-		if _, err := q.Exec(ctx, s.f.LockEvents); err != nil {
-			return s.err("lock events", err)
-		}
+		stmts = append(stmts, Stmt{Op: "lock events", SQL: s.f.LockEvents})
 	}
 	for _, e := range events {
-		_, err := q.Exec(ctx, s.sql(qInsertEvent), e.ID, e.AppID, e.Type, e.GrantID, blob(e.Payload), s.time(e.CreatedAt))
-		if err != nil {
-			return s.err("insert event", err)
-		}
+		stmts = append(stmts, Stmt{Op: "insert event", SQL: s.sql(qInsertEvent),
+			Args: []any{e.ID, e.AppID, e.Type, e.GrantID, blob(e.Payload), s.time(e.CreatedAt)}})
 	}
-	return nil
+	return stmts
 }
 
 func scanEvent(row Row) (store.Event, error) {

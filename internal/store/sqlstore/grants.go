@@ -104,15 +104,15 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, events ...store.
 	if err != nil {
 		return err
 	}
-	evs := newEvents(events, g.AppID, g.ID, now)
+	// The insert and the events are the transaction's last statements:
+	// on PostgreSQL they go with BEGIN and COMMIT in one round trip (with
+	// the client checks first when the grant requires its client).
+	stmts := s.eventStmts([]Stmt{{Op: "create grant", SQL: s.sql(qInsertGrant), Args: args}}, newEvents(events, g.AppID, g.ID, now))
 	return s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
 		if err := s.requireClient(ctx, q, client); err != nil {
 			return err
 		}
-		if _, err := q.Exec(ctx, s.sql(qInsertGrant), args...); err != nil {
-			return s.err("create grant", err)
-		}
-		return s.insertEvents(ctx, q, evs)
+		return s.finish(ctx, q, stmts...)
 	})
 }
 
@@ -278,16 +278,16 @@ func (s *Store) UpdateGrant(ctx context.Context, appID, id string, update func(o
 		if err != nil {
 			return err
 		}
-		if _, err := q.Exec(ctx, s.sql(qUpdateGrant), append(args[3:], id, appID)...); err != nil {
-			return s.err("update grant", err)
-		}
-		if err := s.insertEvents(ctx, q, newEvents(events, appID, id, s.now())); err != nil {
-			return err
-		}
+		// The update and its events go with the commit (one round trip
+		// on PostgreSQL): the row is locked, so the update finds it.
 		out = g
-		return nil
+		stmts := []Stmt{{Op: "update grant", SQL: s.sql(qUpdateGrant), Args: append(args[3:], id, appID)}}
+		return s.finish(ctx, q, s.eventStmts(stmts, newEvents(events, appID, id, s.now()))...)
 	})
-	return out, err
+	if err != nil {
+		return store.Grant{}, err
+	}
+	return out, nil
 }
 
 func (s *Store) DeleteGrant(ctx context.Context, appID, id string, events ...store.Event) error {

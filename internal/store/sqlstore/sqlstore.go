@@ -42,6 +42,24 @@ type Writer interface {
 	QueryRow(ctx context.Context, query string, args ...any) Row
 }
 
+// Stmt is a statement with its arguments, and the operation its error
+// is reported as (Flavor.Err).
+type Stmt struct {
+	Op   string
+	SQL  string
+	Args []any
+}
+
+// Finisher is implemented by the Querier of a transaction that can send
+// the transaction's last statements together with its commit (PostgreSQL:
+// one round trip for them and COMMIT, instead of one each).
+type Finisher interface {
+	// Finish queues stmts to run in order, after fn returns nil and right
+	// before the commit; Tx returns the first one's error, mapped by
+	// Flavor.Err with its Op. fn runs nothing on the Querier after Finish.
+	Finish(stmts ...Stmt)
+}
+
 // DB is what a backend provides underneath the shared queries: its
 // connections and its way of running a transaction.
 type DB interface {
@@ -240,6 +258,22 @@ func (s *Store) Ping(ctx context.Context) error {
 var qPing = newStmt(`SELECT count(*) FROM (SELECT 1 FROM schema_migrations LIMIT 1) m`)
 
 func (s *Store) err(op string, err error) error { return s.f.Err(op, err) }
+
+// finish runs the last statements of a transaction, whose results
+// nothing reads: with the commit where the backend can (Finisher),
+// otherwise now, one after the other. fn must return right after it.
+func (s *Store) finish(ctx context.Context, q Querier, stmts ...Stmt) error {
+	if f, ok := q.(Finisher); ok {
+		f.Finish(stmts...)
+		return nil
+	}
+	for _, st := range stmts {
+		if _, err := q.Exec(ctx, st.SQL, st.Args...); err != nil {
+			return s.err(st.Op, err)
+		}
+	}
+	return nil
+}
 
 // mustAffect reports ErrNotFound when a statement changed no row.
 func mustAffect(op string, n int64) error {
