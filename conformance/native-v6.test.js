@@ -155,6 +155,16 @@ describe('Nylas v6 connect: mail services (yahoo, aol, hotmail, outlook)', () =>
       assert.ok(!err.message.includes(wrong), `${provider}: the message repeats the password`);
     });
   }
+
+  it('credentials of another address than emailAddress are a v2 400, and no account', async () => {
+    const id = g.nativeIdentities?.yahoo;
+    assert.ok(id, 'dev.json has no native_identities.yahoo');
+    const other = `someone-else-${randomUUID().slice(0, 8)}@yahoo.example`;
+    await expectV6Error(authorize({ name: 'x', emailAddress: other, provider: 'yahoo', settings: id.settings }),
+      { status: 400, type: 'invalid_request_error', message: /belong to .*, not to /, what: "another account's username" });
+    const grants = await g.nylas().grants.list({ queryParams: { email: other } });
+    assert.equal(grants.data.length, 0, 'a grant was stored for the other address');
+  });
 });
 
 // An OAuth client of its own for provider, registered in the sandbox and

@@ -210,8 +210,16 @@ func (s *Service) translate(ctx context.Context, appID string, req AuthorizeRequ
 		p.email = email
 		user := or(str(in["username"]), email)
 		p.settings = map[string]any{
-			"email": email, "imap_username": user, "imap_password": in["password"],
+			"imap_username": user, "imap_password": in["password"],
 			"imap_host": e.IMAP.Host, "imap_port": e.IMAP.Port, "smtp_host": e.SMTP.Host, "smtp_port": e.SMTP.Port,
+		}
+		// A mail service's username is the account's address: the IMAP
+		// provider takes the account from it, and the grant service
+		// refuses credentials of another address than email_address (as
+		// for iCloud). A username that is no address says nothing about
+		// the account's: then email_address is the grant's email.
+		if _, err := emailaddr.Parse(user); err != nil {
+			p.settings["email"] = email
 		}
 	case kindICloud:
 		p.email = email

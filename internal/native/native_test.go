@@ -190,6 +190,26 @@ func TestEveryV2Provider(t *testing.T) {
 	}
 }
 
+// TestMailServiceUsername: the username of yahoo, aol, hotmail and outlook
+// is the account's address, in any case; one that is no address (a screen
+// name) leaves the account to email_address.
+func TestMailServiceUsername(t *testing.T) {
+	e := newEnv(t)
+	e.mail.AddUser("al@aol.test", "aol-pw-1")
+	e.mail.AddUser("alscreen", "aol-pw-2")
+	for _, c := range []struct{ email, username, password string }{
+		{"al@aol.test", "AL@aol.test", "aol-pw-1"},
+		{"al.screen@aol.test", "alscreen", "aol-pw-2"},
+	} {
+		r := e.authorize(map[string]any{"client_id": e.appID, "email_address": c.email, "provider": "aol",
+			"settings": map[string]any{"username": c.username, "password": c.password}})
+		g, _, err := e.redeem(codeOf(t, r))
+		if err != nil || g.Email != c.email || g.Settings["imap_username"] != c.username {
+			t.Errorf("username %s for %s: grant %s %v, %v", c.username, c.email, g.Email, g.Settings, err)
+		}
+	}
+}
+
 // TestVirtualCalendar: v2's provider "nylas" makes a virtual-calendar
 // grant when this grantd authenticates them, and is refused before
 // anything is stored otherwise.
@@ -216,6 +236,7 @@ func TestBadInput(t *testing.T) {
 	googleClient := e.OAuthConnector(e.key, "google")
 	e.mail.AddUser("ada@imap.test", "imap-pw-1")
 	e.mail.AddAccount(mail.User{Email: "ic@icloud.test", Password: "apple-pw", AppPassword: "abcd-efgh-ijkl-mnop", Behavior: mail.AppPasswordOnly})
+	e.mail.AddUser("yan@yahoo.test", "yahoo-pw-1")
 	rt := e.RefreshToken("google", googleClient, "g@example.com")
 	imap := func(pw string) map[string]any {
 		return map[string]any{"imap_host": e.mail.Host(), "imap_port": e.mail.IMAPPort(), "imap_username": "ada@imap.test", "imap_password": pw,
@@ -265,6 +286,11 @@ func TestBadInput(t *testing.T) {
 		{"empty", "", 400, "invalid_request_error", "empty"},
 		{"wrong password", ok(map[string]any{"settings": imap("not-the-pw")}), 403, "auth_error", "rejected the username or password"},
 		{"another account's credentials", ok(map[string]any{"provider": "icloud", "email_address": "other@icloud.test", "settings": map[string]any{"username": "ic@icloud.test", "password": "abcd-efgh-ijkl-mnop"}}), 400, "invalid_request_error", "belong to ic@icloud.test, not to other@icloud.test"},
+		// A mail service's username is the account's address: another
+		// address is another account, refused like iCloud's (before, the
+		// grant was made for email_address with yan's mailbox behind it).
+		{"yahoo: another account's credentials", ok(map[string]any{"provider": "yahoo", "email_address": "other@yahoo.test", "settings": map[string]any{"username": "yan@yahoo.test", "password": "yahoo-pw-1"}}), 400, "invalid_request_error", "belong to yan@yahoo.test, not to other@yahoo.test"},
+		{"outlook: another account's credentials", ok(map[string]any{"provider": "outlook", "email_address": "Other@outlook.test", "settings": map[string]any{"username": "yan@yahoo.test", "password": "yahoo-pw-1"}}), 400, "invalid_request_error", "belong to yan@yahoo.test, not to Other@outlook.test"},
 		{"icloud: account password", ok(map[string]any{"provider": "icloud", "email_address": "ic@icloud.test", "settings": map[string]any{"password": "apple-pw"}}), 403, "auth_error", "app-specific password"},
 		{"gmail: unknown client", ok(map[string]any{"provider": "gmail", "settings": map[string]any{"google_client_id": "who", "google_client_secret": "s", "google_refresh_token": rt}}), 400, "invalid_request_error", "is not the OAuth client of the application's google connector"},
 		{"gmail: wrong client secret", ok(map[string]any{"provider": "gmail", "settings": map[string]any{"google_client_id": googleClient, "google_client_secret": "nope", "google_refresh_token": rt}}), 400, "invalid_request_error", "google_client_secret is not the secret"},
