@@ -21,6 +21,7 @@ import (
 
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
+	"github.com/grantd/grantd/internal/domain"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/hosted"
 	"github.com/grantd/grantd/internal/importjob"
@@ -81,6 +82,9 @@ type Config struct {
 	// ImportUploadTimeout the time to send it (and to read the results).
 	ImportMaxBodyBytes  int64
 	ImportUploadTimeout time.Duration
+	// Domains manages the domains of agent accounts; nil:
+	// /v3/admin/domains answers 404.
+	Domains *domain.Service
 	// Native serves the v2 native authentication paths (/connect/…, v2's
 	// error shape); nil: they answer 404.
 	Native *native.Handlers
@@ -161,6 +165,16 @@ func (s *Server) routes() {
 	s.handle("GET /v3/connectors/{provider}/creds/{id}", s.authed(s.getCredential))
 	s.handle("PATCH /v3/connectors/{provider}/creds/{id}", s.authed(s.updateCredential))
 	s.handle("DELETE /v3/connectors/{provider}/creds/{id}", s.authed(s.deleteCredential))
+
+	if s.cfg.Domains != nil {
+		s.handle("POST /v3/admin/domains", s.authed(s.createDomain))
+		s.handle("GET /v3/admin/domains", s.authed(s.listDomains))
+		s.handle("GET /v3/admin/domains/{id}", s.authed(s.getDomain))
+		s.handle("PUT /v3/admin/domains/{id}", s.authed(s.updateDomain))
+		s.handle("DELETE /v3/admin/domains/{id}", s.authed(s.deleteDomain))
+		s.handle("POST /v3/admin/domains/{id}/info", s.authed(s.domainInfo))
+		s.handle("POST /v3/admin/domains/{id}/verify", s.authed(s.verifyDomain))
+	}
 
 	s.handle("POST /v3/connect/custom", s.authed(s.connectCustom))
 	if s.cfg.Hosted != nil {

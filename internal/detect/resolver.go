@@ -92,6 +92,25 @@ func (r *DNSResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, uin
 	return out, ttl, nil
 }
 
+// LookupTXT returns the TXT records of name, each one's strings joined
+// (RFC 7208 §3.3), for domain verification (internal/domain).
+func (r *DNSResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	in, err := r.exchange(ctx, name, dns.TypeTXT)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, rr := range in.Answer {
+		if t, ok := rr.(*dns.TXT); ok {
+			out = append(out, strings.Join(t.Txt, ""))
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("TXT %s: no records: %w", name, ErrNotFound)
+	}
+	return out, nil
+}
+
 // LookupSRV returns the SRV records of name (for example
 // "_imaps._tcp.example.com"), by priority.
 func (r *DNSResolver) LookupSRV(ctx context.Context, name string) ([]*net.SRV, uint32, error) {
@@ -185,6 +204,15 @@ func (r *SystemResolver) LookupSRV(ctx context.Context, name string) ([]*net.SRV
 		err = fmt.Errorf("SRV %s: no records: %w", name, ErrNotFound)
 	}
 	return srv, 0, sysErr(err)
+}
+
+// LookupTXT returns the TXT records of name.
+func (r *SystemResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	txt, err := r.res().LookupTXT(ctx, dns.Fqdn(name))
+	if err == nil && len(txt) == 0 {
+		err = fmt.Errorf("TXT %s: no records: %w", name, ErrNotFound)
+	}
+	return txt, sysErr(err)
 }
 
 // LookupIP implements Resolver.

@@ -22,6 +22,7 @@ import (
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
+	"github.com/grantd/grantd/internal/domain"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/hosted"
 	"github.com/grantd/grantd/internal/importer"
@@ -205,6 +206,15 @@ func Providers(cfg config.Config, hc *http.Client, finder *detect.Detector) *pro
 	return providers.New(cfg.Providers, env)
 }
 
+// DomainResolver is the resolver domain verification asks: the DNS
+// server network.dns_server, else the system's resolver (as detection).
+func DomainResolver(cfg config.Config) domain.Resolver {
+	if cfg.Network.DNSServer != "" {
+		return &detect.DNSResolver{Server: cfg.Network.DNSServer, Timeout: cfg.Network.Timeout}
+	}
+	return &detect.SystemResolver{}
+}
+
 // Server is an assembled grantd.
 type Server struct {
 	Config     config.Config
@@ -230,6 +240,8 @@ type Server struct {
 	// Deliverer delivers queued webhook events (run by Serve when
 	// webhooks.enabled).
 	Deliverer *webhook.Worker
+	// Domains are the applications' domains of agent accounts.
+	Domains *domain.Service
 	// Imports runs bulk import jobs (run by Serve when imports.enabled).
 	Imports *importjob.Service
 	API     *api.Server
@@ -260,6 +272,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	}
 	s := &Server{Config: cfg, Log: log, Store: st, Vault: v}
 	s.Tenants = tenant.New(st)
+	s.Domains = &domain.Service{Store: st, Resolver: DomainResolver(cfg), Now: time.Now, NewID: tenant.NewID, Timeout: cfg.Network.Timeout}
 	provs := Providers(cfg, hc, det)
 	s.Connectors = &connector.Service{Store: st, Vault: v, Providers: provs, Now: time.Now, NewID: tenant.NewID}
 	s.Grants = &grant.Service{
@@ -311,6 +324,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		Imports: s.Imports, ImportMaxBodyBytes: cfg.Imports.MaxBodyBytes, ImportUploadTimeout: cfg.Imports.UploadTimeout,
 		Native:   &native.Handlers{Service: s.Native, Log: log, RequestID: func(r *http.Request) string { return api.RequestID(r.Context()) }},
 		Webhooks: s.Webhooks, WebhookIPAddresses: cfg.Webhooks.IPAddresses,
+		Domains:      s.Domains,
 		RedirectURIs: s.RedirectURIs, Hosted: s.Hosted, PublicURL: cfg.PublicURL,
 		Auth: s.Tenants, Connectors: s.Connectors, Grants: s.Grants, Detector: det, Ready: st, Logger: log,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version, AccessTokens: s.Refresher,

@@ -203,6 +203,31 @@ type RedirectURI struct {
 	UpdatedAt time.Time
 }
 
+// Domain is a mail domain an application registered for its agent
+// accounts (provider "nylas"; POST /v3/admin/domains). Address is the
+// domain itself, lower-case, unique per application; Token is the value
+// its ownership TXT record must carry (published in DNS: not a secret).
+// A verification time is set while the last check found the record, a
+// check time whenever a check got an answer.
+type Domain struct {
+	ID                  string
+	AppID               string
+	Name                string // a label for people
+	Address             string
+	Token               string
+	MXHost              string // the host the MX record must name; "": any host
+	OwnershipVerifiedAt time.Time
+	OwnershipCheckedAt  time.Time
+	MXVerifiedAt        time.Time
+	MXCheckedAt         time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// Verified reports whether both the ownership and the MX record of d
+// were found by the last checks: agent grants may use it.
+func (d Domain) Verified() bool { return !d.OwnershipVerifiedAt.IsZero() && !d.MXVerifiedAt.IsZero() }
+
 // Kinds of IssuedToken.
 const (
 	TokenAccess  = "access"
@@ -494,6 +519,17 @@ type Store interface {
 	ListRedirectURIs(ctx context.Context, appID string) ([]RedirectURI, error)
 	UpdateRedirectURI(ctx context.Context, appID, id string, update func(old RedirectURI) (RedirectURI, error)) (RedirectURI, error)
 	DeleteRedirectURI(ctx context.Context, appID, id string) error
+
+	// Domains of agent accounts, keyed by (appID, id); a second domain
+	// with an address the application has is ErrAlreadyExists.
+	// ListDomains returns up to limit domains of appID with an id after
+	// after ("": from the first), in id order.
+	CreateDomain(ctx context.Context, d Domain) error
+	GetDomain(ctx context.Context, appID, id string) (Domain, error)
+	GetDomainByAddress(ctx context.Context, appID, address string) (Domain, error)
+	ListDomains(ctx context.Context, appID, after string, limit int) ([]Domain, error)
+	UpdateDomain(ctx context.Context, appID, id string, update func(old Domain) (Domain, error)) (Domain, error)
+	DeleteDomain(ctx context.Context, appID, id string) error
 
 	// Issued tokens. CreateTokens stores them in one transaction
 	// (ErrNotFound when the grant does not exist).

@@ -289,6 +289,30 @@ func (t *timeoutStore) DeleteRedirectURI(ctx context.Context, appID, id string) 
 	return do0(t, ctx, "delete redirect URI", func(ctx context.Context) error { return t.s.DeleteRedirectURI(ctx, appID, id) })
 }
 
+func (t *timeoutStore) CreateDomain(ctx context.Context, d Domain) error {
+	return do0(t, ctx, "create domain", func(ctx context.Context) error { return t.s.CreateDomain(ctx, d) })
+}
+
+func (t *timeoutStore) GetDomain(ctx context.Context, appID, id string) (Domain, error) {
+	return do1(t, ctx, "get domain", func(ctx context.Context) (Domain, error) { return t.s.GetDomain(ctx, appID, id) })
+}
+
+func (t *timeoutStore) GetDomainByAddress(ctx context.Context, appID, address string) (Domain, error) {
+	return do1(t, ctx, "get domain by address", func(ctx context.Context) (Domain, error) { return t.s.GetDomainByAddress(ctx, appID, address) })
+}
+
+func (t *timeoutStore) ListDomains(ctx context.Context, appID, after string, limit int) ([]Domain, error) {
+	return do1(t, ctx, "list domains", func(ctx context.Context) ([]Domain, error) { return t.s.ListDomains(ctx, appID, after, limit) })
+}
+
+func (t *timeoutStore) UpdateDomain(ctx context.Context, appID, id string, update func(old Domain) (Domain, error)) (Domain, error) {
+	return do1(t, ctx, "update domain", func(ctx context.Context) (Domain, error) { return t.s.UpdateDomain(ctx, appID, id, update) })
+}
+
+func (t *timeoutStore) DeleteDomain(ctx context.Context, appID, id string) error {
+	return do0(t, ctx, "delete domain", func(ctx context.Context) error { return t.s.DeleteDomain(ctx, appID, id) })
+}
+
 func (t *timeoutStore) CreateTokens(ctx context.Context, ts ...IssuedToken) error {
 	return do0(t, ctx, "create tokens", func(ctx context.Context) error { return t.s.CreateTokens(ctx, ts...) })
 }

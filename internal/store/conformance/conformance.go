@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CodesConcurrentConsume", testCodesConcurrentConsume},
 		{"CodesDeleteExpired", testCodesDeleteExpired},
 		{"RedirectURIs", testRedirectURIs},
+		{"Domains", testDomains},
 		{"IssuedTokens", testIssuedTokens},
 		{"IssuedTokensConcurrentRefresh", testIssuedTokensConcurrentRefresh},
 		{"IssuedTokensDeleteStale", testIssuedTokensDeleteStale},
