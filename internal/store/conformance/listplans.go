@@ -183,6 +183,8 @@ func testListGrantsPlans(t *testing.T, s store.Store) {
 	cases := []tc{
 		{"none", store.GrantFilter{}, []string{"grants_app"}, false},
 		{"status", store.GrantFilter{Status: store.GrantInvalid}, []string{"grants_app_status"}, false},
+		// Most grants are valid: the unfiltered order, skipping the others.
+		{"status=valid", store.GrantFilter{Status: store.GrantValid}, []string{"grants_app"}, false},
 		{"provider", store.GrantFilter{Provider: "imap"}, []string{"grants_app_provider"}, false},
 		{"ip", store.GrantFilter{IP: "10.1.2.3"}, []string{"grants_app_ip"}, false},
 		{"workspace_id", store.GrantFilter{WorkspaceID: "ws"}, []string{"grants_app_workspace"}, false},

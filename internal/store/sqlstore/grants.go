@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/grantd/grantd/internal/store"
 )
@@ -24,7 +27,6 @@ var grantWriteColumns = append(strings.Split(strings.NewReplacer("\n", "", "\t",
 
 var (
 	qInsertGrant = newStmt(`INSERT INTO grants (` + strings.Join(grantWriteColumns, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(grantWriteColumns)-1) + `)`)
-	qUpdateGrant = newStmt(`UPDATE grants SET ` + strings.Join(grantWriteColumns[3:], " = ?, ") + ` = ? WHERE id = ? AND app_id = ?`)
 	qGetGrant    = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND id = ?`)
 	qLockGrant   = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND id = ?{forUpdate}`)
 	qGrantEmail  = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND email_key = ?`)
@@ -139,10 +141,11 @@ func (s *Store) ListGrants(ctx context.Context, appID string, f store.GrantFilte
 }
 
 // listGrantsQuery is ListGrants' statement. Every filter is a condition
-// that one of the grants indexes (0001, 0008) answers in the list's
-// order; the partial indexes' predicates (col <> ”) are repeated so that
-// the planners may use them, and since and before are marked {likely}
-// (SQLite, which has no statistics, otherwise prefers a range on
+// that one of the grants indexes (0001, 0008, 0012) answers in the list's
+// order (status=valid, most grants, reads the unfiltered order and skips
+// the others); the partial indexes' predicates (col <> ”) are repeated
+// so that the planners may use them, and since and before are marked
+// {likely} (SQLite, which has no statistics, otherwise prefers a range on
 // grants_app_created to an equality filter's index). An offset walks the
 // index over the grants it skips (keyset paging with After does not).
 func (s *Store) listGrantsQuery(appID string, f store.GrantFilter) (string, []any, error) {
@@ -175,8 +178,14 @@ func (s *Store) listGrantsQuery(appID string, f store.GrantFilter) (string, []an
 	if f.Email != "" {
 		add("email_key = ?", emailKey(f.Email))
 	}
-	if f.Status != "" {
+	switch f.Status {
+	case "":
+	case store.GrantValid:
+		// Most grants: read in the list's order, skipping the others
+		// (the status indexes hold the grants that are not valid).
 		add("status = ?", f.Status)
+	default:
+		add("status = ? AND status <> 'valid'", f.Status)
 	}
 	if f.IP != "" {
 		add("ip = ? AND ip <> ''", f.IP)
@@ -211,7 +220,8 @@ func (s *Store) listGrantsQuery(appID string, f store.GrantFilter) (string, []an
 	if f.WithSecrets {
 		cols = grantColumns
 	}
-	q := `SELECT ` + cols + ` FROM grants WHERE ` + strings.Join(where, " AND ") + " " + ord + s.limitOffset(f.Limit, f.Offset)
+	cond := strings.Join(where, " AND ")
+	q := `SELECT ` + cols + ` FROM grants WHERE ` + cond + " " + ord + s.limitOffset(f.Limit, f.Offset)
 	return s.render(q), args, nil
 }
 
@@ -274,20 +284,72 @@ func (s *Store) UpdateGrant(ctx context.Context, appID, id string, update func(o
 			}
 		}
 		g = updatedGrant(old, g)
-		args, err := s.grantArgs(g)
+		upd, err := s.updateGrantStmt(old, g)
 		if err != nil {
 			return err
 		}
 		// The update and its events go with the commit (one round trip
 		// on PostgreSQL): the row is locked, so the update finds it.
 		out = g
-		stmts := []Stmt{{Op: "update grant", SQL: s.sql(qUpdateGrant), Args: append(args[3:], id, appID)}}
-		return s.finish(ctx, q, s.eventStmts(stmts, newEvents(events, appID, id, s.now()))...)
+		return s.finish(ctx, q, s.eventStmts([]Stmt{upd}, newEvents(events, appID, id, s.now()))...)
 	})
 	if err != nil {
 		return store.Grant{}, err
 	}
 	return out, nil
+}
+
+// updateGrantStmt is the UPDATE that stores g over old: it sets only the
+// columns whose values differ (version always does). SQLite maintains
+// only the indexes of the columns an UPDATE sets, so a refresh's commit
+// (token times, next refresh) leaves the list indexes alone. The
+// statement of each set of columns is rendered once.
+func (s *Store) updateGrantStmt(old, g store.Grant) (Stmt, error) {
+	oldArgs, err := s.grantArgs(old)
+	if err != nil {
+		return Stmt{}, err
+	}
+	args, err := s.grantArgs(g)
+	if err != nil {
+		return Stmt{}, err
+	}
+	var set uint64 // bit i: grantWriteColumns[i]
+	vals := make([]any, 0, len(args)-3+2)
+	for i := 3; i < len(args); i++ {
+		if !sameArg(oldArgs[i], args[i]) || grantWriteColumns[i] == "version" {
+			set |= 1 << i
+			vals = append(vals, args[i])
+		}
+	}
+	q, ok := s.updateGrantSQL.Load(set)
+	if !ok {
+		var cols []string
+		for i := 3; i < len(grantWriteColumns); i++ {
+			if set&(1<<i) != 0 {
+				cols = append(cols, grantWriteColumns[i]+" = ?")
+			}
+		}
+		q, _ = s.updateGrantSQL.LoadOrStore(set, s.render(`UPDATE grants SET `+strings.Join(cols, ", ")+` WHERE id = ? AND app_id = ?`))
+	}
+	return Stmt{Op: "update grant", SQL: q.(string), Args: append(vals, g.ID, g.AppID)}, nil
+}
+
+// sameArg reports whether two encoded column values are the same value.
+func sameArg(a, b any) bool {
+	switch a := a.(type) {
+	case time.Time:
+		b, ok := b.(time.Time)
+		return ok && a.Equal(b)
+	case []byte:
+		b, ok := b.([]byte)
+		return ok && bytes.Equal(a, b)
+	case string:
+		b, ok := b.(string)
+		return ok && a == b
+	case nil:
+		return b == nil
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 func (s *Store) DeleteGrant(ctx context.Context, appID, id string, events ...store.Event) error {

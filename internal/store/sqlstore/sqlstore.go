@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -199,7 +200,10 @@ type Store struct {
 	f        Flavor
 	markers  *strings.Replacer
 	rendered []string // by stmt
-	now      func() time.Time
+	// updateGrantSQL: the UPDATE of each set of grant columns (a bit
+	// mask of grantWriteColumns), rendered.
+	updateGrantSQL sync.Map
+	now            func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
