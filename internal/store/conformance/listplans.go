@@ -212,14 +212,24 @@ func testListGrantsPlans(t *testing.T, s store.Store) {
 		if !slices.ContainsFunc(index, func(ix string) bool { return strings.Contains(text, ix) }) {
 			bad(fmt.Sprintf("uses none of the indexes %v", index))
 		}
-		for _, line := range plan {
+		// PostgreSQL picks the ids of a page with an offset or two
+		// filters first, then its rows by primary key, and sorts those
+		// (no more than the limit).
+		idsFirst := strings.Contains(text, "grants_pkey")
+		for i, line := range plan {
 			l := strings.TrimSpace(line)
 			if strings.HasPrefix(l, "SCAN grants") || strings.Contains(l, "Seq Scan") {
 				bad("scans the table")
 			}
+			if idsFirst && (i == 0 || strings.HasPrefix(l, "Sort Key")) {
+				continue
+			}
 			if !sorted && !covering && (strings.Contains(l, "TEMP B-TREE") || strings.HasPrefix(strings.TrimLeft(l, "-> "), "Sort")) {
 				bad("sorts the matches")
 			}
+		}
+		if idsFirst && (f.Offset > 0 || f.Status == store.GrantInvalid && f.Provider != "") && !strings.Contains(text, "Index Only Scan") {
+			bad("picks the page's ids outside an index-only scan")
 		}
 		if covering && !strings.Contains(text, "COVERING INDEX") && !strings.Contains(text, "Index Only Scan") {
 			bad("skips the offset's rows outside an index (no covering index / index-only scan)")

@@ -33,6 +33,7 @@ var flavor = sqlstore.Flavor{
 	// deliveries referencing it are queued.
 	ForNoKeyUpdate: " FOR NO KEY UPDATE",
 	NoLimit:        "ALL",
+	PageIDsFirst:   true,
 	Time:           func(t time.Time) any { return t },
 	JSON:           func(b []byte) any { return b },
 	AnyOf: func(col string, vals []string) (string, any) {

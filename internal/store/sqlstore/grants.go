@@ -147,7 +147,9 @@ func (s *Store) ListGrants(ctx context.Context, appID string, f store.GrantFilte
 // so that the planners may use them, and since and before are marked
 // {likely} (SQLite, which has no statistics, otherwise prefers a range on
 // grants_app_created to an equality filter's index). An offset walks the
-// index over the grants it skips (keyset paging with After does not).
+// index over the grants it skips (keyset paging with After does not); on
+// PostgreSQL (Flavor.PageIDsFirst) a page with an offset or two filters
+// picks its ids from the index first and reads only its own rows.
 func (s *Store) listGrantsQuery(appID string, f store.GrantFilter) (string, []any, error) {
 	ord, err := order(f.ListOptions, "id")
 	if err != nil {
@@ -177,6 +179,14 @@ func (s *Store) listGrantsQuery(appID string, f store.GrantFilter) (string, []an
 	}
 	if f.Email != "" {
 		add("email_key = ?", emailKey(f.Email))
+	}
+	// combined counts the equality filters of the list (bar email and
+	// account ids, which match a few grants), for PageIDsFirst.
+	combined := 0
+	for _, v := range []string{f.Status, f.IP, f.Provider, f.WorkspaceID, f.CredentialID} {
+		if v != "" {
+			combined++
+		}
 	}
 	switch f.Status {
 	case "":
@@ -221,6 +231,17 @@ func (s *Store) listGrantsQuery(appID string, f store.GrantFilter) (string, []an
 		cols = grantColumns
 	}
 	cond := strings.Join(where, " AND ")
+	if s.f.PageIDsFirst && f.Limit > 0 && f.Email == "" && len(f.AccountIDs) == 0 && (f.Offset > 0 || combined > 1) {
+		// The page's ids first, from the index alone where it can (an
+		// index-only scan skips an offset's rows and checks a second
+		// filter on the index's included columns without reading the
+		// table), then its rows by primary key. ARRAY() makes the
+		// subquery an InitPlan run once: as IN (…) the planner joined it
+		// by hashing or sorting.
+		q := `SELECT ` + cols + ` FROM grants WHERE id = ANY(ARRAY(SELECT id FROM grants WHERE ` + cond + " " + ord +
+			s.limitOffset(f.Limit, f.Offset) + `)) ` + ord
+		return s.render(q), args, nil
+	}
 	q := `SELECT ` + cols + ` FROM grants WHERE ` + cond + " " + ord + s.limitOffset(f.Limit, f.Offset)
 	return s.render(q), args, nil
 }

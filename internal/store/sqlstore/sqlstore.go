@@ -109,6 +109,11 @@ type Flavor struct {
 	// BY column that should not be read from an index ("+" on SQLite).
 	// They render the markers {likely} and {noIndexOrder}.
 	Likely, NoIndexOrder string
+	// PageIDsFirst: a list page with an offset or two equality filters
+	// selects its ids in a subquery first, then its rows (PostgreSQL,
+	// where a plain index scan reads the table for every row it skips;
+	// SQLite reads index columns before the row anyway).
+	PageIDsFirst bool
 	// NoLimit is the LIMIT of a query with an OFFSET and no limit.
 	NoLimit string
 	// Time encodes a non-zero time column value (the zero time is NULL).
