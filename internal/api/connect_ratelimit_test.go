@@ -95,3 +95,45 @@ func TestConnectRateLimits(t *testing.T) {
 		t.Error("the 429s are not in grantd_http_requests_total")
 	}
 }
+
+// The v2 native routes take no API key either: they draw on the client
+// IP's bucket too (unknown client_ids on /connect/authorize, and every
+// /connect/token, had no limit at all), and over it answer v2's 429,
+// {message, type: rate_limit_error}, with Retry-After.
+func TestV2ConnectRateLimits(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Configure: func(c *config.Config) {
+		c.RateLimit.ConnectRequestsPerSecond, c.RateLimit.ConnectBurst = 1, 3
+	}})
+	appID, key := e.App("acme")
+	v2429 := func(what string, r apitest.Response) {
+		t.Helper()
+		msg, _ := r.Body["message"].(string)
+		if r.Status != 429 || r.Body["type"] != "rate_limit_error" || len(r.Body) != 2 ||
+			!strings.Contains(msg, "limit of v2 native authentication for this client address is 1 per second on this grantd node, in bursts of 3") ||
+			r.Header.Get("Retry-After") != "1" {
+			t.Errorf("%s: %d %s (Retry-After %q); want a v2-shaped 429", what, r.Status, r.Raw, r.Header.Get("Retry-After"))
+		}
+	}
+	var r apitest.Response
+	n := 0
+	for ; n < 100; n++ {
+		if r = e.Do("POST", "/connect/token", "", map[string]any{"client_id": appID, "client_secret": key, "code": "guess"}); r.Status == 429 {
+			break
+		}
+		if r.Status != 400 || r.Body["type"] != "invalid_request_error" {
+			t.Fatalf("token request %d: %d %s", n, r.Status, r.Raw)
+		}
+	}
+	if n < 3 || n > 10 {
+		t.Errorf("%d /connect/token requests answered before the 429; want the burst of 3", n)
+	}
+	v2429("/connect/token", r)
+	v2429("/connect/authorize with an unknown client_id", e.Do("POST", "/connect/authorize", "", map[string]any{"client_id": "0192d2c4-0000-7000-8000-000000000000", "provider": "imap"}))
+	// The hosted routes share the address's bucket.
+	oauth429(t, "/v3/connect/token after /connect/token", e.Do("POST", "/v3/connect/token", "", map[string]any{"client_id": appID, "grant_type": "refresh_token", "refresh_token": "grt_nope", "client_secret": "nope"}), "this client address")
+	// Another address has its own.
+	fromAddr(e, "127.0.0.2")
+	if r := e.Do("POST", "/connect/token", "", map[string]any{"client_id": appID, "client_secret": key, "code": "guess"}); r.Status != 400 {
+		t.Errorf("/connect/token from another address: %d %s", r.Status, r.Raw)
+	}
+}

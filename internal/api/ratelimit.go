@@ -54,14 +54,10 @@ func (s *Server) connectClientLimit(w http.ResponseWriter, r *http.Request, oaut
 }
 
 func (s *Server) connectLimit(w http.ResponseWriter, r *http.Request, oauth bool, lim *ratelimit.Limiter, key, who string) bool {
-	ok, wait := lim.Allow(key, time.Now())
-	if ok {
+	secs, msg, limited := connectAllow(lim, key, "hosted OAuth", who)
+	if !limited {
 		return false
 	}
-	secs := max(int64(math.Ceil(wait.Seconds())), 1)
-	perSecond, burst := lim.Rate()
-	msg := fmt.Sprintf("too many requests: the limit of hosted OAuth for %s is %g per second on this grantd node, in bursts of %d; retry in %d s",
-		who, perSecond, burst, secs)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	if oauth {
 		w.Header().Set("Cache-Control", "no-store")
@@ -70,4 +66,31 @@ func (s *Server) connectLimit(w http.ResponseWriter, r *http.Request, oauth bool
 		s.respondError(w, r, &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, Message: msg})
 	}
 	return true
+}
+
+// connectAllow takes a token of key's bucket in lim; when there is none it
+// returns the Retry-After seconds and the 429's message (routes: whose
+// limit it is; who: whose bucket).
+func connectAllow(lim *ratelimit.Limiter, key, routes, who string) (int64, string, bool) {
+	ok, wait := lim.Allow(key, time.Now())
+	if ok {
+		return 0, "", false
+	}
+	secs := max(int64(math.Ceil(wait.Seconds())), 1)
+	perSecond, burst := lim.Rate()
+	return secs, fmt.Sprintf("too many requests: the limit of %s for %s is %g per second on this grantd node, in bursts of %d; retry in %d s",
+		routes, who, perSecond, burst, secs), true
+}
+
+// v2Limited takes a token of the client IP's bucket in ConnectIPRateLimit
+// (the one of the hosted OAuth routes) before h, a v2 native route: those
+// take no API key either. Over it, v2's 429 ({message, type}).
+func (s *Server) v2Limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if secs, msg, limited := connectAllow(s.cfg.ConnectIPRateLimit, "ip:"+clientIP(r), "v2 native authentication", "this client address"); limited {
+			s.cfg.Native.TooManyRequests(w, r, int(secs), msg)
+			return
+		}
+		h(w, r)
+	}
 }

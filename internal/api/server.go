@@ -215,9 +215,11 @@ func (s *Server) routes() {
 	if s.cfg.Native != nil {
 		// v2 paths: no API key (client_id names the application), v2's
 		// error shape, also for a wrong method.
-		s.handle("POST /connect/authorize", s.cfg.Native.Authorize)
+		// Each is limited per client IP, as the hosted OAuth routes are
+		// (/connect/authorize also per application, in native).
+		s.handle("POST /connect/authorize", s.v2Limited(s.cfg.Native.Authorize))
 		if s.cfg.Native.Service.IssueToken != nil {
-			s.handle("POST /connect/token", s.cfg.Native.Token)
+			s.handle("POST /connect/token", s.v2Limited(s.cfg.Native.Token))
 		}
 	}
 

@@ -65,6 +65,13 @@ func (h *Handlers) MethodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
+// TooManyRequests answers a v2 429 (rate_limit_error) with Retry-After
+// (seconds): the API's per-address limit of the routes that take no API
+// key.
+func (h *Handlers) TooManyRequests(w http.ResponseWriter, r *http.Request, retryAfter int, message string) {
+	h.fail(w, r, &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, RetryAfter: retryAfter, Message: message})
+}
+
 func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, invalidf("the request body is empty; send a JSON object")
