@@ -20,6 +20,7 @@ import (
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/emailaddr"
 	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/tenant"
@@ -104,9 +105,22 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (string, 
 		})
 	}
 	if err != nil {
-		return "", err
+		return "", inV2Terms(err, p.v2)
 	}
 	return s.issueCode(ctx, g, p.v2.Name)
+}
+
+// inV2Terms adds to a provider's refusal what its advice is in v2's names:
+// a Microsoft mailbox that refuses password logins (hotmail, outlook: the
+// IMAP provider says to use provider "microsoft") connects through
+// /connect/authorize as office365 or graph, with a refresh token.
+func inV2Terms(err error, v2 v2Provider) error {
+	var pe *provider.Error
+	if v2.Kind != kindMailService || !errors.As(err, &pe) || pe.Class != provider.ClassBasicAuthDisabled {
+		return err
+	}
+	return &Error{Status: http.StatusForbidden, Type: TypeAuth, Message: pe.Message +
+		`; through /connect/authorize that is provider "office365" (or "graph") with settings microsoft_client_id, microsoft_client_secret, microsoft_refresh_token and redirect_uri`}
 }
 
 // reauthenticate is the v2 reauth_account_id: the named account gets the

@@ -237,6 +237,7 @@ func TestBadInput(t *testing.T) {
 	e.mail.AddUser("ada@imap.test", "imap-pw-1")
 	e.mail.AddAccount(mail.User{Email: "ic@icloud.test", Password: "apple-pw", AppPassword: "abcd-efgh-ijkl-mnop", Behavior: mail.AppPasswordOnly})
 	e.mail.AddUser("yan@yahoo.test", "yahoo-pw-1")
+	e.mail.AddAccount(mail.User{Email: "ms@outlook.test", Password: "ms-pw-1", Behavior: mail.BasicAuthDisabled})
 	rt := e.RefreshToken("google", googleClient, "g@example.com")
 	imap := func(pw string) map[string]any {
 		return map[string]any{"imap_host": e.mail.Host(), "imap_port": e.mail.IMAPPort(), "imap_username": "ada@imap.test", "imap_password": pw,
@@ -291,6 +292,9 @@ func TestBadInput(t *testing.T) {
 		// grant was made for email_address with yan's mailbox behind it).
 		{"yahoo: another account's credentials", ok(map[string]any{"provider": "yahoo", "email_address": "other@yahoo.test", "settings": map[string]any{"username": "yan@yahoo.test", "password": "yahoo-pw-1"}}), 400, "invalid_request_error", "belong to yan@yahoo.test, not to other@yahoo.test"},
 		{"outlook: another account's credentials", ok(map[string]any{"provider": "outlook", "email_address": "Other@outlook.test", "settings": map[string]any{"username": "yan@yahoo.test", "password": "yahoo-pw-1"}}), 400, "invalid_request_error", "belong to yan@yahoo.test, not to Other@outlook.test"},
+		// Outlook.com refuses password logins: the advice names the v2
+		// provider that works, not only v3's "microsoft".
+		{"outlook: basic authentication disabled", ok(map[string]any{"provider": "outlook", "email_address": "ms@outlook.test", "settings": map[string]any{"password": "ms-pw-1"}}), 403, "auth_error", `provider "office365" (or "graph")`},
 		{"icloud: account password", ok(map[string]any{"provider": "icloud", "email_address": "ic@icloud.test", "settings": map[string]any{"password": "apple-pw"}}), 403, "auth_error", "app-specific password"},
 		{"gmail: unknown client", ok(map[string]any{"provider": "gmail", "settings": map[string]any{"google_client_id": "who", "google_client_secret": "s", "google_refresh_token": rt}}), 400, "invalid_request_error", "is not the OAuth client of the application's google connector"},
 		{"gmail: wrong client secret", ok(map[string]any{"provider": "gmail", "settings": map[string]any{"google_client_id": googleClient, "google_client_secret": "nope", "google_refresh_token": rt}}), 400, "invalid_request_error", "google_client_secret is not the secret"},
