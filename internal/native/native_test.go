@@ -273,6 +273,7 @@ func TestBadInput(t *testing.T) {
 		{"ssl_required not a bool", ok(map[string]any{"settings": map[string]any{"imap_username": "a", "imap_password": "b", "ssl_required": "yes"}}), 400, "invalid_request_error", "settings.ssl_required must be true or false"},
 		{"settings not an object", ok(map[string]any{"settings": "x"}), 400, "invalid_request_error", "settings must be an object"},
 		{"scopes a number", ok(map[string]any{"scopes": 3}), 400, "invalid_request_error", "scopes must be a comma-separated string"},
+		{"scopes an array with a number", ok(map[string]any{"scopes": []any{"email", 3}}), 400, "invalid_request_error", "scopes must be a comma-separated string"},
 		{"scopes an object", ok(map[string]any{"scopes": map[string]any{"a": 1}}), 400, "invalid_request_error", "scopes must be a comma-separated string"},
 		{"unknown scope", ok(map[string]any{"scopes": "email,mail.everything"}), 400, "invalid_request_error", `"mail.everything" is not a v2 scope`},
 		{"no email", ok(map[string]any{"email_address": nil}), 400, "invalid_request_error", "email_address is required"},
