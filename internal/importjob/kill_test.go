@@ -100,6 +100,17 @@ func killJob(t *testing.T, bin string, nodes int, store func(*config.Config)) {
 	if runner == nil {
 		t.Fatal("no node logged that it runs the job")
 	}
+	// The other nodes are frozen from before the kill until the lines in
+	// flight are counted: on a loaded machine the count could otherwise
+	// come after the dead node's lease ran out (3 s) and a survivor had
+	// taken the job over, finishing a replayed line or sending new ones.
+	for _, n := range ns {
+		if n != runner {
+			if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	if err := runner.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +125,13 @@ func killJob(t *testing.T, bin string, nodes int, store func(*config.Config)) {
 	for _, l := range pending {
 		if l.Sending {
 			inFlight++
+		}
+	}
+	for _, n := range ns {
+		if n != runner {
+			if err := n.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if nodes == 1 {
