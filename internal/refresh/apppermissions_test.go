@@ -58,14 +58,14 @@ func TestAppPermissionGrantsKeptAlive(t *testing.T) {
 		}
 	}
 	c.sb.InjectFailure("microsoft", sandbox.Failure{Endpoint: "", Status: 503, Count: -1})
-	waitFailures(t, 5*time.Second, "failures during the outage", c.grant, ids, 2)
+	waitFailures(t, 15*time.Second, "failures during the outage", c.grant, ids, 2)
 	c.sb.ClearFailures()
 	c.waitHealthy("recovery after the outage", ids)
 
 	c.sb.RemoveUser("microsoft", emails[0])
-	waitFor(t, 5*time.Second, "the deleted user's grant to expire", func() bool { return c.grant(ids[0]).Status == store.GrantInvalid })
+	waitFor(t, 15*time.Second, "the deleted user's grant to expire", func() bool { return c.grant(ids[0]).Status == store.GrantInvalid })
 	c.sb.RevokeAdminConsent(tenant, "app-client")
-	waitFor(t, 5*time.Second, "the tenant's grants to expire", func() bool {
+	waitFor(t, 15*time.Second, "the tenant's grants to expire", func() bool {
 		for _, id := range ids[1:] {
 			if c.grant(id).Status != store.GrantInvalid {
 				return false
