@@ -198,6 +198,10 @@ type HTTP struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// PprofListen, when set, is a loopback host:port where grantd serve
+	// answers Go's runtime profiles (/debug/pprof/), for measuring it as
+	// it runs; empty: nowhere.
+	PprofListen string `yaml:"pprof_listen"`
 }
 
 // Vault configures the master keyring.

@@ -94,7 +94,7 @@ providers:
 
 func TestEnvMapping(t *testing.T) {
 	keys := Keys()
-	if len(keys) != 83 {
+	if len(keys) != 84 {
 		t.Errorf("%d keys; update this test and docs/configuration.md when adding keys", len(keys))
 	}
 	want := map[string]string{
@@ -345,6 +345,12 @@ func TestValidate(t *testing.T) {
 		{"http.max_body_bytes", "0", "http.max_body_bytes"},
 		{"http.read_timeout", "0s", "http.read_timeout"},
 		{"http.shutdown_timeout", "-1s", "http.shutdown_timeout"},
+		{"http.pprof_listen", "127.0.0.1:6060", ""},
+		{"http.pprof_listen", "[::1]:0", ""},
+		{"http.pprof_listen", "localhost:6060", ""},
+		{"http.pprof_listen", ":6060", "http.pprof_listen"},
+		{"http.pprof_listen", "0.0.0.0:6060", "http.pprof_listen"},
+		{"http.pprof_listen", "10.0.0.1:6060", "http.pprof_listen"},
 		{"network.timeout", "0s", "network.timeout"},
 		{"vault.reload_interval", "0s", "vault.reload_interval"},
 		{"network.dns_server", "10.0.0.53", "network.dns_server"},

@@ -53,6 +53,11 @@ func (c Config) Validate() error {
 	if c.HTTP.MaxBodyBytes <= 0 {
 		bad("http.max_body_bytes", "must be positive")
 	}
+	if c.HTTP.PprofListen != "" {
+		if err := checkLoopback(c.HTTP.PprofListen); err != nil {
+			bad("http.pprof_listen", "%v", err)
+		}
+	}
 	if c.Network.DNSServer != "" {
 		if err := checkHostPort(c.Network.DNSServer, false); err != nil {
 			bad("network.dns_server", "%v", err)
@@ -166,6 +171,19 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkLoopback checks a listen address whose host is a loopback address
+// or localhost: what it serves has no authentication.
+func checkLoopback(s string) error {
+	if err := checkHostPort(s, true); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(s)
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("expected a loopback address such as 127.0.0.1:6060 (the profiles have no authentication), got %q", s)
+	}
+	return nil
 }
 
 // checkHostPort checks "host:port". For a listen address the host may be

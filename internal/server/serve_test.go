@@ -53,3 +53,54 @@ func TestServeOptionsStar(t *testing.T) {
 		t.Errorf("OPTIONS *: %d %q", resp.StatusCode, b)
 	}
 }
+
+// http.pprof_listen serves Go's profiles on a listener of its own; the
+// API's listener never does.
+func TestServePprof(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprofAddr := free.Addr().String()
+	free.Close()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.HTTP.PprofListen = pprofAddr
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ln, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	get := func(url string) (int, string) {
+		t.Helper()
+		var resp *http.Response
+		for range 50 { // Serve starts both listeners in its goroutine
+			if resp, err = http.Get(url); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile") {
+		t.Errorf("pprof goroutine profile: %d %.200q", code, body)
+	}
+	if code, _ := get("http://" + ln.Addr().String() + "/debug/pprof/"); code != 404 {
+		t.Errorf("the API listener answers /debug/pprof/ with %d", code)
+	}
+}

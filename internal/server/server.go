@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -524,6 +525,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-deliverDone
 		<-importsDone
 	}()
+	if s.Config.HTTP.PprofListen != "" {
+		stop, err := s.servePprof(s.Config.HTTP.PprofListen)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.Log.Info("grantd is serving", slog.String("url", "http://"+ln.Addr().String()), slog.String("version", Version), slog.String("store", s.storeKind()))
@@ -546,6 +554,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// servePprof answers Go's runtime profiles (/debug/pprof/) on addr, a
+// loopback address (http.pprof_listen), until stop is called.
+func (s *Server) servePprof(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http.pprof_listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	s.Log.Info("serving runtime profiles", slog.String("url", "http://"+ln.Addr().String()+"/debug/pprof/"))
+	return func() { _ = srv.Close() }, nil
 }
 
 func (s *Server) storeKind() string {
