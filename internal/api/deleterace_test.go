@@ -110,8 +110,8 @@ func TestActiveCredentialDeletedDuringUpdate(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	svc := *e.Server.Connectors
-	svc.Store = st
+	c0 := e.Server.Connectors
+	svc := &connector.Service{Store: st, Vault: c0.Vault, Providers: c0.Providers, Now: c0.Now, NewID: c0.NewID}
 	_, err := svc.Update(ctx, appID, "google", connector.Input{Provider: "google", ActiveCredentialID: &credID})
 	if err == nil || !strings.Contains(err.Error(), "was deleted while the connector was being updated") {
 		t.Fatalf("Update: %v", err)

@@ -28,6 +28,7 @@ import (
 	"github.com/grantd/grantd/internal/native"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/redirecturi"
+	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/tenant"
 	"github.com/grantd/grantd/internal/webhook"
 )
@@ -512,7 +513,9 @@ func (s *Server) authedLimited(lim *ratelimit.Limiter, what string, h http.Handl
 			s.respondError(w, r, err)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
+		// The application's configuration version read with the key: the
+		// connector and credential caches check it (store.WithConfigVersion).
+		r = r.WithContext(store.WithConfigVersion(context.WithValue(r.Context(), principalKey, p), p.App.ID, p.ConfigVersion))
 		if s.limit(w, r, lim, what) {
 			return
 		}

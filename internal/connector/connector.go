@@ -45,6 +45,8 @@ type Service struct {
 	Providers *provider.Registry
 	Now       func() time.Time
 	NewID     func() string
+
+	cache cache // connectors and credentials read (cache.go)
 }
 
 // OAuth reports whether prov's grants hold a refresh token of an OAuth
@@ -108,6 +110,7 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microseco
 
 // Create creates the connector of in.Provider for appID.
 func (s *Service) Create(ctx context.Context, appID string, in Input) (store.Connector, error) {
+	defer s.dropCached(appID) // this request's own change shows at once
 	if err := s.supported(in.Provider); err != nil {
 		return store.Connector{}, err
 	}
@@ -141,6 +144,7 @@ func (s *Service) Create(ctx context.Context, appID string, in Input) (store.Con
 // the stored ones when given; settings are merged key by key (a null value
 // removes a key).
 func (s *Service) Update(ctx context.Context, appID, prov string, in Input) (store.Connector, error) {
+	defer s.dropCached(appID) // this request's own change shows at once
 	if in.ActiveCredentialID != nil && *in.ActiveCredentialID != "" {
 		cred, err := s.Store.GetCredential(ctx, appID, *in.ActiveCredentialID)
 		if err != nil || cred.Provider != prov {
@@ -228,6 +232,7 @@ func (s *Service) List(ctx context.Context, appID string, opts store.ListOptions
 
 // Delete deletes a connector and its credentials.
 func (s *Service) Delete(ctx context.Context, appID, prov string) error {
+	defer s.dropCached(appID) // this request's own change shows at once
 	err := s.Store.DeleteConnector(ctx, appID, prov)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFoundConnector(prov)

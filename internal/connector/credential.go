@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -66,6 +67,7 @@ func credentialAAD(c store.Credential) []byte {
 
 // CreateCredential adds a credential to the connector of prov.
 func (s *Service) CreateCredential(ctx context.Context, appID, prov string, in CredentialInput) (store.Credential, error) {
+	defer s.dropCached(appID) // this request's own change shows at once
 	if in.Name == nil || strings.TrimSpace(*in.Name) == "" {
 		return store.Credential{}, fault.Invalidf("name is required")
 	}
@@ -129,6 +131,7 @@ func (s *Service) ListCredentials(ctx context.Context, appID, prov string, opts 
 
 // UpdateCredential renames a credential and/or replaces its data.
 func (s *Service) UpdateCredential(ctx context.Context, appID, prov, id string, in CredentialInput) (store.Credential, error) {
+	defer s.dropCached(appID) // this request's own change shows at once
 	if _, err := s.GetCredential(ctx, appID, prov, id); err != nil {
 		return store.Credential{}, err
 	}
@@ -182,6 +185,7 @@ func (s *Service) UpdateCredential(ctx context.Context, appID, prov, id string, 
 // DeleteCredential deletes a credential; a connector whose active
 // credential it was falls back to its own client.
 func (s *Service) DeleteCredential(ctx context.Context, appID, prov, id string) error {
+	defer s.dropCached(appID) // this request's own change shows at once
 	if _, err := s.GetCredential(ctx, appID, prov, id); err != nil {
 		return err
 	}
@@ -237,7 +241,7 @@ type Resolved struct {
 // DefaultScope returns the scope list of appID's connector for prov, nil
 // when the application has no such connector.
 func (s *Service) DefaultScope(ctx context.Context, appID, prov string) ([]string, error) {
-	c, err := s.Store.GetConnector(ctx, appID, prov)
+	c, _, err := s.connector(ctx, appID, prov)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -247,7 +251,7 @@ func (s *Service) DefaultScope(ctx context.Context, appID, prov string) ([]strin
 	if len(c.Scope) == 0 {
 		return nil, nil
 	}
-	return c.Scope, nil
+	return slices.Clone(c.Scope), nil
 }
 
 // Resolve returns the client for a new OAuth grant of prov: the
@@ -290,18 +294,14 @@ var appCredentialType = map[string]string{provider.Google: TypeServiceAccount, p
 
 func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string, mode resolveMode) (Resolved, error) {
 	useActive := mode == resolveNew
-	c, err := s.Store.GetConnector(ctx, appID, prov)
+	c, secrets, err := s.connector(ctx, appID, prov)
 	if errors.Is(err, store.ErrNotFound) {
 		return Resolved{}, fault.Invalidf("the application has no %s connector: create one first with POST /v3/connectors {\"provider\":%q,\"settings\":{\"client_id\":…,\"client_secret\":…}}", prov, prov)
 	}
 	if err != nil {
 		return Resolved{}, err
 	}
-	secrets, err := s.openSecrets(c)
-	if err != nil {
-		return Resolved{}, err
-	}
-	r := Resolved{Scope: c.Scope}
+	r := Resolved{Scope: slices.Clone(c.Scope)}
 	r.Client.ClientID, _ = c.Settings["client_id"].(string)
 	r.Client.ClientSecret = secrets["client_secret"]
 	r.Client.Tenant, _ = c.Settings["tenant"].(string)
@@ -312,7 +312,7 @@ func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string,
 	if id == "" {
 		return r, nil
 	}
-	cred, err := s.Store.GetCredential(ctx, appID, id)
+	cred, data, err := s.credential(ctx, appID, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && cred.Provider != prov) {
 		return Resolved{}, fault.Invalidf("credential %q does not exist on the %s connector", id, prov)
 	}
@@ -331,10 +331,7 @@ func (s *Service) resolve(ctx context.Context, appID, prov, credentialID string,
 		return Resolved{}, fault.Invalidf("credential %q is a %s credential; bulk authentication of %s (settings.email_address) takes a %q credential, and a %s credential goes with settings.refresh_token",
 			id, cred.Type, prov, want, cred.Type)
 	}
-	data, err := s.openData(cred)
-	if err != nil {
-		return Resolved{}, err
-	}
+	data = maps.Clone(data)
 	r.CredentialID = cred.ID
 	if v, _ := data["client_id"].(string); v != "" {
 		r.Client.ClientID = v
@@ -364,6 +361,7 @@ const (
 // response_type=adminconsent): consented_tenant and consented_at (RFC
 // 3339) join its sealed data.
 func (s *Service) RecordConsent(ctx context.Context, appID, prov, id, tenant string) (store.Credential, error) {
+	defer s.dropCached(appID) // this request's own change shows at once
 	c, err := s.Store.UpdateCredential(ctx, appID, id, func(c store.Credential) (store.Credential, error) {
 		if c.Provider != prov {
 			return c, store.ErrNotFound

@@ -438,6 +438,19 @@ type Store interface {
 	ListAPIKeys(ctx context.Context, appID string) ([]APIKey, error)
 	// RevokeAPIKey sets RevokedAt; revoking a revoked key keeps the first time.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// GetAPIKeyAuth returns the key with this hash (revoked or not), its
+	// application and the application's configuration version, read
+	// together (one statement: one snapshot).
+	GetAPIKeyAuth(ctx context.Context, hash []byte) (APIKey, Application, int64, error)
+	// GetConfigVersion returns the configuration version of an
+	// application: it grows in the transaction of every change to the
+	// application, its API keys, connectors and credentials
+	// (UpdateApplication, CreateAPIKey, RevokeAPIKey, CreateConnector,
+	// UpdateConnector, DeleteConnector, CreateCredential,
+	// UpdateCredential, DeleteCredential), so that a copy of them read
+	// after the version was read is current as long as the version is
+	// unchanged. ErrNotFound when there is no such application.
+	GetConfigVersion(ctx context.Context, appID string) (int64, error)
 
 	// Connectors, keyed by (appID, provider).
 	CreateConnector(ctx context.Context, c Connector) error

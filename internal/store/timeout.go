@@ -95,6 +95,26 @@ func (t *timeoutStore) CreateAPIKey(ctx context.Context, k APIKey) error {
 	return do0(t, ctx, "create API key", func(ctx context.Context) error { return t.s.CreateAPIKey(ctx, k) })
 }
 
+func (t *timeoutStore) GetAPIKeyAuth(ctx context.Context, hash []byte) (APIKey, Application, int64, error) {
+	var (
+		a Application
+		v int64
+	)
+	k, err := do1(t, ctx, "get API key", func(ctx context.Context) (APIKey, error) {
+		var (
+			k   APIKey
+			err error
+		)
+		k, a, v, err = t.s.GetAPIKeyAuth(ctx, hash)
+		return k, err
+	})
+	return k, a, v, err
+}
+
+func (t *timeoutStore) GetConfigVersion(ctx context.Context, appID string) (int64, error) {
+	return do1(t, ctx, "get configuration version", func(ctx context.Context) (int64, error) { return t.s.GetConfigVersion(ctx, appID) })
+}
+
 func (t *timeoutStore) GetAPIKeyByHash(ctx context.Context, hash []byte) (APIKey, error) {
 	return do1(t, ctx, "get API key", func(ctx context.Context) (APIKey, error) { return t.s.GetAPIKeyByHash(ctx, hash) })
 }

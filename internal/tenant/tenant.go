@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grantd/grantd/internal/store"
@@ -41,6 +42,11 @@ var ErrUnauthorized = errors.New("invalid API key")
 type Principal struct {
 	App Application
 	Key store.APIKey
+	// ConfigVersion is the application's configuration version
+	// (store.Store.GetConfigVersion) read when the key was checked: what
+	// the request's other cached reads of the application's configuration
+	// are checked against (store.WithConfigVersion).
+	ConfigVersion int64
 }
 
 // Application is an alias kept short for callers.
@@ -56,18 +62,30 @@ type Service struct {
 	// NewID returns a new unique identifier.
 	NewID func() string
 
-	// apps caches applications by id for appTTL: every request needs its
-	// application, which changes rarely. API keys are not cached, so a
-	// revocation takes effect at the next request on every node.
-	apps sync.Map // id → cachedApp
+	// keys caches, by key hash, the active keys that authenticated
+	// requests with their application and the application's
+	// configuration version when they were read. A cached key is used
+	// only while the application's version is still that one (one read
+	// of an integer per request, store.Store.GetConfigVersion), and every
+	// change to an application's keys or settings grows its version in
+	// the same transaction: a revocation on any node, or by grantd apikey
+	// revoke, refuses the key from the next request on, on every node.
+	// Entries also expire after keyTTL, and there are at most maxKeys.
+	keys    sync.Map // string(hash) → *cachedKey
+	keysLen atomic.Int64
 }
 
-type cachedApp struct {
+type cachedKey struct {
+	key     store.APIKey
 	app     Application
+	version int64
 	expires time.Time
 }
 
-const appTTL = 30 * time.Second
+const (
+	keyTTL  = time.Minute
+	maxKeys = 10000
+)
 
 // New returns a Service over st.
 func New(st store.Store) *Service {
@@ -169,7 +187,27 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 		return Principal{}, ErrUnauthorized
 	}
 	h := HashKey(key)
-	k, err := s.Store.GetAPIKeyByHash(ctx, h)
+	now := time.Now()
+	if v, ok := s.keys.Load(string(h)); ok {
+		c := v.(*cachedKey)
+		if now.Before(c.expires) {
+			ver, err := s.Store.GetConfigVersion(ctx, c.key.AppID)
+			if errors.Is(err, store.ErrNotFound) {
+				s.forget(h)
+				return Principal{}, ErrUnauthorized
+			}
+			if err != nil {
+				return Principal{}, err
+			}
+			if ver == c.version {
+				return Principal{App: c.app, Key: c.key, ConfigVersion: ver}, nil
+			}
+		}
+		s.forget(h)
+	}
+	// One statement reads the key, its application and the version
+	// together, so the copy cached is the state of that version.
+	k, app, ver, err := s.Store.GetAPIKeyAuth(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, ErrUnauthorized
 	}
@@ -181,26 +219,30 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 	if subtle.ConstantTimeCompare(k.Hash, h) != 1 || !k.RevokedAt.IsZero() {
 		return Principal{}, ErrUnauthorized
 	}
-	app, err := s.application(ctx, k.AppID)
-	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, ErrUnauthorized
-	}
-	if err != nil {
-		return Principal{}, err
-	}
-	return Principal{App: app, Key: k}, nil
+	s.remember(h, &cachedKey{key: k, app: app, version: ver, expires: now.Add(keyTTL)})
+	return Principal{App: app, Key: k, ConfigVersion: ver}, nil
 }
 
-func (s *Service) application(ctx context.Context, id string) (Application, error) {
-	now := time.Now()
-	if v, ok := s.apps.Load(id); ok && now.Before(v.(cachedApp).expires) {
-		return v.(cachedApp).app, nil
+func (s *Service) remember(h []byte, c *cachedKey) {
+	if s.keysLen.Load() >= maxKeys {
+		// Full: drop every entry (the keys in use come back at their next
+		// request) rather than track an order.
+		s.keys.Range(func(k, _ any) bool {
+			if _, ok := s.keys.LoadAndDelete(k); ok {
+				s.keysLen.Add(-1)
+			}
+			return true
+		})
 	}
-	app, err := s.Store.GetApplication(ctx, id)
-	if err == nil {
-		s.apps.Store(id, cachedApp{app: app, expires: now.Add(appTTL)})
+	if _, loaded := s.keys.Swap(string(h), c); !loaded {
+		s.keysLen.Add(1)
 	}
-	return app, err
+}
+
+func (s *Service) forget(h []byte) {
+	if _, ok := s.keys.LoadAndDelete(string(h)); ok {
+		s.keysLen.Add(-1)
+	}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }

@@ -24,6 +24,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"Applications", testApplications},
 		{"APIKeys", testAPIKeys},
+		{"ConfigVersion", testConfigVersion},
 		{"Connectors", testConnectors},
 		{"ConnectorPaging", testConnectorPaging},
 		{"Credentials", testCredentials},

@@ -60,9 +60,11 @@ func (s *Store) CreateConnector(ctx context.Context, c store.Connector) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.Write().Exec(ctx, s.sql(qInsertConnector),
-		c.AppID, c.Provider, c.Name, settings, blob(c.Secret), scope, c.ActiveCredentialID, s.time(c.CreatedAt), s.time(c.UpdatedAt))
-	return s.err("create connector", err)
+	return s.configTx(ctx, c.AppID, func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, s.sql(qInsertConnector),
+			c.AppID, c.Provider, c.Name, settings, blob(c.Secret), scope, c.ActiveCredentialID, s.time(c.CreatedAt), s.time(c.UpdatedAt))
+		return s.err("create connector", err)
+	})
 }
 
 func (s *Store) GetConnector(ctx context.Context, appID, provider string) (store.Connector, error) {
@@ -81,7 +83,7 @@ func (s *Store) ListConnectors(ctx context.Context, appID string, opts store.Lis
 }
 
 func (s *Store) UpdateConnector(ctx context.Context, appID, provider string, update func(old store.Connector) (store.Connector, error)) (store.Connector, error) {
-	return updateRecord(ctx, s, "update connector", qLockConnector, []any{appID, provider}, scanConnector, update,
+	return updateConfig(ctx, s, appID, "update connector", qLockConnector, []any{appID, provider}, scanConnector, update,
 		func(ctx context.Context, q Querier, old, c store.Connector) (store.Connector, error) {
 			c = updatedConnector(old, c)
 			settings, scope, err := s.connectorArgs(c)
@@ -97,7 +99,7 @@ func (s *Store) UpdateConnector(ctx context.Context, appID, provider string, upd
 // DeleteConnector deletes the credentials first, then the connector: the
 // order in which requireClient locks them (the other order deadlocks).
 func (s *Store) DeleteConnector(ctx context.Context, appID, provider string) error {
-	return s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
+	return s.configTx(ctx, appID, func(ctx context.Context, q Querier) error {
 		if _, err := q.Exec(ctx, s.sql(qDeleteConnectorCredentials), appID, provider); err != nil {
 			return s.err("delete connector", err)
 		}
@@ -122,9 +124,11 @@ func scanCredential(row Row) (store.Credential, error) {
 // connector for c.Provider.
 func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
 	c = newCredential(c, s.now())
-	_, err := s.db.Write().Exec(ctx, s.sql(qInsertCredential),
-		c.ID, c.AppID, c.Provider, c.Name, c.Type, blob(c.Data), s.time(c.CreatedAt), s.time(c.UpdatedAt))
-	return s.err("create credential", err)
+	return s.configTx(ctx, c.AppID, func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, s.sql(qInsertCredential),
+			c.ID, c.AppID, c.Provider, c.Name, c.Type, blob(c.Data), s.time(c.CreatedAt), s.time(c.UpdatedAt))
+		return s.err("create credential", err)
+	})
 }
 
 func (s *Store) GetCredential(ctx context.Context, appID, id string) (store.Credential, error) {
@@ -143,7 +147,7 @@ func (s *Store) ListCredentials(ctx context.Context, appID, provider string, opt
 }
 
 func (s *Store) UpdateCredential(ctx context.Context, appID, id string, update func(old store.Credential) (store.Credential, error)) (store.Credential, error) {
-	return updateRecord(ctx, s, "update credential", qLockCredential, []any{appID, id}, scanCredential, update,
+	return updateConfig(ctx, s, appID, "update credential", qLockCredential, []any{appID, id}, scanCredential, update,
 		func(ctx context.Context, q Querier, old, c store.Credential) (store.Credential, error) {
 			c = updatedCredential(old, c)
 			_, err := q.Exec(ctx, s.sql(qUpdateCredential), c.Name, c.Type, blob(c.Data), s.time(c.UpdatedAt), id)
@@ -152,9 +156,11 @@ func (s *Store) UpdateCredential(ctx context.Context, appID, id string, update f
 }
 
 func (s *Store) DeleteCredential(ctx context.Context, appID, id string) error {
-	n, err := s.db.Write().Exec(ctx, s.sql(qDeleteCredential), appID, id)
-	if err != nil {
-		return s.err("delete credential", err)
-	}
-	return mustAffect("delete credential", n)
+	return s.configTx(ctx, appID, func(ctx context.Context, q Querier) error {
+		n, err := q.Exec(ctx, s.sql(qDeleteCredential), appID, id)
+		if err != nil {
+			return s.err("delete credential", err)
+		}
+		return mustAffect("delete credential", n)
+	})
 }

@@ -320,22 +320,46 @@ func updateRecord[T any](ctx context.Context, s *Store, op string, lock stmt, ke
 	update func(old T) (T, error), write func(ctx context.Context, q Querier, old, v T) (T, error)) (T, error) {
 	var out T
 	err := s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
-		old, err := scan(q.QueryRow(ctx, s.sql(lock), keys...))
-		if err != nil {
-			return s.err(op, err)
-		}
-		v, err := update(old)
-		if err != nil {
-			return err
-		}
-		stored, err := write(ctx, q, old, v)
-		if err != nil {
-			return err
-		}
-		out = stored
-		return nil
+		var err error
+		out, err = updateIn(ctx, s, q, op, lock, keys, scan, update, write)
+		return err
 	})
 	return out, err
+}
+
+// updateConfig is updateRecord for a record of application appID's
+// configuration: the transaction first bumps the application's
+// configuration version (see bumpConfig).
+func updateConfig[T any](ctx context.Context, s *Store, appID, op string, lock stmt, keys []any, scan func(Row) (T, error),
+	update func(old T) (T, error), write func(ctx context.Context, q Querier, old, v T) (T, error)) (T, error) {
+	var out T
+	err := s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
+		if err := s.bumpConfig(ctx, q, appID); err != nil {
+			return err
+		}
+		var err error
+		out, err = updateIn(ctx, s, q, op, lock, keys, scan, update, write)
+		return err
+	})
+	return out, err
+}
+
+func updateIn[T any](ctx context.Context, s *Store, q Querier, op string, lock stmt, keys []any, scan func(Row) (T, error),
+	update func(old T) (T, error), write func(ctx context.Context, q Querier, old, v T) (T, error)) (T, error) {
+	var zero T
+	old, err := scan(q.QueryRow(ctx, s.sql(lock), keys...))
+	if err != nil {
+		return zero, s.err(op, err)
+	}
+	v, err := update(old)
+	if err != nil {
+		return zero, err
+	}
+	stored, err := write(ctx, q, old, v)
+	if err != nil {
+		return zero, err
+	}
+	return stored, nil
 }
 
 // time is a time column value: NULL for the zero time.
