@@ -29,6 +29,14 @@ func (b *beforeWrite) CreateGrant(ctx context.Context, g store.Grant, evs ...sto
 	return b.Store.CreateGrant(ctx, g, evs...)
 }
 
+func (b *beforeWrite) UpsertGrant(ctx context.Context, g store.Grant, evs []store.Event, reauth func(store.Grant) (store.Grant, []store.Event, error)) (store.Grant, bool, error) {
+	if b.beforeGrant != nil {
+		b.beforeGrant()
+		b.beforeGrant = nil
+	}
+	return b.Store.UpsertGrant(ctx, g, evs, reauth)
+}
+
 func (b *beforeWrite) UpdateConnector(ctx context.Context, appID, prov string, f func(store.Connector) (store.Connector, error)) (store.Connector, error) {
 	if b.beforeConnector != nil {
 		b.beforeConnector()

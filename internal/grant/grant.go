@@ -284,8 +284,9 @@ func checkRequest(state string, scope []string) error {
 
 func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Result, credID string, scope []string) (store.Grant, bool, error) {
 	now := s.now()
-	// Most authentications are of new accounts: try to create first; the
-	// store's unique (application, email) index says when one exists.
+	// A create, or the re-authentication of the application's grant for
+	// this email (the store's unique (application, email) index says
+	// which), in one transaction.
 	g := store.Grant{
 		ID:        s.NewID(),
 		AppID:     req.AppID,
@@ -301,23 +302,8 @@ func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Resu
 	if err != nil {
 		return store.Grant{}, false, err
 	}
-	err = s.Store.CreateGrant(ctx, g, ev)
-	if err == nil {
-		g.Version, g.RequireClient = 1, false
-		return g, true, nil
-	}
-	if !errors.Is(err, store.ErrAlreadyExists) {
-		return store.Grant{}, false, err
-	}
-	// Re-authentication of the application's grant for this email.
-	existing, err := s.Store.GetGrantByEmail(ctx, req.AppID, res.Email)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Grant{}, false, store.ErrAlreadyExists // deleted meanwhile: the caller retries
-	}
-	if err != nil {
-		return store.Grant{}, false, err
-	}
-	g, err = s.Store.UpdateGrant(ctx, req.AppID, existing.ID, func(g store.Grant) (store.Grant, []store.Event, error) {
+	g, created, err := s.Store.UpsertGrant(ctx, g, []store.Event{ev}, func(g store.Grant) (store.Grant, []store.Event, error) {
+		// The secrets are sealed again: their AAD names the grant's id.
 		if err := s.apply(&g, req.Provider, res, credID, scope, now); err != nil {
 			return g, nil, err
 		}
@@ -331,7 +317,7 @@ func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Resu
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Grant{}, false, store.ErrAlreadyExists // deleted meanwhile: the caller retries
 	}
-	return g, false, err
+	return g, created, err
 }
 
 // apply writes a successful validation into g.

@@ -482,6 +482,14 @@ type Store interface {
 	// closure cannot change ID, AppID, Version or CreatedAt), together with
 	// the events the closure returns.
 	UpdateGrant(ctx context.Context, appID, id string, update func(old Grant) (Grant, []Event, error)) (Grant, error)
+	// UpsertGrant creates g with the events created, like CreateGrant,
+	// unless g.AppID has a grant with g's email (in any case): then, in
+	// the same transaction, it calls reauth with that grant under its
+	// write lock and writes the result like UpdateGrant (same id, Version
+	// = old.Version+1) with the events reauth returns. It returns the
+	// grant as stored and whether it was created. One transaction either
+	// way, and no failed insert: a re-authentication costs one write.
+	UpsertGrant(ctx context.Context, g Grant, created []Event, reauth func(old Grant) (Grant, []Event, error)) (Grant, bool, error)
 	DeleteGrant(ctx context.Context, appID, id string, events ...Event) error
 
 	// Refresh scheduling. A grant is due when it is valid, NextRefreshAt is

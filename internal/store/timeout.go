@@ -173,6 +173,19 @@ func (t *timeoutStore) DeleteCredential(ctx context.Context, appID, id string) e
 	return do0(t, ctx, "delete credential", func(ctx context.Context) error { return t.s.DeleteCredential(ctx, appID, id) })
 }
 
+func (t *timeoutStore) UpsertGrant(ctx context.Context, g Grant, created []Event, reauth func(old Grant) (Grant, []Event, error)) (Grant, bool, error) {
+	var isNew bool
+	out, err := do1(t, ctx, "upsert grant", func(ctx context.Context) (Grant, error) {
+		var (
+			out Grant
+			err error
+		)
+		out, isNew, err = t.s.UpsertGrant(ctx, g, created, reauth)
+		return out, err
+	})
+	return out, isNew, err
+}
+
 func (t *timeoutStore) CreateGrant(ctx context.Context, g Grant, events ...Event) error {
 	return do0(t, ctx, "create grant", func(ctx context.Context) error { return t.s.CreateGrant(ctx, g, events...) })
 }

@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GrantRoundTrip", testGrantRoundTrip},
 		{"GrantEmailUniqueness", testGrantEmailUniqueness},
 		{"GrantUpdate", testGrantUpdate},
+		{"GrantUpsert", testGrantUpsert},
 		{"GrantUpdateClosureError", testGrantUpdateClosureError},
 		{"GrantConcurrentUpdates", testGrantConcurrentUpdates},
 		{"GrantDelete", testGrantDelete},

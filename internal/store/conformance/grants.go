@@ -492,3 +492,114 @@ func testGrantRequireClient(t *testing.T, s store.Store) {
 	_, err = s.GetGrant(ctx, app, g2.ID)
 	mustIs(t, "GetGrant of the refused grant", err, store.ErrNotFound)
 }
+
+// UpsertGrant creates a grant with its events, or, for an email the
+// application has a grant for (in any case), re-authenticates that grant
+// in the same transaction: the closure sees it under its lock, its result
+// is stored with the next version and its events, and nothing of the
+// create is kept. A closure's error leaves everything as it was; a client
+// that is gone is ErrClientGone either way.
+func testGrantUpsert(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	g := grant(app, "Up@Example.com")
+	created := store.Event{ID: newID("evt"), Type: "grant.created", Payload: []byte(`{}`), CreatedAt: t0}
+	out, isNew, err := s.UpsertGrant(ctx, g, []store.Event{created}, func(old store.Grant) (store.Grant, []store.Event, error) {
+		t.Fatal("reauth called for a new email")
+		return old, nil, nil
+	})
+	must(t, "UpsertGrant of a new email", err)
+	if !isNew || out.ID != g.ID || out.Version != 1 {
+		t.Fatalf("UpsertGrant of a new email: new %v, %+v", isNew, out)
+	}
+	got, err := s.GetGrant(ctx, app, g.ID)
+	must(t, "GetGrant", err)
+	mustEqual(t, "created grant", got, out)
+
+	again := grant(app, "up@example.COM")
+	again.Name = "from the create"
+	updated := store.Event{ID: newID("evt"), Type: "grant.updated", Payload: []byte(`{}`), CreatedAt: t0}
+	out, isNew, err = s.UpsertGrant(ctx, again, []store.Event{{ID: newID("evt"), Type: "grant.created", CreatedAt: t0}},
+		func(old store.Grant) (store.Grant, []store.Event, error) {
+			if old.ID != g.ID || old.Version != 1 {
+				t.Errorf("reauth got %+v, want the existing grant", old)
+			}
+			old.Name, old.ID, old.Version = "re-authenticated", "other", 9 // ID and Version are ignored
+			return old, []store.Event{updated}, nil
+		})
+	must(t, "UpsertGrant of an existing email", err)
+	if isNew || out.ID != g.ID || out.Version != 2 || out.Name != "re-authenticated" {
+		t.Fatalf("UpsertGrant of an existing email: new %v, %+v", isNew, out)
+	}
+	got, err = s.GetGrant(ctx, app, g.ID)
+	must(t, "GetGrant after the re-authentication", err)
+	mustEqual(t, "re-authenticated grant", got, out)
+	if _, err := s.GetGrant(ctx, app, again.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the create of a taken email was kept: %v", err)
+	}
+
+	boom := errors.New("boom")
+	_, _, err = s.UpsertGrant(ctx, grant(app, "up@example.com"), nil, func(old store.Grant) (store.Grant, []store.Event, error) {
+		old.Name = "never stored"
+		return old, []store.Event{{ID: newID("evt"), Type: "grant.updated", CreatedAt: t0}}, boom
+	})
+	mustIs(t, "UpsertGrant whose reauth fails", err, boom)
+	got, err = s.GetGrant(ctx, app, g.ID)
+	must(t, "GetGrant after a failed re-authentication", err)
+	mustEqual(t, "grant after a failed re-authentication", got, out)
+
+	evs, err := s.ListEvents(ctx, 0, 0)
+	must(t, "ListEvents", err)
+	var types []string
+	for _, e := range evs {
+		if e.AppID == app {
+			types = append(types, e.Type+" "+e.GrantID)
+		}
+	}
+	mustEqual(t, "events", types, []string{"grant.created " + g.ID, "grant.updated " + g.ID})
+
+	// A client that is gone: no create, no re-authentication.
+	gone := grant(app, "gone@example.com")
+	gone.RequireClient = true
+	_, _, err = s.UpsertGrant(ctx, gone, nil, nil)
+	mustIs(t, "UpsertGrant of a new email without its connector", err, store.ErrClientGone)
+	_, _, err = s.UpsertGrant(ctx, grant(app, "up@example.com"), nil, func(old store.Grant) (store.Grant, []store.Event, error) {
+		old.RequireClient, old.CredentialID = true, "no-such-credential"
+		return old, nil, nil
+	})
+	mustIs(t, "UpsertGrant re-authenticating with a credential that is gone", err, store.ErrClientGone)
+
+	// Concurrent upserts of one new email: one creates, the others
+	// re-authenticate the grant it made, one after the other.
+	const n = 8
+	news := make(chan bool, n)
+	ids := make(chan string, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			out, isNew, err := s.UpsertGrant(ctx, grant(app, "race@example.com"), nil, func(old store.Grant) (store.Grant, []store.Event, error) {
+				return old, nil, nil
+			})
+			news <- isNew
+			ids <- out.ID
+			errs <- err
+		}()
+	}
+	made, first := 0, ""
+	for range n {
+		must(t, "concurrent UpsertGrant", <-errs)
+		if <-news {
+			made++
+		}
+		if id := <-ids; first == "" {
+			first = id
+		} else if id != first {
+			t.Fatalf("concurrent upserts of one email answered grants %s and %s", first, id)
+		}
+	}
+	got, err = s.GetGrantByEmail(ctx, app, "race@example.com")
+	must(t, "GetGrantByEmail after the race", err)
+	if made != 1 || got.Version != n {
+		t.Fatalf("concurrent upserts: %d created, version %d; want 1 and %d", made, got.Version, n)
+	}
+}

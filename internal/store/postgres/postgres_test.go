@@ -294,6 +294,26 @@ func TestGrantWriteRoundTrips(t *testing.T) {
 		{"CreateGrant requiring its credential and connector, with an event", 3, func() error {
 			return s.CreateGrant(ctx, newGrant(true), event("grant.created"))
 		}},
+		// An authentication (grant.Service): the insert that does nothing
+		// when the email is taken is answered before the events go with
+		// the commit; a re-authentication locks, then updates with the
+		// commit.
+		{"UpsertGrant of a new email, with an event", 2, func() error {
+			_, _, err := s.UpsertGrant(ctx, newGrant(false), []store.Event{event("grant.created")}, nil)
+			return err
+		}},
+		{"UpsertGrant of a new email requiring its credential and connector", 4, func() error {
+			_, _, err := s.UpsertGrant(ctx, newGrant(true), []store.Event{event("grant.created")}, nil)
+			return err
+		}},
+		{"UpsertGrant of a taken email (re-authentication), with an event", 3, func() error {
+			g := newGrant(false)
+			g.Email = "rt1@example.com"
+			_, _, err := s.UpsertGrant(ctx, g, []store.Event{event("grant.created")}, func(old store.Grant) (store.Grant, []store.Event, error) {
+				return old, []store.Event{event("grant.updated")}, nil
+			})
+			return err
+		}},
 		{"GetGrant", 1, func() error { _, err := s.GetGrant(ctx, "app-rt", id); return err }},
 		{"UpdateGrant with an event", 2, func() error {
 			_, err := s.UpdateGrant(ctx, "app-rt", id, func(old store.Grant) (store.Grant, []store.Event, error) {

@@ -30,7 +30,12 @@ var (
 	qGetGrant    = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND id = ?`)
 	qLockGrant   = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND id = ?{forUpdate}`)
 	qGrantEmail  = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND email_key = ?`)
-	qDeleteGrant = newStmt(`DELETE FROM grants WHERE app_id = ? AND id = ?`)
+	// A create that finds the email taken inserts nothing (no failed
+	// statement to roll back); UpsertGrant then locks the grant there.
+	qInsertGrantIfNew = newStmt(`INSERT INTO grants (` + strings.Join(grantWriteColumns, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(grantWriteColumns)-1) + `)
+		ON CONFLICT (app_id, email_key) DO NOTHING`)
+	qLockGrantEmail = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND email_key = ?{forUpdate}`)
+	qDeleteGrant    = newStmt(`DELETE FROM grants WHERE app_id = ? AND id = ?`)
 
 	// The credential first, then the connector: the order DeleteConnector
 	// deletes them in (the other order deadlocks with it on PostgreSQL).
@@ -116,6 +121,66 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, events ...store.
 		}
 		return s.finish(ctx, q, stmts...)
 	})
+}
+
+func (s *Store) UpsertGrant(ctx context.Context, g store.Grant, created []store.Event, reauth func(old store.Grant) (store.Grant, []store.Event, error)) (store.Grant, bool, error) {
+	now := s.now()
+	client := requiredClient(g)
+	ng := newGrant(g, now)
+	args, err := s.grantArgs(ng)
+	if err != nil {
+		return store.Grant{}, false, err
+	}
+	evs := newEvents(created, g.AppID, g.ID, now)
+	var (
+		out   store.Grant
+		isNew bool
+	)
+	err = s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
+		if err := s.requireClient(ctx, q, client); err != nil {
+			return err
+		}
+		n, err := q.Exec(ctx, s.sql(qInsertGrantIfNew), args...)
+		if err != nil {
+			return s.err("create grant", err)
+		}
+		if n == 1 {
+			// The events go with the commit (PostgreSQL: one round trip).
+			out, isNew = ng, true
+			return s.finish(ctx, q, s.eventStmts(nil, evs)...)
+		}
+		// The email has a grant (on PostgreSQL, committed: a concurrent
+		// insert of it was waited for). Deleted since, it is ErrNotFound.
+		old, err := scanGrant(q.QueryRow(ctx, s.sql(qLockGrantEmail), g.AppID, emailKey(g.Email)))
+		if err != nil {
+			return s.err("re-authenticate grant", err)
+		}
+		u, events, err := reauth(old)
+		if err != nil {
+			return err
+		}
+		if u.RequireClient {
+			u.AppID = old.AppID
+			if c := requiredClient(u); c != client {
+				if err := s.requireClient(ctx, q, c); err != nil {
+					return err
+				}
+			}
+		}
+		u = updatedGrant(old, u)
+		upd, err := s.updateGrantStmt(old, u)
+		if err != nil {
+			return err
+		}
+		// The row is locked: the update and its events go with the commit.
+		out, isNew = u, false
+		stmts := []Stmt{upd}
+		return s.finish(ctx, q, s.eventStmts(stmts, newEvents(events, old.AppID, old.ID, now))...)
+	})
+	if err != nil {
+		return store.Grant{}, false, err
+	}
+	return out, isNew, nil
 }
 
 func (s *Store) GetGrant(ctx context.Context, appID, id string) (store.Grant, error) {
