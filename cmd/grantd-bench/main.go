@@ -45,13 +45,14 @@ Scenarios (--scenarios, comma-separated; default all, in this order):
   read         GET /v3/grants/{id}
   list         GET /v3/grants?limit=10
   token        GET /grantd/v1/grants/{id}/access-token (credentials:read key)
+  app          GET /v3/applications (the cheapest authenticated request)
   detect       POST /v3/providers/detect?email=… (known domains)
 
 Flags:
 `
 
 // scenarioOrder is every scenario, in the order they run.
-var scenarioOrder = []string{"roundtrip", "passthrough", "create", "reauth", "read", "list", "token", "detect"}
+var scenarioOrder = []string{"roundtrip", "passthrough", "create", "reauth", "read", "list", "token", "app", "detect"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

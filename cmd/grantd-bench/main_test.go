@@ -200,6 +200,7 @@ func TestJSON(t *testing.T) {
 		"create_cpu_vs_passthrough": r.CreateCPUVsPass, "create_throughput_vs_roundtrip": r.CreateVsRoundTrip,
 		"passthrough_throughput_vs_roundtrip": r.PassVsRoundTrip, "create_throughput_vs_passthrough": r.CreateVsPass,
 		"create_added_p50_ms": r.CreateAddedP50Ms, "passthrough_added_p50_ms": r.PassAddedP50Ms,
+		"detect_cpu_vs_application": r.DetectCPUVsApp,
 	} {
 		if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
 			t.Errorf("ratio %s: %v", name, v)

@@ -69,6 +69,9 @@ type ratios struct {
 	LatencyConcurrency int      `json:"latency_concurrency"` // the lowest concurrency
 	CreateAddedP50Ms   *float64 `json:"create_added_p50_ms"` // create p50 − round trip p50
 	PassAddedP50Ms     *float64 `json:"passthrough_added_p50_ms"`
+	// Issue 18's: grantd's CPU per detection ÷ per GET /v3/applications,
+	// at the highest concurrency.
+	DetectCPUVsApp *float64 `json:"detect_cpu_vs_application"`
 }
 
 // Issue 17's targets.
@@ -76,6 +79,8 @@ const (
 	targetCPU      = 1.5
 	targetShare    = 0.45
 	targetAddedP50 = 0.5
+	// Issue 18: detection within twice the cheapest authenticated request.
+	targetDetect = 2.0
 )
 
 func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
@@ -209,6 +214,9 @@ func computeRatios(rs []result) ratios {
 		return &v
 	}
 	r.CreateAddedP50Ms, r.PassAddedP50Ms = added(create), added(pass)
+	if det, app := find(rs, "detect", hi), find(rs, "app", hi); det != nil && app != nil && det.CPUPerOpUs[procGrantd] != nil && app.CPUPerOpUs[procGrantd] != nil {
+		r.DetectCPUVsApp = div(*det.CPUPerOpUs[procGrantd], *app.CPUPerOpUs[procGrantd])
+	}
 	return r
 }
 
@@ -221,6 +229,7 @@ var describe = map[string]string{
 	"read":        "GET /v3/grants/{id}",
 	"list":        "GET /v3/grants?limit=10",
 	"token":       "GET /grantd/v1/grants/{id}/access-token, credentials:read key",
+	"app":         "GET /v3/applications (the cheapest authenticated request)",
 	"detect":      "POST /v3/providers/detect?email=… (known domains)",
 }
 
@@ -309,6 +318,8 @@ func printTable(w io.Writer, rep report, procs []string) {
 	ratioLine(w, fmt.Sprintf("create throughput ÷ pass-through's, c=%d", r.Concurrency), r.CreateVsPass, "%.2f", "", nil)
 	ratioLine(w, fmt.Sprintf("added p50 of a create, c=%d (p50 − round trip's)", r.LatencyConcurrency), r.CreateAddedP50Ms, "%.2f ms", "≤ 0.5 ms", func(v float64) bool { return v <= targetAddedP50 })
 	ratioLine(w, fmt.Sprintf("added p50 of the pass-through, c=%d", r.LatencyConcurrency), r.PassAddedP50Ms, "%.2f ms", "", nil)
+	fmt.Fprintf(w, "\nIssue 18 figure, this run\n")
+	ratioLine(w, fmt.Sprintf("grantd CPU per detection ÷ per GET /v3/applications, c=%d", r.Concurrency), r.DetectCPUVsApp, "%.2f×", "≤ 2×", func(v float64) bool { return v <= targetDetect })
 }
 
 func ratioLine(w io.Writer, what string, v *float64, format, target string, met func(float64) bool) {

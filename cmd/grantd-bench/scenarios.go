@@ -361,6 +361,23 @@ func (l *load) scenarios() map[string]*scenario {
 			}
 			return nil
 		}},
+		"app": {name: "app", via: procGrantd, op: func(ctx context.Context, check bool) error {
+			if !check {
+				return l.do(ctx, http.MethodGet, g+"/v3/applications", l.e.apiKey, "", http.StatusOK, nil)
+			}
+			var out struct {
+				Data struct {
+					ApplicationID string `json:"application_id"`
+				} `json:"data"`
+			}
+			if err := l.do(ctx, http.MethodGet, g+"/v3/applications", l.e.apiKey, "", http.StatusOK, &out); err != nil {
+				return err
+			}
+			if out.Data.ApplicationID == "" {
+				return errors.New("GET /v3/applications answered no application_id")
+			}
+			return nil
+		}},
 		"detect": {name: "detect", via: procGrantd, op: func(ctx context.Context, check bool) error {
 			i := l.next.Add(1)
 			email := fmt.Sprintf("user%d@%s", i, detectDomains[i%uint64(len(detectDomains))])
