@@ -85,6 +85,10 @@ type customAuthBody struct {
 	Settings map[string]any `json:"settings"`
 	State    string         `json:"state"`
 	Scope    scopeList      `json:"scope"`
+	// Name and WorkspaceID: the agent accounts' (provider nylas)
+	// display name and workspace.
+	Name        string `json:"name"`
+	WorkspaceID string `json:"workspace_id"`
 }
 
 func (s *Server) connectCustom(w http.ResponseWriter, r *http.Request) {
@@ -102,11 +106,13 @@ func (s *Server) connectCustom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g, created, err := s.cfg.Grants.Authenticate(r.Context(), grant.AuthRequest{
-		AppID:    principal(r).App.ID,
-		Provider: body.Provider,
-		Settings: body.Settings,
-		Scope:    body.Scope.get(),
-		State:    body.State,
+		AppID:       principal(r).App.ID,
+		Provider:    body.Provider,
+		Settings:    body.Settings,
+		Scope:       body.Scope.get(),
+		State:       body.State,
+		Name:        body.Name,
+		WorkspaceID: body.WorkspaceID,
 	})
 	if err != nil {
 		s.respondError(w, r, err)

@@ -64,6 +64,9 @@ type Config struct {
 	// client_id (where the request names one); nil: no limit.
 	ConnectIPRateLimit     *ratelimit.Limiter
 	ConnectClientRateLimit *ratelimit.Limiter
+	// PasswordCheckRateLimit bounds the checks of one agent mailbox's
+	// password (a bucket per application and address); nil: no limit.
+	PasswordCheckRateLimit *ratelimit.Limiter
 	// Webhooks manages webhook destinations; nil: /v3/webhooks answers 404.
 	Webhooks *webhook.Service
 	// Hosted runs hosted OAuth and the token endpoints; nil: they answer
@@ -196,6 +199,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /v3/grants/{id}", s.authed(s.deleteGrant))
 	s.handle("POST /v3/providers/detect", s.authedLimited(s.cfg.DetectRateLimit, "provider detection", s.detectProvider))
 	s.handle("GET /grantd/v1/grants/{id}/access-token", s.authed(s.accessToken))
+	s.handle("POST "+verifyPasswordPath, s.authed(s.verifyAgentPassword))
 	if s.cfg.Imports != nil {
 		s.handle("POST "+importsPath, s.authed(s.createImport))
 		s.handle("GET "+importsPath, s.authed(s.listImports))

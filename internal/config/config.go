@@ -130,6 +130,11 @@ type RateLimit struct {
 	// revoke): a bucket per client IP and one per client_id.
 	ConnectRequestsPerSecond int `yaml:"connect_requests_per_second"`
 	ConnectBurst             int `yaml:"connect_burst"`
+	// PasswordChecksPerMinute and PasswordCheckBurst bound POST
+	// /grantd/v1/agent-accounts/verify-password: a bucket per agent
+	// mailbox (application and address).
+	PasswordChecksPerMinute int `yaml:"password_checks_per_minute"`
+	PasswordCheckBurst      int `yaml:"password_check_burst"`
 }
 
 // The values of refresh.mode (grant.Schedule.Mode).
@@ -252,7 +257,8 @@ func Default() Config {
 			PasswordRecheck:        6 * time.Hour,
 		},
 		RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100, DetectRequestsPerSecond: 100, DetectBurst: 200,
-			ConnectRequestsPerSecond: 50, ConnectBurst: 100},
+			ConnectRequestsPerSecond: 50, ConnectBurst: 100,
+			PasswordChecksPerMinute: 30, PasswordCheckBurst: 10},
 		Imports: Imports{
 			Enabled: true, MaxBodyBytes: 1 << 30, UploadTimeout: time.Hour, Workers: 8, Jobs: 2, Retries: 5,
 			Lease: 30 * time.Second, PollInterval: time.Second,

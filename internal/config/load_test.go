@@ -94,16 +94,17 @@ providers:
 
 func TestEnvMapping(t *testing.T) {
 	keys := Keys()
-	if len(keys) != 84 {
+	if len(keys) != 86 {
 		t.Errorf("%d keys; update this test and docs/configuration.md when adding keys", len(keys))
 	}
 	want := map[string]string{
-		"providers.google.token_url": "GRANTD_PROVIDERS_GOOGLE_TOKEN_URL",
-		"data_dir":                   "GRANTD_DATA_DIR",
-		"vault.keyring":              "GRANTD_VAULT_KEYRING",
-		"vault.keyring_file":         "GRANTD_VAULT_KEYRING_FILE",
-		"http.read_header_timeout":   "GRANTD_HTTP_READ_HEADER_TIMEOUT",
-		"providers.icloud.imap_port": "GRANTD_PROVIDERS_ICLOUD_IMAP_PORT",
+		"providers.google.token_url":           "GRANTD_PROVIDERS_GOOGLE_TOKEN_URL",
+		"data_dir":                             "GRANTD_DATA_DIR",
+		"vault.keyring":                        "GRANTD_VAULT_KEYRING",
+		"vault.keyring_file":                   "GRANTD_VAULT_KEYRING_FILE",
+		"http.read_header_timeout":             "GRANTD_HTTP_READ_HEADER_TIMEOUT",
+		"providers.icloud.imap_port":           "GRANTD_PROVIDERS_ICLOUD_IMAP_PORT",
+		"ratelimit.password_checks_per_minute": "GRANTD_RATELIMIT_PASSWORD_CHECKS_PER_MINUTE",
 	}
 	types := map[string]string{
 		"listen": "string", "http.max_body_bytes": "int", "providers.icloud.imap_port": "int",

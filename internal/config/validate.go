@@ -135,6 +135,7 @@ func (c Config) Validate() error {
 		{c.RateLimit.RequestsPerSecond, c.RateLimit.Burst, "ratelimit.requests_per_second", "ratelimit.burst"},
 		{c.RateLimit.DetectRequestsPerSecond, c.RateLimit.DetectBurst, "ratelimit.detect_requests_per_second", "ratelimit.detect_burst"},
 		{c.RateLimit.ConnectRequestsPerSecond, c.RateLimit.ConnectBurst, "ratelimit.connect_requests_per_second", "ratelimit.connect_burst"},
+		{c.RateLimit.PasswordChecksPerMinute, c.RateLimit.PasswordCheckBurst, "ratelimit.password_checks_per_minute", "ratelimit.password_check_burst"},
 	} {
 		if l.rate < 0 {
 			bad(l.rateKey, "must be 0 (no limit) or positive, got %d", l.rate)

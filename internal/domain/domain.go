@@ -417,6 +417,7 @@ func (s *Service) check(ctx context.Context, d store.Domain, typ string) (found 
 // State is what an application's domain allows agent grants.
 type State struct {
 	Registered bool
+	ID         string
 	Ownership  bool
 	MX         bool
 }
@@ -432,5 +433,5 @@ func (s *Service) Status(ctx context.Context, appID, address string) (State, err
 	if err != nil {
 		return State{}, err
 	}
-	return State{Registered: true, Ownership: !d.OwnershipVerifiedAt.IsZero(), MX: !d.MXVerifiedAt.IsZero()}, nil
+	return State{Registered: true, ID: d.ID, Ownership: !d.OwnershipVerifiedAt.IsZero(), MX: !d.MXVerifiedAt.IsZero()}, nil
 }

@@ -109,6 +109,9 @@ type AuthRequest struct {
 	// of another account are refused and nothing is stored (the v2 native
 	// flow names the account it authenticates).
 	Email string
+	// WorkspaceID, when set, is recorded on the grant (the agent
+	// accounts' workspace_id).
+	WorkspaceID string
 	// ConnectorClient asks for the connector's own OAuth client even when
 	// the connector has an active credential (the v2 native flow names
 	// the client, and it is the connector's).
@@ -140,7 +143,7 @@ func (s *Service) validate(ctx context.Context, appID, prov string, settings map
 	if settings == nil {
 		return provider.Result{}, "", nil, invalid("settings is required: an object with the %s credentials", prov)
 	}
-	req := provider.Request{Settings: settings, Scope: scope}
+	req := provider.Request{AppID: appID, Settings: settings, Scope: scope}
 	var credID string
 	if provider.Implements[provider.OAuthClient](s.Providers, prov) {
 		_, bulk := settings["email_address"]
@@ -224,6 +227,12 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (store.Gran
 	if err := checkRequest(req.State, req.Scope); err != nil {
 		return store.Grant{}, false, err
 	}
+	if n := utf8.RuneCountInString(req.Name); n > MaxStateLength {
+		return store.Grant{}, false, invalid("name is %d characters long; at most %d are allowed", n, MaxStateLength)
+	}
+	if n := utf8.RuneCountInString(req.WorkspaceID); n > MaxStateLength {
+		return store.Grant{}, false, invalid("workspace_id is %d characters long; at most %d are allowed", n, MaxStateLength)
+	}
 	res, credID, scope, err := s.validate(ctx, req.AppID, req.Provider, req.Settings, req.Scope, nil, req.ConnectorClient)
 	if err != nil {
 		return store.Grant{}, false, err
@@ -288,12 +297,13 @@ func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Resu
 	// this email (the store's unique (application, email) index says
 	// which), in one transaction.
 	g := store.Grant{
-		ID:        s.NewID(),
-		AppID:     req.AppID,
-		State:     req.State,
-		IP:        req.IP,
-		UserAgent: req.UserAgent,
-		CreatedAt: now,
+		ID:          s.NewID(),
+		AppID:       req.AppID,
+		State:       req.State,
+		IP:          req.IP,
+		UserAgent:   req.UserAgent,
+		WorkspaceID: req.WorkspaceID,
+		CreatedAt:   now,
 	}
 	if err := s.apply(&g, req.Provider, res, credID, scope, now); err != nil {
 		return store.Grant{}, false, err
@@ -308,6 +318,9 @@ func (s *Service) upsert(ctx context.Context, req AuthRequest, res provider.Resu
 			return g, nil, err
 		}
 		g.State = req.State
+		if req.WorkspaceID != "" {
+			g.WorkspaceID = req.WorkspaceID
+		}
 		if req.IP != "" {
 			g.IP, g.UserAgent = req.IP, req.UserAgent
 		}
@@ -465,6 +478,35 @@ func (s *Service) Get(ctx context.Context, appID, id string) (store.Grant, error
 // List returns the grants of appID that match f.
 func (s *Service) List(ctx context.Context, appID string, f store.GrantFilter) ([]store.Grant, error) {
 	return s.Store.ListGrants(ctx, appID, f)
+}
+
+// VerifyPassword reports whether password is the one stored on appID's
+// grant of prov for email (agent accounts: the application's mail host
+// asks before it lets a mailbox in), through the provider's
+// PasswordVerifier. The answer is false, and takes as long, whether the
+// grant does not exist, is of another provider, is invalid, has no
+// password or has another one; on true it returns the grant.
+func (s *Service) VerifyPassword(ctx context.Context, appID, prov, email, password string) (store.Grant, bool, error) {
+	v, ok := s.Providers.Get(prov).(provider.PasswordVerifier)
+	if !ok {
+		return store.Grant{}, false, invalid("%s grants have no password grantd checks", prov)
+	}
+	var secrets map[string]string
+	g, err := s.Store.GetGrantByEmail(ctx, appID, email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return store.Grant{}, false, err
+	case g.Provider == prov && g.Status == store.GrantValid && !g.Blocked:
+		if secrets, err = s.Secrets(g); err != nil {
+			return store.Grant{}, false, err
+		}
+	}
+	match, err := v.VerifyPassword(ctx, appID, email, secrets, password)
+	if err != nil || !match || secrets == nil {
+		return store.Grant{}, false, err
+	}
+	return g, true, nil
 }
 
 // Patch is a grant update: Settings, when non-nil, replace the stored

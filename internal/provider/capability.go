@@ -197,3 +197,17 @@ type AdminConsenter interface {
 	// that is no consent), with the provider's words.
 	AdminConsentResult(query map[string][]string) (tenant string, err error)
 }
+
+// PasswordVerifier is implemented by the providers whose grants hold a
+// password that grantd checks for the application itself (agent accounts:
+// the application's own mail host asks grantd whether a mailbox's app
+// password is right, POST /grantd/v1/agent-accounts/verify-password).
+type PasswordVerifier interface {
+	// VerifyPassword reports whether password matches the grant's stored
+	// secrets (as Result.Secrets returned them), and whether the grant's
+	// address may still be used (its domain still verified for appID).
+	// With nil secrets (no such grant) it spends the time a comparison
+	// takes and returns false, so that the answer's timing does not tell
+	// whether the address has a grant. A comparison is constant-time.
+	VerifyPassword(ctx context.Context, appID, email string, secrets map[string]string, password string) (bool, error)
+}

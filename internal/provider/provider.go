@@ -25,6 +25,9 @@ const (
 	ICloud          = "icloud"
 	EWS             = "ews"
 	VirtualCalendar = "virtual-calendar"
+	// Agent is the agent accounts' provider: mailboxes the application
+	// runs on its own verified domains (internal/provider/agent).
+	Agent = "nylas"
 )
 
 // Client is the OAuth client (the provider app) used for a request: the
@@ -43,6 +46,9 @@ type Client struct {
 // Request is one validation: the settings the caller sent (raw, as decoded
 // from JSON), the OAuth client to use and the requested scopes.
 type Request struct {
+	// AppID is the application the request is for (the agent provider
+	// checks the address is on one of its verified domains).
+	AppID    string
 	Settings map[string]any
 	Client   Client
 	Scope    []string

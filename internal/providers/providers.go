@@ -10,6 +10,7 @@ import (
 
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/agent"
 	"github.com/grantd/grantd/internal/provider/ews"
 	"github.com/grantd/grantd/internal/provider/google"
 	"github.com/grantd/grantd/internal/provider/icloud"
@@ -60,6 +61,10 @@ type Env struct {
 	// may be nil, and the settings are then required.
 	MailFinder provider.ServerFinder
 	EWSFinder  provider.EWSFinder
+	// Domains tells the agent provider which domains an application
+	// verified (internal/domain); nil: agent grants cannot be created
+	// (settings are still checked).
+	Domains agent.Domains
 }
 
 // New builds and registers every provider, in the order they are listed
@@ -75,5 +80,6 @@ func New(cfg Config, env Env) *provider.Registry {
 	r.Register(provider.ICloud, icloud.New(cfg.ICloud, mail))
 	r.Register(provider.EWS, ews.New(env.Network, env.EWSFinder))
 	r.Register(provider.VirtualCalendar, virtualcalendar.New())
+	r.Register(provider.Agent, agent.New(env.Domains, 0))
 	return r
 }

@@ -15,10 +15,10 @@ import (
 // services use it.
 func TestRegistry(t *testing.T) {
 	r := providers.New(providers.DefaultConfig(), providers.Env{Network: netx.DefaultConfig()})
-	if got, want := r.Names(), []string{"google", "microsoft", "yahoo", "zoom", "imap", "icloud", "ews", "virtual-calendar"}; !slices.Equal(got, want) {
+	if got, want := r.Names(), []string{"google", "microsoft", "yahoo", "zoom", "imap", "icloud", "ews", "virtual-calendar", "nylas"}; !slices.Equal(got, want) {
 		t.Errorf("Names = %v, want %v", got, want)
 	}
-	if got, want := r.Authenticating(), []string{"ews", "google", "icloud", "imap", "microsoft", "virtual-calendar", "yahoo", "zoom"}; !slices.Equal(got, want) {
+	if got, want := r.Authenticating(), []string{"ews", "google", "icloud", "imap", "microsoft", "nylas", "virtual-calendar", "yahoo", "zoom"}; !slices.Equal(got, want) {
 		t.Errorf("Authenticating = %v, want %v", got, want)
 	}
 	if r.Has("nope") {
@@ -34,6 +34,8 @@ func TestRegistry(t *testing.T) {
 		"CredentialChecker": {"google", "microsoft"},
 		// grantd import checks every line with it (internal/importer).
 		"SettingsChecker": r.Authenticating(),
+		// Agent accounts: the application's mail host checks passwords.
+		"PasswordVerifier": {"nylas"},
 	} {
 		var got []string
 		switch name {
@@ -49,6 +51,8 @@ func TestRegistry(t *testing.T) {
 			got = slices.Sorted(maps.Keys(provider.Capable[provider.CredentialChecker](r)))
 		case "SettingsChecker":
 			got = slices.Sorted(maps.Keys(provider.Capable[provider.SettingsChecker](r)))
+		case "PasswordVerifier":
+			got = slices.Sorted(maps.Keys(provider.Capable[provider.PasswordVerifier](r)))
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", name, got, want)

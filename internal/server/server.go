@@ -31,6 +31,7 @@ import (
 	"github.com/grantd/grantd/internal/native"
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
+	"github.com/grantd/grantd/internal/provider/agent"
 	"github.com/grantd/grantd/internal/providers"
 	"github.com/grantd/grantd/internal/ratelimit"
 	"github.com/grantd/grantd/internal/redirecturi"
@@ -198,9 +199,13 @@ func firstSealedKeyID(ctx context.Context, st store.Store) (string, error) {
 
 // Providers returns the providers configured by cfg (see package
 // providers). finder (provider detection) fills in the IMAP/SMTP hosts and
-// the EWS URL the caller left out; it may be nil.
-func Providers(cfg config.Config, hc *http.Client, finder *detect.Detector) *provider.Registry {
+// the EWS URL the caller left out; it may be nil. domains are the
+// applications' domains the agent provider needs (nil: no agent grants).
+func Providers(cfg config.Config, hc *http.Client, finder *detect.Detector, domains *domain.Service) *provider.Registry {
 	env := providers.Env{Network: cfg.Network, HTTP: hc}
+	if domains != nil {
+		env.Domains = agentDomains{domains}
+	}
 	if finder != nil {
 		env.MailFinder, env.EWSFinder = finder, finder
 	}
@@ -214,6 +219,15 @@ func DomainResolver(cfg config.Config) domain.Resolver {
 		return &detect.DNSResolver{Server: cfg.Network.DNSServer, Timeout: cfg.Network.Timeout}
 	}
 	return &detect.SystemResolver{}
+}
+
+// agentDomains gives the agent provider the state of an application's
+// domains.
+type agentDomains struct{ s *domain.Service }
+
+func (a agentDomains) DomainState(ctx context.Context, appID, address string) (agent.DomainState, error) {
+	st, err := a.s.Status(ctx, appID, address)
+	return agent.DomainState{Registered: st.Registered, ID: st.ID, Ownership: st.Ownership, MX: st.MX}, err
 }
 
 // Server is an assembled grantd.
@@ -274,7 +288,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s := &Server{Config: cfg, Log: log, Store: st, Vault: v}
 	s.Tenants = tenant.New(st)
 	s.Domains = &domain.Service{Store: st, Resolver: DomainResolver(cfg), Now: time.Now, NewID: tenant.NewID, Timeout: cfg.Network.Timeout}
-	provs := Providers(cfg, hc, det)
+	provs := Providers(cfg, hc, det, s.Domains)
 	s.Connectors = &connector.Service{Store: st, Vault: v, Providers: provs, Now: time.Now, NewID: tenant.NewID}
 	s.Grants = &grant.Service{
 		Store: st, Vault: v, Clients: s.Connectors, Providers: provs,
@@ -333,6 +347,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		DetectRateLimit:        ratelimit.New(float64(cfg.RateLimit.DetectRequestsPerSecond), cfg.RateLimit.DetectBurst),
 		ConnectIPRateLimit:     ratelimit.New(float64(cfg.RateLimit.ConnectRequestsPerSecond), cfg.RateLimit.ConnectBurst),
 		ConnectClientRateLimit: ratelimit.New(float64(cfg.RateLimit.ConnectRequestsPerSecond), cfg.RateLimit.ConnectBurst),
+		PasswordCheckRateLimit: ratelimit.New(float64(cfg.RateLimit.PasswordChecksPerMinute)/60, cfg.RateLimit.PasswordCheckBurst),
 	})
 	if err := s.Refresher.Register(s.API.Registry()); err != nil {
 		s.Close()
