@@ -255,6 +255,8 @@ export async function startGrantd(opts = {}) {
     googleServiceAccount: dev.google_service_account,
     /** dev.json's microsoft_admin_consent (docs/dev.md). */
     microsoftAdminConsent: dev.microsoft_admin_consent,
+    /** dev.json's agent_domain: a verified domain for agent accounts (docs/dev.md). */
+    agentDomain: dev.agent_domain,
     /** dev.json's native_identities: the v2 native mail services' users of the mail stand-in (docs/dev.md). */
     nativeIdentities: dev.native_identities,
     dataDir,

@@ -20,6 +20,7 @@ import (
 	"github.com/grantd/grantd/internal/config"
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
+	"github.com/grantd/grantd/internal/domain"
 	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/native"
 	"github.com/grantd/grantd/internal/provider"
@@ -65,7 +66,26 @@ type devOutput struct {
 	// administrator consented to an app registration, and its
 	// adminconsent credential on the microsoft connector.
 	MicrosoftAdminConsent *devAdminConsent `json:"microsoft_admin_consent,omitempty"`
+	// AgentDomain is a domain of the application, verified through
+	// dev's DNS stand-in, for agent accounts (provider nylas).
+	AgentDomain *devAgentDomain `json:"agent_domain,omitempty"`
 }
+
+type devAgentDomain struct {
+	ID            string `json:"id"`
+	DomainAddress string `json:"domain_address"`
+	MXHost        string `json:"mx_host"`
+	// Settings are those of a POST /v3/connect/custom for an agent
+	// mailbox on it.
+	Settings map[string]any `json:"settings"`
+}
+
+// Dev's agent-account domain, its MX host and a mailbox's password.
+const (
+	devAgentDomainAddress = "agents.example"
+	devAgentMXHost        = "mx." + devAgentDomainAddress
+	devAgentPassword      = "Dev-Agent-Password-2024"
+)
 
 type devAdminConsent struct {
 	Tenant       string   `json:"tenant"`
@@ -372,7 +392,65 @@ func setUpDev(ctx context.Context, srv *server.Server, sb *sandbox.Sandbox) (dev
 		return out, fmt.Errorf("the microsoft admin consent: %w", err)
 	}
 	out.MicrosoftAdminConsent = ac
+	ad, err := setUpAgentDomain(ctx, srv, out.ApplicationID)
+	if err != nil {
+		return out, fmt.Errorf("the agent domain: %w", err)
+	}
+	out.AgentDomain = ad
 	return out, nil
+}
+
+// setUpAgentDomain registers devAgentDomainAddress for the application
+// (or finds it), answers its DNS questions from a stand-in with the
+// ownership TXT and MX records, and verifies both through the domain
+// service, as POST /v3/admin/domains/{id}/verify does.
+func setUpAgentDomain(ctx context.Context, srv *server.Server, appID string) (*devAgentDomain, error) {
+	addr, mx := devAgentDomainAddress, devAgentMXHost
+	name := "grantd dev agents"
+	d, err := srv.Domains.Create(ctx, appID, domain.Input{Name: &name, Address: &addr, MXHost: &mx})
+	if fault.Is(err, fault.Conflict) {
+		d, err = srv.Store.GetDomainByAddress(ctx, appID, addr)
+		if err == nil && d.MXHost != mx {
+			d, err = srv.Domains.Update(ctx, appID, d.ID, domain.Input{MXHost: &mx})
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	srv.Domains.Resolver = devDNS{zone: addr, txt: domain.TokenPrefix + d.Token, mx: mx, next: srv.Domains.Resolver}
+	for _, typ := range []string{domain.TypeOwnership, domain.TypeMX} {
+		rec, _, err := srv.Domains.Verify(ctx, appID, d.ID, typ)
+		if err != nil {
+			return nil, err
+		}
+		if rec.Status != domain.StatusDone {
+			return nil, fmt.Errorf("%s of %s: %s", typ, addr, rec.Message)
+		}
+	}
+	return &devAgentDomain{ID: d.ID, DomainAddress: addr, MXHost: mx,
+		Settings: map[string]any{"email": "bot@" + addr, "app_password": devAgentPassword}}, nil
+}
+
+// devDNS is grantd dev's DNS stand-in for its agent domain: the zone's
+// ownership TXT and MX records; other names go to next (the resolver
+// grantd would use anyway).
+type devDNS struct {
+	zone, txt, mx string
+	next          domain.Resolver
+}
+
+func (r devDNS) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	if strings.EqualFold(strings.TrimSuffix(name, "."), r.zone) {
+		return []string{"v=spf1 -all", r.txt}, nil
+	}
+	return r.next.LookupTXT(ctx, name)
+}
+
+func (r devDNS) LookupMX(ctx context.Context, name string) ([]*net.MX, uint32, error) {
+	if strings.EqualFold(strings.TrimSuffix(name, "."), r.zone) {
+		return []*net.MX{{Host: r.mx + ".", Pref: 10}}, 300, nil
+	}
+	return r.next.LookupMX(ctx, name)
 }
 
 // setUpAdminConsent gives the Microsoft stand-in a tenant with users whose
@@ -532,6 +610,17 @@ An %s grant (%s):
     -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
     -d '%s'
 `, strings.ToUpper(p), id.Email, out.APIURL, out.APIKey, body)
+	}
+	if ad := out.AgentDomain; ad != nil {
+		body, _ := json.Marshal(map[string]any{"provider": provider.Agent, "settings": ad.Settings})
+		fmt.Fprintf(w, `
+An agent account on the verified domain %s (grantd keeps the identity and
+the app password's hash; it does not host the mail):
+
+  curl -s -X POST %s/v3/connect/custom \
+    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -d '%s'
+`, ad.DomainAddress, out.APIURL, out.APIKey, body)
 	}
 	fmt.Fprintf(w, `
 Webhooks: a receiver at %s (destination %s) gets every grant event

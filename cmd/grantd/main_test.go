@@ -293,6 +293,39 @@ func TestDevPlayground(t *testing.T) {
 			t.Errorf("app permissions grant: %d %v", resp.StatusCode, got)
 		}
 	}
+	// The agent domain is verified (and stays so when verified again
+	// through the API): an agent account is created on it, its password
+	// verifies.
+	if ad := dev.AgentDomain; ad == nil || ad.ID == "" {
+		t.Errorf("dev.json has no agent_domain")
+	} else {
+		post := func(path string, body any) (int, map[string]any) {
+			b, _ := json.Marshal(body)
+			req, _ := http.NewRequest("POST", dev.APIURL+path, bytes.NewReader(b))
+			req.Header.Set("Authorization", "Bearer "+dev.APIKey)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&got)
+			d, _ := got["data"].(map[string]any)
+			return resp.StatusCode, d
+		}
+		for _, typ := range []string{"ownership", "mx"} {
+			if code, d := post("/v3/admin/domains/"+ad.ID+"/verify", map[string]any{"type": typ}); code != 200 || d["status"] != "done" {
+				t.Errorf("verify %s of the dev domain: %d %v", typ, code, d)
+			}
+		}
+		if code, d := post("/v3/connect/custom", map[string]any{"provider": "nylas", "settings": ad.Settings}); code != 201 || d["email"] != ad.Settings["email"] {
+			t.Errorf("agent grant: %d %v", code, d)
+		}
+		if code, d := post("/grantd/v1/agent-accounts/verify-password", map[string]any{"email": ad.Settings["email"], "password": ad.Settings["app_password"]}); code != 200 || d["valid"] != true {
+			t.Errorf("agent password: %d %v", code, d)
+		}
+	}
 	// Hosted OAuth works out of the box: hosted_auth_url leads through
 	// the sandbox's consent page back to the receiver with a code, which
 	// the token endpoint takes.
