@@ -39,7 +39,23 @@ func testConfigChanges(t *testing.T, a, b *apitest.Env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clientID := a.OAuthConnector(key, "google")
+	detected := func(e *apitest.Env) bool {
+		t.Helper()
+		r := e.Do("POST", "/v3/providers/detect?email=someone@gmail.com", key, nil)
+		if r.Status != 200 {
+			t.Fatalf("detect: %d %s", r.Status, r.Raw)
+		}
+		return r.Data()["detected"] == true && r.Data()["provider"] == "google"
+	}
+	// Detection answers Google only when the application has a Google
+	// connector: a, which found none, learns at once that b created one.
+	if detected(a) {
+		t.Fatal("google detected without a connector")
+	}
+	clientID := b.OAuthConnector(key, "google")
+	if !detected(a) {
+		t.Error("a does not detect google after b created the connector")
+	}
 	create := func(e *apitest.Env, k, client, email string) apitest.Response {
 		t.Helper()
 		return e.Do("POST", "/v3/connect/custom", k, map[string]any{"provider": "google",
@@ -74,6 +90,9 @@ func testConfigChanges(t *testing.T, a, b *apitest.Env) {
 	}
 	if r := create(a, key, "client-new", "four@example.com"); r.Status != 400 || r.ErrType() != "api.invalid_request_error" {
 		t.Errorf("a, after the connector was deleted on b: %d %s; want 400 (no connector)", r.Status, r.Raw)
+	}
+	if detected(a) {
+		t.Error("a detects google after b deleted the connector")
 	}
 
 	// The key is revoked on b: a refuses it at once, and its other key

@@ -8,7 +8,6 @@ import (
 
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/emailaddr"
-	"github.com/grantd/grantd/internal/fault"
 )
 
 // detectJSON is the data of POST /v3/providers/detect: the Nylas fields
@@ -59,11 +58,7 @@ func (s *Server) detectProvider(w http.ResponseWriter, r *http.Request) {
 	}
 	appID := principal(r).App.ID
 	hasConnector := func(prov string) (bool, error) {
-		_, err := s.cfg.Connectors.Get(r.Context(), appID, prov)
-		if fault.Is(err, fault.NotFound) {
-			return false, nil
-		}
-		return err == nil, err
+		return s.cfg.Connectors.Has(r.Context(), appID, prov)
 	}
 	res, err := s.cfg.Detector.Detect(r.Context(), email, hasConnector, all)
 	if err != nil {

@@ -2,6 +2,8 @@ package connector
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +35,7 @@ const (
 type cached struct {
 	version int64
 	expires time.Time
+	absent  bool // no such connector (connectors only: their names are a closed set)
 	conn    store.Connector
 	secrets map[string]string // the connector's opened secrets; read only
 	cred    store.Credential
@@ -106,11 +109,17 @@ func (s *Service) connector(ctx context.Context, appID, prov string) (store.Conn
 	ver, verr := s.version(ctx, appID)
 	if verr == nil {
 		if e, ok := s.lookup(key, ver); ok {
+			if e.absent {
+				return store.Connector{}, nil, fmt.Errorf("get connector: %w", store.ErrNotFound)
+			}
 			return e.conn, e.secrets, nil
 		}
 	}
 	// Read after the version: what is read is at least that version's.
 	c, err := s.Store.GetConnector(ctx, appID, prov)
+	if errors.Is(err, store.ErrNotFound) && verr == nil && s.Providers.Has(prov) {
+		s.keep(key, &cached{version: ver, absent: true})
+	}
 	if err != nil {
 		return c, nil, err
 	}

@@ -225,6 +225,24 @@ func (s *Service) Get(ctx context.Context, appID, prov string) (store.Connector,
 	return c, err
 }
 
+// Has reports whether appID has a connector for prov (from the cache of
+// connectors, cache.go).
+func (s *Service) Has(ctx context.Context, appID, prov string) (bool, error) {
+	_, _, err := s.connector(ctx, appID, prov)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		// Secrets that do not open (or a store error): ask the store
+		// alone, as before the cache.
+		_, err = s.Get(ctx, appID, prov)
+		if fault.Is(err, fault.NotFound) {
+			return false, nil
+		}
+	}
+	return err == nil, err
+}
+
 // List returns a page of connectors.
 func (s *Service) List(ctx context.Context, appID string, opts store.ListOptions) ([]store.Connector, error) {
 	return s.Store.ListConnectors(ctx, appID, opts)
