@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -193,6 +194,14 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if os.Getenv("GOGC") == "" {
+		// What grantd serve keeps is small (tens of MiB); every request
+		// makes garbage. Go's default (collect when the heap has doubled)
+		// then collects many times a second under load, about a tenth of
+		// the CPU of a create (docs/benchmarks.md); collecting when it
+		// has grown fivefold costs a few tens of MiB more.
+		debug.SetGCPercent(serveGCPercent)
+	}
 	for _, name := range config.UnknownEnv(os.Environ()) {
 		log.Warn("ignoring an environment variable that names no configuration key (a typo?); see docs/configuration.md", slog.String("name", name))
 	}
@@ -207,6 +216,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	return srv.Serve(ctx, ln)
 }
+
+// serveGCPercent is grantd serve's GOGC unless the environment sets one.
+const serveGCPercent = 400
 
 // openAdmin opens the store and vault for an admin command, quietly.
 // Only `app create` may create the store: the other commands refuse a data

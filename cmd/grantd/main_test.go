@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,12 @@ func TestNewcomerPath(t *testing.T) {
 			t.Fatal("serve did not come up")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if os.Getenv("GOGC") == "" {
+		// serve collects garbage at GOGC=400 unless told otherwise.
+		if prev := debug.SetGCPercent(100); prev != serveGCPercent {
+			t.Errorf("serve runs at GOGC=%d, want %d", prev, serveGCPercent)
+		}
 	}
 	if code, body := get(t, base+"/v3/applications", created.APIKey); code != 200 || body["data"].(map[string]any)["application_id"] != created.ApplicationID {
 		t.Fatalf("GET /v3/applications: %d %v", code, body)
