@@ -138,7 +138,7 @@ func TestRefreshMillion(t *testing.T) {
 		g := store.Grant{
 			ID: tenant.NewID(), AppID: c.appID, Provider: "google", Email: fmt.Sprintf("user%07d@bench.example.com", i), Status: store.GrantValid,
 			Scope: scopes, CreatedAt: now, UpdatedAt: now,
-			AccessTokenExpiresAt: at.Add(margin), NextRefreshAt: at, LastRefreshAt: now,
+			AccessTokenExpiresAt: at.Add(margin), NextRefreshAt: at, LastRefreshAt: setup.UTC().Truncate(time.Microsecond),
 		}
 		if onDemand {
 			g.AccessTokenExpiresAt = now.Add(-time.Minute)
