@@ -120,8 +120,27 @@ describe('auth: hosted OAuth', () => {
     assert.equal(info.data.email, email);
     assert.equal(info.data.exp - info.data.iat, 3600);
 
+    // The id_token grantd signed: idTokenInfo verifies it and answers its claims.
+    assert.equal(typeof tok.idToken, 'string');
+    assert.equal(tok.idToken.split('.').length, 3);
+    const idInfo = await nylas.auth.idTokenInfo(tok.idToken);
+    assert.equal(recorder.last().path, '/v3/connect/tokeninfo');
+    assert.equal(idInfo.data.sub, tok.grantId);
+    assert.equal(idInfo.data.aud, g.applicationId);
+    assert.equal(idInfo.data.email, email);
+    assert.equal(idInfo.data.exp - idInfo.data.iat, 3600);
+    const header = JSON.parse(Buffer.from(tok.idToken.split('.')[0], 'base64url').toString());
+    assert.equal(header.alg, 'ES256');
+    // Claims swapped under the same signature, and alg none: refused.
+    const [h, , s] = tok.idToken.split('.');
+    const forged = Buffer.from(JSON.stringify({ iss: idInfo.data.iss, aud: g.applicationId, sub: 'other', iat: idInfo.data.iat, exp: idInfo.data.exp })).toString('base64url');
+    await expectOAuthError(nylas.auth.idTokenInfo(`${h}.${forged}.${s}`), { status: 400, error: 'invalid_token', what: 'a forged id_token' });
+    const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT', kid: header.kid })).toString('base64url');
+    await expectOAuthError(nylas.auth.idTokenInfo(`${none}.${forged}.`), { status: 400, error: 'invalid_token', what: 'an alg none id_token' });
+
     const refreshed = await nylas.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: tok.refreshToken });
     assert.equal(refreshed.grantId, tok.grantId);
+    assert.equal((await nylas.auth.idTokenInfo(refreshed.idToken)).data.sub, tok.grantId, 'the refresh answers a new id_token');
     assert.notEqual(refreshed.refreshToken, tok.refreshToken, 'refresh tokens rotate');
     await expectOAuthError(nylas.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: tok.refreshToken }),
       { status: 400, error: 'invalid_grant', what: 'a reused refresh token' });
@@ -179,7 +198,7 @@ describe('auth: hosted OAuth', () => {
     await expectOAuthError(nylas.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: 'grt_nope' }),
       { status: 400, error: 'invalid_grant', what: 'an unknown refresh token' });
     await expectOAuthError(nylas.auth.accessTokenInfo('gat_nope'), { status: 401, error: 'invalid_token', what: 'tokeninfo of an unknown token' });
-    await expectOAuthError(nylas.auth.idTokenInfo('eyJ.x.y'), { status: 401, error: 'invalid_token', what: 'idTokenInfo' });
+    await expectOAuthError(nylas.auth.idTokenInfo('eyJ.x.y'), { status: 400, error: 'invalid_token', what: 'idTokenInfo of a malformed id_token' });
   });
 
   it('an unregistered redirect URI is a 400 and never a redirect', async () => {

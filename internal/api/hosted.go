@@ -11,6 +11,7 @@ import (
 
 	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/hosted"
+	"github.com/grantd/grantd/internal/idtoken"
 )
 
 // Hosted OAuth and grantd's token endpoints (internal/hosted). Errors of
@@ -143,6 +144,7 @@ func (s *Server) connectToken(w http.ResponseWriter, r *http.Request) {
 	if s.connectClientLimit(w, r, true, req.ClientID) {
 		return
 	}
+	req.Issuer = s.publicURL(r)
 	out, err := s.cfg.Hosted.Token(r.Context(), req)
 	if err != nil {
 		s.respondOAuth(w, r, err)
@@ -164,6 +166,44 @@ func (s *Server) tokenInfo(w http.ResponseWriter, r *http.Request) {
 		info.Iss = s.publicURL(r)
 	}
 	respond(w, r, http.StatusOK, info)
+}
+
+// jwks is GET /.well-known/jwks.json: the public keys of grantd's
+// id_tokens (the signing key, created on first use, and the replaced keys
+// not retired yet).
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	set, err := s.cfg.Hosted.IDTokens.Set(r.Context())
+	if err != nil {
+		s.respondOAuth(w, r, err)
+		return
+	}
+	// Relying parties cache it; a kid they do not know sends them back
+	// (a rotated key signs at once).
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, set)
+}
+
+// openIDConfiguration is GET /.well-known/openid-configuration: OpenID
+// Connect Discovery 1.0's metadata of grantd's endpoints, issuer
+// public_url (else the request's address).
+func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
+	base := s.publicURL(r)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                base,
+		"authorization_endpoint":                base + "/v3/connect/auth",
+		"token_endpoint":                        base + "/v3/connect/token",
+		"revocation_endpoint":                   base + "/v3/connect/revoke",
+		"introspection_endpoint":                base + "/v3/connect/tokeninfo",
+		"jwks_uri":                              base + "/.well-known/jwks.json",
+		"response_types_supported":              []string{"code"},
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "client_credentials"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{idtoken.Alg},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "none"},
+		"code_challenge_methods_supported":      []string{"plain", "S256"},
+		"claims_supported":                      []string{"iss", "aud", "sub", "email", "iat", "exp"},
+	})
 }
 
 // revokeToken is POST /v3/connect/revoke?token=….

@@ -192,6 +192,10 @@ func (s *Server) routes() {
 		s.handle("GET /v3/connect/tokeninfo", s.connectLimited(true, s.tokenInfo))
 		s.handle("POST /v3/connect/revoke", s.connectLimited(true, s.revokeToken))
 		s.handle("GET /v3/grants/me", s.grantsMe)
+		if s.cfg.Hosted.IDTokens != nil {
+			s.handle("GET /.well-known/jwks.json", s.connectLimited(true, s.jwks))
+			s.handle("GET /.well-known/openid-configuration", s.connectLimited(true, s.openIDConfiguration))
+		}
 	}
 	s.handle("GET /v3/grants", s.authed(s.listGrants))
 	s.handle("GET /v3/grants/{id}", s.authed(s.getGrant))

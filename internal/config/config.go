@@ -55,6 +55,9 @@ type Hosted struct {
 	// refresh token replayed within it revokes its family; after it, it
 	// is only an unknown token.
 	TokenRetention time.Duration `yaml:"token_retention"`
+	// SigningKeyRotation is the age at which the key that signs
+	// id_tokens is replaced; the replaced key stays published for 7 days.
+	SigningKeyRotation time.Duration `yaml:"signing_key_rotation"`
 }
 
 // Imports configures bulk import jobs (POST /grantd/v1/imports,
@@ -263,7 +266,7 @@ func Default() Config {
 			Enabled: true, MaxBodyBytes: 1 << 30, UploadTimeout: time.Hour, Workers: 8, Jobs: 2, Retries: 5,
 			Lease: 30 * time.Second, PollInterval: time.Second,
 		},
-		Hosted: Hosted{TokenRetention: 30 * 24 * time.Hour},
+		Hosted: Hosted{TokenRetention: 30 * 24 * time.Hour, SigningKeyRotation: 30 * 24 * time.Hour},
 		Webhooks: Webhooks{
 			Enabled: true, Timeout: 10 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: time.Hour,
 			Workers: 32, Lease: time.Minute, PollInterval: 200 * time.Millisecond, MaxPerApplication: 25,

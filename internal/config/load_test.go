@@ -94,7 +94,7 @@ providers:
 
 func TestEnvMapping(t *testing.T) {
 	keys := Keys()
-	if len(keys) != 86 {
+	if len(keys) != 87 {
 		t.Errorf("%d keys; update this test and docs/configuration.md when adding keys", len(keys))
 	}
 	want := map[string]string{

@@ -62,5 +62,5 @@ func (s *Service) authorizationCode(ctx context.Context, r TokenRequest) (TokenR
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return response(g, iss.AccessToken, iss.RefreshToken, iss.ExpiresIn, true), nil
+	return s.withIDToken(ctx, r, appID, response(g, iss.AccessToken, iss.RefreshToken, iss.ExpiresIn, true))
 }

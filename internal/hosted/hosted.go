@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/grant"
+	"github.com/grantd/grantd/internal/idtoken"
 	"github.com/grantd/grantd/internal/redirecturi"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/tenant"
@@ -52,15 +53,20 @@ type Keys interface {
 
 // Service runs hosted OAuth.
 type Service struct {
-	Store        store.Store
-	Vault        Sealer
-	Grants       *grant.Service
-	Tokens       *token.Service
+	Store  store.Store
+	Vault  Sealer
+	Grants *grant.Service
+	Tokens *token.Service
+	// IDTokens signs the id_tokens of the token responses and verifies
+	// them for tokeninfo.
+	IDTokens     *idtoken.Keys
 	RedirectURIs *redirecturi.Service
 	Keys         Keys
 	Log          *slog.Logger
 	Now          func() time.Time
-	// Issuer is grantd's public URL (public_url): iss of tokeninfo.
+	// Issuer is grantd's public URL (public_url): iss of tokeninfo and of
+	// id_tokens; tokeninfo checks the iss of an id_token against it when
+	// it is set. Empty: the request's (TokenRequest.Issuer).
 	Issuer string
 	// StateTTL bounds the time between /v3/connect/auth and the callback
 	// (default 15 minutes); CodeTTL the life of grantd's codes (default

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/grantd/grantd/internal/idtoken"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/token"
 )
@@ -24,22 +25,40 @@ func invalidToken(format string, args ...any) *Error {
 }
 
 // Introspect describes a live access token (tokeninfo): its application
-// (aud), its grant (sub) and the grant's email. idToken is refused:
-// grantd issues no id_token yet.
+// (aud), its grant (sub) and the grant's email; or an id_token grantd
+// signed: its claims, once its signature (ES256, a published key of
+// grantd's), expiry and, with public_url set, issuer are checked. An
+// access token that is not live is a 401 invalid_token (as Nylas
+// answers); an id_token that does not verify a 400 invalid_token
+// (nylas-v3-api.md §6).
 func (s *Service) Introspect(ctx context.Context, accessToken, idToken string) (TokenInfo, error) {
 	switch {
 	case accessToken != "" && idToken != "":
 		return TokenInfo{}, invalidRequest("send one of access_token and id_token, not both")
 	case idToken != "":
-		return TokenInfo{}, invalidToken("grantd issues no id_token; describe an access token with ?access_token=")
+		return s.introspectIDToken(ctx, idToken)
 	case accessToken == "":
-		return TokenInfo{}, invalidRequest("access_token is required")
+		return TokenInfo{}, invalidRequest("access_token or id_token is required")
 	}
 	t, g, err := s.Grant(ctx, accessToken)
 	if err != nil {
 		return TokenInfo{}, err
 	}
 	return TokenInfo{Iss: s.Issuer, Aud: t.AppID, Sub: g.ID, Email: g.Email, Iat: t.CreatedAt.Unix(), Exp: t.ExpiresAt.Unix()}, nil
+}
+
+func (s *Service) introspectIDToken(ctx context.Context, idToken string) (TokenInfo, error) {
+	if s.IDTokens == nil {
+		return TokenInfo{}, oauthErr(http.StatusBadRequest, "invalid_token", "this grantd signs no id_token")
+	}
+	c, err := s.IDTokens.Verify(ctx, idToken, s.Issuer)
+	if errors.Is(err, idtoken.ErrInvalid) {
+		return TokenInfo{}, oauthErr(http.StatusBadRequest, "invalid_token", "%s", err.Error())
+	}
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	return TokenInfo{Iss: c.Iss, Aud: c.Aud, Sub: c.Sub, Email: c.Email, Iat: c.Iat, Exp: c.Exp}, nil
 }
 
 // Grant returns a live access token's record and its grant

@@ -38,5 +38,5 @@ func (s *Service) refreshToken(ctx context.Context, r TokenRequest) (TokenRespon
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return response(g, iss.AccessToken, iss.RefreshToken, iss.ExpiresIn, true), nil
+	return s.withIDToken(ctx, r, appID, response(g, iss.AccessToken, iss.RefreshToken, iss.ExpiresIn, true))
 }

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/grantd/grantd/internal/idtoken"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/tenant"
 )
@@ -26,6 +28,9 @@ type TokenRequest struct {
 	RefreshToken string
 	GrantID      string
 	Scope        string
+	// Issuer is grantd's address as the client reached it (public_url,
+	// else the request's): the id_token's iss. Not a request parameter.
+	Issuer string
 }
 
 // TokenResponse is the flat body of a successful token request.
@@ -34,6 +39,7 @@ type TokenResponse struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
 	Scope        string `json:"scope"`
 	GrantID      string `json:"grant_id"`
 	Email        string `json:"email,omitempty"`
@@ -183,6 +189,26 @@ func response(g store.Grant, access, refresh string, expiresIn int, withProvider
 		r.Provider = g.Provider
 	}
 	return r
+}
+
+// withIDToken adds the id_token of r (signed by grantd: iss, aud the
+// client, sub the grant, email, iat, exp the access token's).
+func (s *Service) withIDToken(ctx context.Context, req TokenRequest, appID string, r TokenResponse) (TokenResponse, error) {
+	if s.IDTokens == nil {
+		return r, nil
+	}
+	iss := s.Issuer
+	if iss == "" {
+		iss = req.Issuer
+	}
+	now := s.now()
+	tok, err := s.IDTokens.Sign(ctx, idtoken.Claims{Iss: iss, Aud: appID, Sub: r.GrantID, Email: r.Email,
+		Iat: now.Unix(), Exp: now.Add(time.Duration(r.ExpiresIn) * time.Second).Unix()})
+	if err != nil {
+		return r, err
+	}
+	r.IDToken = tok
+	return r, nil
 }
 
 // grantOf returns the grant a token or code is for; a deleted grant is

@@ -26,6 +26,7 @@ import (
 	"github.com/grantd/grantd/internal/domain"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/hosted"
+	"github.com/grantd/grantd/internal/idtoken"
 	"github.com/grantd/grantd/internal/importer"
 	"github.com/grantd/grantd/internal/importjob"
 	"github.com/grantd/grantd/internal/native"
@@ -298,7 +299,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.RedirectURIs = &redirecturi.Service{Store: st, NewID: tenant.NewID, Now: time.Now}
 	s.Tokens = &token.Service{Store: st, Now: time.Now}
 	s.Hosted = &hosted.Service{Store: st, Vault: v, Grants: s.Grants, Tokens: s.Tokens, RedirectURIs: s.RedirectURIs,
-		Keys: s.Tenants, Log: log, Now: time.Now, Issuer: strings.TrimRight(cfg.PublicURL, "/"),
+		IDTokens: &idtoken.Keys{Store: st, Vault: v, Now: time.Now, Rotation: cfg.Hosted.SigningKeyRotation},
+		Keys:     s.Tenants, Log: log, Now: time.Now, Issuer: strings.TrimRight(cfg.PublicURL, "/"),
 		TokenRetention: cfg.Hosted.TokenRetention}
 	if s.Spool, err = OpenSpool(cfg, v, log); err != nil {
 		st.Close()
