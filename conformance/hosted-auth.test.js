@@ -170,6 +170,29 @@ describe('auth: hosted OAuth', () => {
       { status: 400, error: 'invalid_grant', what: 'the verifier of another authorization' });
   });
 
+  it('a public client (no API key: PKCE only) refreshes without a client secret; a confidential refresh token still needs one', async () => {
+    const spa = g.nylas({ apiKey: '' });
+    const email = uniqueEmail('spa');
+    await g.sandbox.addUser('google', email, 'SPA User');
+    const { url, secret } = spa.auth.urlForOAuth2PKCE({ clientId: g.applicationId, redirectUri, provider: 'google', accessType: 'offline', loginHint: email });
+    const code = (await signIn(url, email)).searchParams.get('code');
+    const tok = await spa.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code, codeVerifier: secret });
+    assert.equal(typeof tok.refreshToken, 'string');
+    const refreshed = await spa.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: tok.refreshToken });
+    assert.equal(recorder.last().path, '/v3/connect/token');
+    assert.equal(refreshed.grantId, tok.grantId);
+    assert.notEqual(refreshed.refreshToken, tok.refreshToken, 'refresh tokens rotate');
+    await expectOAuthError(spa.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: tok.refreshToken }),
+      { status: 400, error: 'invalid_grant', what: 'a reused public refresh token' });
+
+    const nylas = g.nylas();
+    const url2 = nylas.auth.urlForOAuth2({ clientId: g.applicationId, redirectUri, provider: 'google', accessType: 'offline', loginHint: email });
+    const conf = await nylas.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code: (await signIn(url2, email)).searchParams.get('code') });
+    await expectOAuthError(spa.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: conf.refreshToken }),
+      { status: 401, error: 'invalid_client', what: 'a confidential refresh token without the secret' });
+    assert.equal((await nylas.auth.refreshAccessToken({ clientId: g.applicationId, redirectUri, refreshToken: conf.refreshToken })).grantId, tok.grantId);
+  });
+
   it('revoke: the token and its authorization, not the grant', async () => {
     const nylas = g.nylas();
     const email = uniqueEmail('revoke');

@@ -391,7 +391,9 @@ func TestHostedOAuthBadInput(t *testing.T) {
 		{"password grant", map[string]any{"grant_type": "password", "client_id": a.appID}, 400, "unsupported_grant_type"},
 		{"no code", map[string]any{"grant_type": "authorization_code", "client_id": a.appID, "client_secret": a.key, "redirect_uri": appRedirect}, 400, "invalid_request"},
 		{"unknown code", map[string]any{"grant_type": "authorization_code", "client_id": a.appID, "client_secret": a.key, "redirect_uri": appRedirect, "code": "gac_nope"}, 400, "invalid_grant"},
-		{"refresh without secret", map[string]any{"grant_type": "refresh_token", "client_id": a.appID, "refresh_token": "grt_x"}, 401, "invalid_client"},
+		// Without a secret (a public client's refresh): the token is looked
+		// up, and an unknown one is invalid_grant (TestHostedRefreshPublicClient).
+		{"unknown refresh token without secret", map[string]any{"grant_type": "refresh_token", "client_id": a.appID, "refresh_token": "grt_x"}, 400, "invalid_grant"},
 		{"unknown refresh token", map[string]any{"grant_type": "refresh_token", "client_id": a.appID, "client_secret": a.key, "refresh_token": "grt_x"}, 400, "invalid_grant"},
 		{"non-string field", map[string]any{"grant_type": 1}, 400, "invalid_request"},
 	} {

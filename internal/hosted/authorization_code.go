@@ -55,7 +55,13 @@ func (s *Service) authorizationCode(ctx context.Context, r TokenRequest) (TokenR
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	iss, err := s.Tokens.Issue(ctx, appID, g.ID, g.Scope, cd.AccessType == "offline")
+	issue := s.Tokens.Issue
+	if public {
+		// Proved with PKCE alone: a public client, whose refresh
+		// tokens need no secret either (refresh_token.go).
+		issue = s.Tokens.IssuePKCEOnly
+	}
+	iss, err := issue(ctx, appID, g.ID, g.Scope, cd.AccessType == "offline")
 	if errors.Is(err, token.ErrInvalid) {
 		return TokenResponse{}, invalidGrant("the grant %s no longer exists", g.ID)
 	}

@@ -45,7 +45,7 @@ func TestPurgeStaleTokens(t *testing.T) {
 	first, err := toks.Issue(ctx, "app1", "g1", nil, true)
 	must(err)
 	clock = clock.Add(time.Hour)
-	second, _, err := toks.Refresh(ctx, "app1", first.RefreshToken)
+	second, _, err := toks.Refresh(ctx, "app1", first.RefreshToken, false)
 	must(err)
 	exists := func(tok string) bool {
 		t.Helper()
@@ -85,7 +85,7 @@ func TestPurgeStaleTokens(t *testing.T) {
 		t.Fatal("the live refresh token was deleted")
 	}
 	// The replay past the retention is only an invalid token now.
-	if _, _, err := toks.Refresh(ctx, "app1", first.RefreshToken); !errors.Is(err, token.ErrInvalid) {
+	if _, _, err := toks.Refresh(ctx, "app1", first.RefreshToken, false); !errors.Is(err, token.ErrInvalid) {
 		t.Fatalf("replay past the retention: %v", err)
 	}
 }

@@ -39,6 +39,9 @@ var (
 	ErrReused = errors.New("token: refresh token reused; its family is revoked")
 	// ErrOtherClient: the token was issued to another application.
 	ErrOtherClient = errors.New("token: issued to another application")
+	// ErrSecretRequired: a refresh without client authentication of a
+	// token whose family was not started by a PKCE-only exchange.
+	ErrSecretRequired = errors.New("token: the refresh token was issued to a client that authenticated; it needs the client secret")
 )
 
 // Service issues and checks tokens.
@@ -77,15 +80,15 @@ func (s *Service) accessTTL() time.Duration {
 }
 
 // pair builds the new tokens of family.
-func (s *Service) pair(appID, grantID, family string, scope []string, refresh bool, accessTTL time.Duration) (Issued, []store.IssuedToken) {
+func (s *Service) pair(appID, grantID, family string, scope []string, refresh, pkceOnly bool, accessTTL time.Duration) (Issued, []store.IssuedToken) {
 	now := s.now()
 	out := Issued{AccessToken: newToken(AccessPrefix), ExpiresIn: int(accessTTL / time.Second), Family: family}
 	rows := []store.IssuedToken{{Hash: Hash(out.AccessToken), Kind: store.TokenAccess, AppID: appID, GrantID: grantID, Family: family,
-		Scope: scope, ExpiresAt: now.Add(accessTTL), CreatedAt: now}}
+		Scope: scope, ExpiresAt: now.Add(accessTTL), CreatedAt: now, PKCEOnly: pkceOnly}}
 	if refresh {
 		out.RefreshToken = newToken(RefreshPrefix)
 		rt := store.IssuedToken{Hash: Hash(out.RefreshToken), Kind: store.TokenRefresh, AppID: appID, GrantID: grantID, Family: family,
-			Scope: scope, CreatedAt: now}
+			Scope: scope, CreatedAt: now, PKCEOnly: pkceOnly}
 		if s.RefreshTTL > 0 {
 			rt.ExpiresAt = now.Add(s.RefreshTTL)
 		}
@@ -100,9 +103,21 @@ func (s *Service) Issue(ctx context.Context, appID, grantID string, scope []stri
 	return s.IssueFor(ctx, appID, grantID, scope, refresh, s.accessTTL())
 }
 
+// IssuePKCEOnly is Issue for a public client: an authorization code
+// redeemed with the PKCE verifier alone, no client secret. Its refresh
+// tokens (and their rotations) may be redeemed without a client secret
+// by the same client (Refresh with public set).
+func (s *Service) IssuePKCEOnly(ctx context.Context, appID, grantID string, scope []string, refresh bool) (Issued, error) {
+	return s.issue(ctx, appID, grantID, scope, refresh, true, s.accessTTL())
+}
+
 // IssueFor is Issue with the access token's life.
 func (s *Service) IssueFor(ctx context.Context, appID, grantID string, scope []string, refresh bool, ttl time.Duration) (Issued, error) {
-	out, rows := s.pair(appID, grantID, rand.Text(), scope, refresh, ttl)
+	return s.issue(ctx, appID, grantID, scope, refresh, false, ttl)
+}
+
+func (s *Service) issue(ctx context.Context, appID, grantID string, scope []string, refresh, pkceOnly bool, ttl time.Duration) (Issued, error) {
+	out, rows := s.pair(appID, grantID, rand.Text(), scope, refresh, pkceOnly, ttl)
 	err := s.Store.CreateTokens(ctx, rows...)
 	if errors.Is(err, store.ErrNotFound) {
 		return Issued{}, ErrInvalid
@@ -112,18 +127,40 @@ func (s *Service) IssueFor(ctx context.Context, appID, grantID string, scope []s
 
 // Refresh redeems refreshToken for appID: a new access token and a new
 // refresh token in the same family. It returns the redeemed token's
-// record (its grant and scope).
-func (s *Service) Refresh(ctx context.Context, appID, refreshToken string) (Issued, store.IssuedToken, error) {
+// record (its grant and scope). public: the client sent no secret; only
+// a token of a PKCE-only family (IssuePKCEOnly) of appID is then
+// redeemed, anything else is refused before the token is touched
+// (ErrSecretRequired, ErrOtherClient), so that a client_id alone cannot
+// rotate, nor by a replay revoke, another client's tokens.
+func (s *Service) Refresh(ctx context.Context, appID, refreshToken string, public bool) (Issued, store.IssuedToken, error) {
 	if !strings.HasPrefix(refreshToken, RefreshPrefix) || len(refreshToken) > 200 {
 		return Issued{}, store.IssuedToken{}, ErrInvalid
+	}
+	if public {
+		t, err := s.Store.GetToken(ctx, Hash(refreshToken))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return Issued{}, t, ErrInvalid
+		case err != nil:
+			return Issued{}, t, err
+		case t.Kind != store.TokenRefresh:
+			return Issued{}, t, ErrInvalid
+		case t.AppID != appID:
+			return Issued{}, t, ErrOtherClient
+		case !t.PKCEOnly:
+			return Issued{}, t, ErrSecretRequired
+		}
 	}
 	var out Issued
 	old, err := s.Store.UseRefreshToken(ctx, Hash(refreshToken), s.now(), func(old store.IssuedToken) ([]store.IssuedToken, error) {
 		if old.AppID != appID {
 			return nil, ErrOtherClient
 		}
+		if public && !old.PKCEOnly {
+			return nil, ErrSecretRequired
+		}
 		var rows []store.IssuedToken
-		out, rows = s.pair(old.AppID, old.GrantID, old.Family, old.Scope, true, s.accessTTL())
+		out, rows = s.pair(old.AppID, old.GrantID, old.Family, old.Scope, true, old.PKCEOnly, s.accessTTL())
 		return rows, nil
 	})
 	switch {
