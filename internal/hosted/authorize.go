@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -128,6 +129,10 @@ func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback st
 	if len(r.LoginHint) > 320 {
 		return "", invalidRequest("login_hint is too long")
 	}
+	providerPrompt, e := splitPrompt(r.Prompt)
+	if e != nil {
+		return "", e
+	}
 	prov := r.Provider
 	if i := strings.IndexByte(prov, ','); i >= 0 {
 		prov = "" // a list: the first that detection confirms, else the picker
@@ -143,7 +148,7 @@ func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback st
 		Verifier: newVerifier()}
 	az, err := s.Grants.AuthorizeURL(ctx, grant.AuthorizeRequest{AppID: r.ClientID, Provider: prov, CredentialID: r.CredentialID,
 		Scope: r.Scope, RedirectURI: callback, State: "pending", CodeChallenge: s256(fs.Verifier), LoginHint: r.LoginHint,
-		Prompt: providerPrompt(r.Prompt)})
+		Prompt: providerPrompt})
 	if err != nil {
 		return "", asOAuth(err)
 	}
@@ -169,9 +174,30 @@ func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback st
 // provider picker, prompt=select_provider / detect).
 var ErrChooseProvider = invalidRequest("provider is required (google, microsoft, yahoo or zoom), or a login_hint whose provider can be detected")
 
-// providerPrompt maps the Nylas prompt (select_provider, detect: grantd's
-// own pages) to the provider's: none of them is passed on.
-func providerPrompt(string) string { return "" }
+// splitPrompt reads prompt: values separated by commas or spaces. Nylas's
+// values, select_provider and detect, are grantd's own (the provider
+// picker, detection from login_hint) and stay here; OpenID Connect's,
+// login, consent, select_account and none, are returned (space-separated)
+// for the provider, which passes on those it has and refuses the others.
+// Any other value is refused.
+func splitPrompt(prompt string) (string, *Error) {
+	if len(prompt) > 200 {
+		return "", invalidRequest("prompt is too long")
+	}
+	var out []string
+	for _, v := range strings.FieldsFunc(prompt, func(r rune) bool { return r == ',' || r == ' ' }) {
+		switch v {
+		case "select_provider", "detect":
+		case "login", "consent", "select_account", "none":
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		default:
+			return "", invalidRequest("prompt %q is not known: select_provider and detect choose the provider (grantd's pages); login, consent, select_account and none are passed to the provider where it has them", truncate(v, 40))
+		}
+	}
+	return strings.Join(out, " "), nil
+}
 
 // asOAuth turns a service error into an OAuth error when it is the
 // caller's (invalid, not found); other errors pass unchanged.

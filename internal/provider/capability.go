@@ -104,8 +104,11 @@ type Authorization struct {
 	CodeChallenge string
 	// LoginHint proposes the account to sign in with; may be empty.
 	LoginHint string
-	// Prompt is the caller's prompt (consent, select_account, …) in the
-	// provider's words; empty for the provider's default.
+	// Prompt is the application's OpenID Connect prompt values (login,
+	// consent, select_account, none), separated by spaces; empty for the
+	// provider's default. The provider passes on those it has, in its
+	// own words, and refuses the others (a ClassBadRequest *Error saying
+	// which it takes).
 	Prompt string
 }
 

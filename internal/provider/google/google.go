@@ -8,6 +8,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -140,12 +142,15 @@ var authScopes = []string{"openid", "https://www.googleapis.com/auth/userinfo.em
 
 // AuthorizeURL implements provider.AuthCodeExchanger: Google's
 // authorization endpoint (providers.google.auth_url) with offline access
-// (access_type=offline) and, unless the caller chose a prompt, consent
-// (Google sends a refresh token only with a consent).
+// (access_type=offline) and always prompt consent (Google sends a refresh
+// token only with a consent), plus select_account when the application
+// asks for it.
 func (v *Provider) AuthorizeURL(a provider.Authorization) (string, error) {
-	if a.Prompt == "" {
-		a.Prompt = "consent"
+	p, err := prompt(a.Prompt)
+	if err != nil {
+		return "", err
 	}
+	a.Prompt = p
 	return oauthx.AuthCodeURL(v.cfg.AuthURL, a, oauthx.WithScopes(a.Scope, authScopes...),
 		url.Values{"access_type": {"offline"}, "include_granted_scopes": {"true"}})
 }
@@ -178,4 +183,25 @@ func (v *Provider) Refresh(ctx context.Context, client provider.Client, refreshT
 	}
 	return oauthx.Refresh(ctx, oauth, v.hc, client, refreshToken, scope,
 		oauthx.TokenEndpoint{URL: v.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, nil)
+}
+
+// prompt maps the application's prompt values to Google's: consent and
+// select_account (space-separated), consent always among them. login
+// (Google has none) and none (no consent, so no refresh token for grantd)
+// are refused.
+func prompt(p string) (string, error) {
+	out := []string{}
+	for _, v := range strings.Fields(p) {
+		switch v {
+		case "select_account":
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		case "consent":
+		default:
+			return "", provider.Errorf(provider.ClassBadRequest,
+				"Google takes prompt consent or select_account, not %s: grantd always asks Google for consent, the only way to get the refresh token that keeps the grant alive", v)
+		}
+	}
+	return strings.Join(append(out, "consent"), " "), nil
 }

@@ -127,11 +127,18 @@ func (v *Provider) AuthURL(tenant string) string {
 
 // AuthorizeURL implements provider.AuthCodeExchanger: the authorization
 // endpoint of the client's tenant (common by default), always with
-// offline_access.
+// offline_access, and the application's prompt when it is one Microsoft
+// has (login, consent, select_account or none; one of them).
 func (v *Provider) AuthorizeURL(a provider.Authorization) (string, error) {
 	tenant, err := clientTenant(a.Client)
 	if err != nil {
 		return "", err
+	}
+	switch ps := strings.Fields(a.Prompt); {
+	case len(ps) > 1:
+		return "", provider.Errorf(provider.ClassBadRequest, "Microsoft takes one prompt value (login, consent, select_account or none), not %d", len(ps))
+	case len(ps) == 1 && !slices.Contains([]string{"login", "consent", "select_account", "none"}, ps[0]):
+		return "", provider.Errorf(provider.ClassBadRequest, "Microsoft takes prompt login, consent, select_account or none, not %s", ps[0])
 	}
 	return oauthx.AuthCodeURL(v.AuthURL(tenant), a, oauthx.WithScopes(a.Scope, authScopes...), url.Values{"response_mode": {"query"}})
 }

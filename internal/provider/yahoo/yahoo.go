@@ -79,6 +79,9 @@ var _ provider.AuthCodeExchanger = (*Provider)(nil)
 // authorization endpoint (providers.yahoo.auth_url), with the identity
 // scopes.
 func (v *Provider) AuthorizeURL(a provider.Authorization) (string, error) {
+	if a.Prompt != "" {
+		return "", provider.Errorf(provider.ClassBadRequest, "Yahoo's authorization page takes no prompt grantd can pass on (login, consent, select_account, none): leave prompt out for Yahoo")
+	}
 	return oauthx.AuthCodeURL(v.cfg.AuthURL, a, oauthx.WithScopes(a.Scope, "openid", "email", "profile"), nil)
 }
 

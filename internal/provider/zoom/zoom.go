@@ -90,6 +90,9 @@ var _ provider.AuthCodeExchanger = (*Provider)(nil)
 // authorization endpoint (providers.zoom.auth_url). Zoom takes the
 // scopes configured on the app; the requested ones are passed on.
 func (v *Provider) AuthorizeURL(a provider.Authorization) (string, error) {
+	if a.Prompt != "" {
+		return "", provider.Errorf(provider.ClassBadRequest, "Zoom's authorization page takes no prompt grantd can pass on (login, consent, select_account, none): leave prompt out for Zoom")
+	}
 	return oauthx.AuthCodeURL(v.cfg.AuthURL, a, a.Scope, nil)
 }
 
