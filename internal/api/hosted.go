@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/grantd/grantd/internal/fault"
@@ -68,12 +69,49 @@ func (s *Server) publicURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-func clientIP(r *http.Request) string {
+// clientIP is the address of the client: the peer, unless the peer is a
+// trusted proxy (http.trusted_proxies); then the right-most address of
+// X-Forwarded-For (every header line, in order) that is not a trusted
+// proxy, walking from the right while the hops are trusted. Addresses
+// left of the first untrusted one were written by the client and are
+// never believed. A hop that is not an address ends the walk at the last
+// trusted address; all hops trusted: the left-most.
+func (s *Server) clientIP(r *http.Request) string {
 	host := r.RemoteAddr
 	if i := strings.LastIndexByte(host, ':'); i > 0 {
 		host = strings.Trim(host[:i], "[]")
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(peer.Unmap()) {
+		return host
+	}
+	addr := peer.Unmap()
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		a, err := netip.ParseAddr(h)
+		if err != nil {
+			ap, err2 := netip.ParseAddrPort(h)
+			if err2 != nil {
+				break
+			}
+			a = ap.Addr()
+		}
+		addr = a.Unmap().WithZone("")
+		if !s.trusted(addr) {
+			break
+		}
+	}
+	return addr.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // connectAuth is GET /v3/connect/auth: a 302 to the provider.
@@ -115,7 +153,7 @@ func (s *Server) connectAuth(w http.ResponseWriter, r *http.Request) {
 func (s *Server) connectCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	to, err := s.cfg.Hosted.Callback(r.Context(), hosted.CallbackRequest{State: q.Get("state"), Code: q.Get("code"),
-		Error: q.Get("error"), ErrorDescription: q.Get("error_description"), IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512), Answer: q})
+		Error: q.Get("error"), ErrorDescription: q.Get("error_description"), IP: s.clientIP(r), UserAgent: truncate(r.UserAgent(), 512), Answer: q})
 	if err != nil {
 		s.respondOAuth(w, r, err)
 		return

@@ -38,6 +38,9 @@ type hostedApp struct {
 	clientIDs    map[string]string
 	redirectURI  string
 	lastLocation string
+	// callbackXFF, when set, is the X-Forwarded-For of the browser's
+	// request to grantd's callback.
+	callbackXFF string
 }
 
 func newHostedApp(t *testing.T, e *apitest.Env, name string) *hostedApp {
@@ -56,9 +59,16 @@ func (a *hostedApp) connector(prov string) {
 
 // get sends GET u without following redirects and returns the status, the
 // Location and the body.
-func get(t *testing.T, u string) (int, string, []byte) {
+func get(t *testing.T, u string, xff ...string) (int, string, []byte) {
 	t.Helper()
-	resp, err := noFollow.Get(u)
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range xff {
+		req.Header.Add("X-Forwarded-For", v)
+	}
+	resp, err := noFollow.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +112,11 @@ func (a *hostedApp) authorize(t *testing.T, params url.Values, email string) url
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(cb, a.e.HTTP.URL+"/v3/connect/callback?") {
 		t.Fatalf("consent: %d to %q", resp.StatusCode, cb)
 	}
-	st, back, body := get(t, cb)
+	var xff []string
+	if a.callbackXFF != "" {
+		xff = []string{a.callbackXFF}
+	}
+	st, back, body := get(t, cb, xff...)
 	if st != http.StatusFound || !strings.HasPrefix(back, a.redirectURI+"?") {
 		t.Fatalf("callback: %d to %q %s", st, back, body)
 	}

@@ -36,7 +36,7 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request, lim *ratelimit.Li
 // envelope (auth, callback).
 func (s *Server) connectLimited(oauth bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.connectLimit(w, r, oauth, s.cfg.ConnectIPRateLimit, "ip:"+clientIP(r), "this client address") {
+		if s.connectLimit(w, r, oauth, s.cfg.ConnectIPRateLimit, "ip:"+s.clientIP(r), "this client address") {
 			return
 		}
 		h(w, r)
@@ -87,7 +87,7 @@ func connectAllow(lim *ratelimit.Limiter, key, routes, who string) (int64, strin
 // take no API key either. Over it, v2's 429 ({message, type}).
 func (s *Server) v2Limited(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if secs, msg, limited := connectAllow(s.cfg.ConnectIPRateLimit, "ip:"+clientIP(r), "v2 native authentication", "this client address"); limited {
+		if secs, msg, limited := connectAllow(s.cfg.ConnectIPRateLimit, "ip:"+s.clientIP(r), "v2 native authentication", "this client address"); limited {
 			s.cfg.Native.TooManyRequests(w, r, int(secs), msg)
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -62,7 +63,10 @@ type Config struct {
 	// ConnectIPRateLimit and ConnectClientRateLimit bound the
 	// unauthenticated hosted OAuth routes per client IP and per
 	// client_id (where the request names one); nil: no limit.
-	ConnectIPRateLimit     *ratelimit.Limiter
+	ConnectIPRateLimit *ratelimit.Limiter
+	// TrustedProxies (http.trusted_proxies): from a peer in one of
+	// them, the client address is taken from X-Forwarded-For (clientIP).
+	TrustedProxies         []netip.Prefix
 	ConnectClientRateLimit *ratelimit.Limiter
 	// PasswordCheckRateLimit bounds the checks of one agent mailbox's
 	// password (a bucket per application and address); nil: no limit.

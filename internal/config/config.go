@@ -210,6 +210,12 @@ type HTTP struct {
 	// answers Go's runtime profiles (/debug/pprof/), for measuring it as
 	// it runs; empty: nowhere.
 	PprofListen string `yaml:"pprof_listen"`
+	// TrustedProxies are the addresses (CIDR prefixes or single
+	// addresses) of the reverse proxies in front of grantd: from a peer
+	// among them, the client's address is the right-most address of
+	// X-Forwarded-For that is not a trusted proxy. Empty: trust nobody,
+	// the client is the peer.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Vault configures the master keyring.

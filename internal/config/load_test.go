@@ -94,7 +94,7 @@ providers:
 
 func TestEnvMapping(t *testing.T) {
 	keys := Keys()
-	if len(keys) != 87 {
+	if len(keys) != 88 {
 		t.Errorf("%d keys; update this test and docs/configuration.md when adding keys", len(keys))
 	}
 	want := map[string]string{
@@ -376,6 +376,9 @@ func TestValidate(t *testing.T) {
 		{"ratelimit.detect_burst", "0", "ratelimit.detect_burst"},
 		{"network.allowed_cidrs", "10.20.0.0/16, fd00:1::/64,192.168.1.7", ""},
 		{"network.allowed_cidrs", "10.20.0.0/33", "network.allowed_cidrs"},
+		{"http.trusted_proxies", "10.0.0.0/8, 192.168.1.7,fd00::/8", ""},
+		{"http.trusted_proxies", "10.0.0.0/33", "http.trusted_proxies"},
+		{"http.trusted_proxies", "proxy.internal", "http.trusted_proxies"},
 		{"network.allowed_cidrs", "mail.internal", "network.allowed_cidrs"},
 		{"store.timeout", "0s", "store.timeout"},
 	}

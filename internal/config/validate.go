@@ -64,6 +64,11 @@ func (c Config) Validate() error {
 		}
 	}
 
+	for _, cidr := range c.HTTP.TrustedProxies {
+		if _, err := netx.ParseCIDR(cidr); err != nil {
+			bad("http.trusted_proxies", "%v", err)
+		}
+	}
 	for _, cidr := range c.Network.AllowedCIDRs {
 		if _, err := netx.ParseCIDR(cidr); err != nil {
 			bad("network.allowed_cidrs", "%v", err)

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -348,6 +349,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		RateLimit:              apiLimit,
 		DetectRateLimit:        ratelimit.New(float64(cfg.RateLimit.DetectRequestsPerSecond), cfg.RateLimit.DetectBurst),
 		ConnectIPRateLimit:     ratelimit.New(float64(cfg.RateLimit.ConnectRequestsPerSecond), cfg.RateLimit.ConnectBurst),
+		TrustedProxies:         trustedProxies(cfg.HTTP.TrustedProxies),
 		ConnectClientRateLimit: ratelimit.New(float64(cfg.RateLimit.ConnectRequestsPerSecond), cfg.RateLimit.ConnectBurst),
 		PasswordCheckRateLimit: ratelimit.New(float64(cfg.RateLimit.PasswordChecksPerMinute)/60, cfg.RateLimit.PasswordCheckBurst),
 	})
@@ -597,4 +599,15 @@ func (s *Server) storeKind() string {
 		return "postgres"
 	}
 	return "sqlite " + SQLitePath(s.Config)
+}
+
+// trustedProxies parses http.trusted_proxies (checked by config.Validate).
+func trustedProxies(cidrs []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		if p, err := netx.ParseCIDR(c); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
