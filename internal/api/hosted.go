@@ -232,7 +232,6 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 		"authorization_endpoint":                base + "/v3/connect/auth",
 		"token_endpoint":                        base + "/v3/connect/token",
 		"revocation_endpoint":                   base + "/v3/connect/revoke",
-		"introspection_endpoint":                base + "/v3/connect/tokeninfo",
 		"jwks_uri":                              base + "/.well-known/jwks.json",
 		"response_types_supported":              []string{"code"},
 		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "client_credentials"},
