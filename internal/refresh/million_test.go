@@ -133,7 +133,7 @@ func TestRefreshMillion(t *testing.T) {
 	setup := time.Now()
 	dueIDs, vendIDs := make([]string, due), make([]string, vend)
 	mk := func(i int, origin time.Time, rt string) (store.Grant, error) {
-		at := origin.Add(time.Duration(int64(span) * int64(i) / int64(n))).Truncate(time.Microsecond)
+		at := origin.Add(time.Duration(float64(span) * float64(i) / float64(n))).Truncate(time.Microsecond)
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		g := store.Grant{
 			ID: tenant.NewID(), AppID: c.appID, Provider: "google", Email: fmt.Sprintf("user%07d@bench.example.com", i), Status: store.GrantValid,
@@ -328,7 +328,7 @@ func TestRefreshMillion(t *testing.T) {
 					readErrs[w] = err
 					return
 				}
-				planned := base.Add(time.Duration(int64(span) * int64(i) / int64(n))).Truncate(time.Microsecond)
+				planned := base.Add(time.Duration(float64(span) * float64(i) / float64(n))).Truncate(time.Microsecond)
 				mu.Lock()
 				switch {
 				case g.Status != store.GrantValid:
