@@ -19,7 +19,7 @@ import (
 func TestAppPermissionGrantsKeptAlive(t *testing.T) {
 	t.Parallel()
 	const tenant = "0c0f7a3e-0000-4000-8000-c0c0c0c0c0c0"
-	c := newCluster(t, 1, "", nil)
+	c := newCluster(t, 1, "", fixedConcurrency)
 	c.connector("microsoft")
 	c.sb.AddClient("microsoft", "app-client", "app-secret")
 	c.sb.GrantAdminConsent(tenant, "app-client")

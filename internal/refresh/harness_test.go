@@ -54,7 +54,7 @@ func fastRefresh(c *config.Config) {
 }
 
 // fixedConcurrency turns the adaptive per-provider limit off (min = max),
-// for tests of the per-grant retries and backoff during a provider outage:
+// for tests that count the per-grant retries during a provider outage:
 // with it on, the provider-wide back-off (TestAdaptiveProviderConcurrency)
 // makes fewer attempts than the counts they check.
 func fixedConcurrency(c *config.Config) {
