@@ -10,15 +10,9 @@ import (
 	"github.com/grantd/grantd/internal/token"
 )
 
-// TokenInfo is the data of GET /v3/connect/tokeninfo (RFC 9068 claims).
-type TokenInfo struct {
-	Iss   string `json:"iss"`
-	Aud   string `json:"aud"`
-	Sub   string `json:"sub"`
-	Email string `json:"email,omitempty"`
-	Iat   int64  `json:"iat"`
-	Exp   int64  `json:"exp"`
-}
+// TokenInfo is the data of GET /v3/connect/tokeninfo (RFC 9068 claims):
+// the claims of an id_token, for an access token too.
+type TokenInfo = idtoken.Claims
 
 func invalidToken(format string, args ...any) *Error {
 	return oauthErr(http.StatusUnauthorized, "invalid_token", format, args...)
