@@ -421,6 +421,18 @@ func TestHostedOAuthBadInput(t *testing.T) {
 	}
 	st, body = a.token(t, map[string]any{"grant_type": "refresh_token", "client_id": b.appID, "client_secret": b.key, "refresh_token": tok["refresh_token"]})
 	oauthError(t, "refresh token of another application", st, body, 400, "invalid_grant")
+	// Its first holder refreshes; another application then replays the
+	// used token with its own key: refused, and the family, which is not
+	// that application's, is left alone.
+	st, fresh := a.token(t, map[string]any{"grant_type": "refresh_token", "client_id": a.appID, "client_secret": a.key, "refresh_token": tok["refresh_token"]})
+	if st != 200 || fresh["access_token"] == nil {
+		t.Fatalf("refresh: %d %v", st, fresh)
+	}
+	st, body = a.token(t, map[string]any{"grant_type": "refresh_token", "client_id": b.appID, "client_secret": b.key, "refresh_token": tok["refresh_token"]})
+	oauthError(t, "used refresh token replayed by another application", st, body, 400, "invalid_grant")
+	if r := e.Do("GET", "/v3/connect/tokeninfo?access_token="+fresh["access_token"].(string), "", nil); r.Status != 200 {
+		t.Errorf("another application's replay revoked the family: tokeninfo %d %s", r.Status, r.Raw)
+	}
 	for _, q := range []string{"", "?access_token=gat_nope", "?id_token=eyJ.x.y", "?access_token=" + tok["refresh_token"].(string)} {
 		r := e.Do("GET", "/v3/connect/tokeninfo"+q, "", nil)
 		if r.Status < 400 || r.Status > 401 || r.Body["error"] == nil || r.Body["error_description"] == "" {

@@ -127,29 +127,31 @@ func (s *Service) issue(ctx context.Context, appID, grantID string, scope []stri
 
 // Refresh redeems refreshToken for appID: a new access token and a new
 // refresh token in the same family. It returns the redeemed token's
-// record (its grant and scope). public: the client sent no secret; only
-// a token of a PKCE-only family (IssuePKCEOnly) of appID is then
-// redeemed, anything else is refused before the token is touched
-// (ErrSecretRequired, ErrOtherClient), so that a client_id alone cannot
-// rotate, nor by a replay revoke, another client's tokens.
+// record (its grant and scope). A token of another application is
+// refused before it is touched (ErrOtherClient), so that no client can
+// rotate another's tokens, nor revoke them by replaying a used one (the
+// replay revokes the family inside the store's transaction). public: the
+// client sent no secret; only a token of a PKCE-only family
+// (IssuePKCEOnly) is then redeemed, any other is refused untouched
+// (ErrSecretRequired).
 func (s *Service) Refresh(ctx context.Context, appID, refreshToken string, public bool) (Issued, store.IssuedToken, error) {
 	if !strings.HasPrefix(refreshToken, RefreshPrefix) || len(refreshToken) > 200 {
 		return Issued{}, store.IssuedToken{}, ErrInvalid
 	}
-	if public {
-		t, err := s.Store.GetToken(ctx, Hash(refreshToken))
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return Issued{}, t, ErrInvalid
-		case err != nil:
-			return Issued{}, t, err
-		case t.Kind != store.TokenRefresh:
-			return Issued{}, t, ErrInvalid
-		case t.AppID != appID:
-			return Issued{}, t, ErrOtherClient
-		case !t.PKCEOnly:
-			return Issued{}, t, ErrSecretRequired
-		}
+	// A token's application and family kind never change, so this read
+	// outside the transaction decides for it.
+	t, err := s.Store.GetToken(ctx, Hash(refreshToken))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Issued{}, t, ErrInvalid
+	case err != nil:
+		return Issued{}, t, err
+	case t.Kind != store.TokenRefresh:
+		return Issued{}, t, ErrInvalid
+	case t.AppID != appID:
+		return Issued{}, t, ErrOtherClient
+	case public && !t.PKCEOnly:
+		return Issued{}, t, ErrSecretRequired
 	}
 	var out Issued
 	old, err := s.Store.UseRefreshToken(ctx, Hash(refreshToken), s.now(), func(old store.IssuedToken) ([]store.IssuedToken, error) {
