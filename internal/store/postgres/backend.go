@@ -246,9 +246,18 @@ func (t *txQuerier) commit(ctx context.Context) error {
 	ops = append(ops, "commit")
 	br := t.conn.SendBatch(ctx, &batch)
 	for _, op := range ops {
-		if _, err := br.Exec(); err != nil {
+		tag, err := br.Exec()
+		if err != nil {
 			_ = br.Close()
 			return flavor.Err(op, err)
+		}
+		// PostgreSQL answers COMMIT in a transaction an earlier error
+		// aborted with the tag ROLLBACK, not with an error: nothing was
+		// written, and the caller must not be told otherwise (pgx.Tx's
+		// Commit reports it as ErrTxCommitRollback).
+		if op == "commit" && tag.String() == "ROLLBACK" {
+			_ = br.Close()
+			return flavor.Err("commit", pgx.ErrTxCommitRollback)
 		}
 	}
 	return flavor.Err("commit", br.Close())

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync/atomic"
 
+	"github.com/grantd/grantd/internal/store/sqlstore"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -38,4 +39,9 @@ type countingConn struct {
 func (c countingConn) Write(b []byte) (int, error) {
 	c.writes.Add(1)
 	return c.Conn.Write(b)
+}
+
+// TxOf exposes the backend's Tx (sqlstore's transactions) to the tests.
+func TxOf(s *Store) func(ctx context.Context, fn func(ctx context.Context, q sqlstore.Querier) error) error {
+	return (*backend)(s).Tx
 }

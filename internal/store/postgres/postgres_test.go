@@ -19,6 +19,7 @@ import (
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/store/conformance"
 	"github.com/grantd/grantd/internal/store/postgres"
+	"github.com/grantd/grantd/internal/store/sqlstore"
 )
 
 const envURL = "GRANTD_TEST_DATABASE_URL"
@@ -348,5 +349,30 @@ func TestGrantWriteRoundTrips(t *testing.T) {
 		if e.GrantID == dup.ID {
 			t.Fatalf("the failed create left its event %+v", e)
 		}
+	}
+}
+
+// A transaction whose closure ignored a failed statement (the server
+// aborted the transaction) and returned nil is not reported committed:
+// PostgreSQL answers its COMMIT with the tag ROLLBACK, not an error.
+func TestCommitOfAbortedTransactionFails(t *testing.T) {
+	s := open(t, testSchema(t))
+	ctx := t.Context()
+	if _, err := postgres.PoolOf(s).Exec(ctx, `CREATE TABLE tx_probe (id int PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	err := postgres.TxOf(s)(ctx, func(ctx context.Context, q sqlstore.Querier) error {
+		if _, err := q.Exec(ctx, `INSERT INTO tx_probe VALUES (1)`); err != nil {
+			return err
+		}
+		_, _ = q.Exec(ctx, `INSERT INTO tx_probe VALUES (1)`) // fails: the transaction is aborted
+		return nil
+	})
+	var n int
+	if qerr := postgres.PoolOf(s).QueryRow(ctx, `SELECT count(*) FROM tx_probe`).Scan(&n); qerr != nil {
+		t.Fatal(qerr)
+	}
+	if err == nil || n != 0 {
+		t.Fatalf("Tx returned %v with %d rows committed; want an error and 0 rows", err, n)
 	}
 }
