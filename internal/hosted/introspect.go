@@ -52,7 +52,7 @@ func (s *Service) introspectIDToken(ctx context.Context, idToken string) (TokenI
 	if err != nil {
 		return TokenInfo{}, err
 	}
-	return TokenInfo{Iss: c.Iss, Aud: c.Aud, Sub: c.Sub, Email: c.Email, Iat: c.Iat, Exp: c.Exp}, nil
+	return c, nil
 }
 
 // Grant returns a live access token's record and its grant
