@@ -129,23 +129,9 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request, p *prov, te
 	now := s.now()
 	p.mu.Lock()
 	red, kind, detail := p.redeem(now, clientID, secret, rt, tenant, requested, newAccess, newRefresh)
-	if kind >= 0 {
-		p.stats.Rejections++
-		p.mu.Unlock()
-		s.writeTokenError(w, r, p, kind, 0, detail)
+	if !s.answerRedemption(w, r, p, red, kind, detail, answerDelay) {
 		return
 	}
-	p.stats.Redemptions++
-	p.mu.Unlock()
-	if !s.hold(r.Context(), answerDelay) {
-		// The client is gone: the redemption (and rotation) stands, its
-		// answer is lost.
-		p.mu.Lock()
-		p.stats.LostAnswers++
-		p.mu.Unlock()
-		return
-	}
-	s.writeTokenResponse(w, r, p, red)
 	if red.refresh != "" {
 		p.mu.Lock()
 		if g := p.refresh[red.refresh]; g != nil {
@@ -184,18 +170,30 @@ func (s *Sandbox) serveCodeGrant(w http.ResponseWriter, r *http.Request, p *prov
 	now := s.now()
 	p.mu.Lock()
 	red, kind, detail := p.redeemCode(now, clientID, secret, form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier"), newAccess, newRefresh)
+	s.answerRedemption(w, r, p, red, kind, detail, answerDelay)
+}
+
+// answerRedemption counts a redemption's outcome (called with p.mu held;
+// it unlocks), waits answerDelay and writes the answer or the error. It
+// reports whether the token answer was written: a client gone during the
+// wait keeps its redemption (and rotation) and loses the answer.
+func (s *Sandbox) answerRedemption(w http.ResponseWriter, r *http.Request, p *prov, red redemption, kind tokErr, detail string, answerDelay time.Duration) bool {
 	if kind >= 0 {
 		p.stats.Rejections++
 		p.mu.Unlock()
 		s.writeTokenError(w, r, p, kind, 0, detail)
-		return
+		return false
 	}
 	p.stats.Redemptions++
 	p.mu.Unlock()
 	if !s.hold(r.Context(), answerDelay) {
-		return
+		p.mu.Lock()
+		p.stats.LostAnswers++
+		p.mu.Unlock()
+		return false
 	}
 	s.writeTokenResponse(w, r, p, red)
+	return true
 }
 
 // redeem performs a refresh_token grant. Callers hold p.mu. kind is -1 on
