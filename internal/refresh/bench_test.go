@@ -185,7 +185,9 @@ func refreshLoad(t *testing.T, bin string, n int, window time.Duration, nodes in
 	if err := storeGrants(n, func(i int) (store.Grant, string) {
 		at := base
 		if window > 0 {
-			at = base.Add(window * time.Duration(i) / time.Duration(n))
+			// In floating point: window × i overflows int64 nanoseconds
+			// for long windows (a day at 107,000 grants).
+			at = base.Add(time.Duration(float64(window) * float64(i) / float64(n)))
 		}
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		g := store.Grant{
