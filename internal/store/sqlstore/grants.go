@@ -25,17 +25,19 @@ var grantListColumns = strings.Replace(grantColumns, " secrets,", "", 1)
 // first three (id, app_id, created_at) never change after the insert.
 var grantWriteColumns = append(strings.Split(strings.NewReplacer("\n", "", "\t", "", " ", "").Replace(grantColumns), ","), "email_key")
 
+// insertGrantSQL inserts every written column of a grant.
+var insertGrantSQL = `INSERT INTO grants (` + strings.Join(grantWriteColumns, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(grantWriteColumns)-1) + `)`
+
 var (
-	qInsertGrant = newStmt(`INSERT INTO grants (` + strings.Join(grantWriteColumns, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(grantWriteColumns)-1) + `)`)
+	qInsertGrant = newStmt(insertGrantSQL)
 	qGetGrant    = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND id = ?`)
 	qLockGrant   = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND id = ?{forUpdate}`)
 	qGrantEmail  = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND email_key = ?`)
 	// A create that finds the email taken inserts nothing (no failed
 	// statement to roll back); UpsertGrant then locks the grant there.
-	qInsertGrantIfNew = newStmt(`INSERT INTO grants (` + strings.Join(grantWriteColumns, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(grantWriteColumns)-1) + `)
-		ON CONFLICT (app_id, email_key) DO NOTHING`)
-	qLockGrantEmail = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND email_key = ?{forUpdate}`)
-	qDeleteGrant    = newStmt(`DELETE FROM grants WHERE app_id = ? AND id = ?`)
+	qInsertGrantIfNew = newStmt(insertGrantSQL + ` ON CONFLICT (app_id, email_key) DO NOTHING`)
+	qLockGrantEmail   = newStmt(`SELECT ` + grantColumns + ` FROM grants WHERE app_id = ? AND email_key = ?{forUpdate}`)
+	qDeleteGrant      = newStmt(`DELETE FROM grants WHERE app_id = ? AND id = ?`)
 
 	// The credential first, then the connector: the order DeleteConnector
 	// deletes them in (the other order deadlocks with it on PostgreSQL).

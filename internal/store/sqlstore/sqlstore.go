@@ -333,10 +333,7 @@ func updateRecord[T any](ctx context.Context, s *Store, op string, lock stmt, ke
 func updateConfig[T any](ctx context.Context, s *Store, appID, op string, lock stmt, keys []any, scan func(Row) (T, error),
 	update func(old T) (T, error), write func(ctx context.Context, q Querier, old, v T) (T, error)) (T, error) {
 	var out T
-	err := s.db.Tx(ctx, func(ctx context.Context, q Querier) error {
-		if err := s.bumpConfig(ctx, q, appID); err != nil {
-			return err
-		}
+	err := s.configTx(ctx, appID, func(ctx context.Context, q Querier) error {
 		var err error
 		out, err = updateIn(ctx, s, q, op, lock, keys, scan, update, write)
 		return err
