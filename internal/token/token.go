@@ -155,12 +155,7 @@ func (s *Service) Refresh(ctx context.Context, appID, refreshToken string, publi
 	}
 	var out Issued
 	old, err := s.Store.UseRefreshToken(ctx, Hash(refreshToken), s.now(), func(old store.IssuedToken) ([]store.IssuedToken, error) {
-		if old.AppID != appID {
-			return nil, ErrOtherClient
-		}
-		if public && !old.PKCEOnly {
-			return nil, ErrSecretRequired
-		}
+		// old's application and PKCE-only flag are t's, checked above.
 		var rows []store.IssuedToken
 		out, rows = s.pair(old.AppID, old.GrantID, old.Family, old.Scope, true, old.PKCEOnly, s.accessTTL())
 		return rows, nil
