@@ -128,6 +128,7 @@ func (s *Sandbox) serveAuthorize(w http.ResponseWriter, r *http.Request, p *prov
 	p.mu.Lock()
 	p.codes[code] = &authCode{user: u, clientID: clientID, redirectURI: redirectURI, scopes: strings.Fields(q.Get("scope")),
 		challenge: q.Get("code_challenge"), method: method, expires: now.Add(CodeTTL)}
+	p.sweep(now) // codes never redeemed expire too
 	p.mu.Unlock()
 	redirect(url.Values{"code": {code}})
 }

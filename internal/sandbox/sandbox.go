@@ -668,7 +668,8 @@ func (p *prov) takeFailure(endpoint string) (status int, delay, answer time.Dura
 	return 0, 0, 0, false
 }
 
-// sweep drops expired access tokens and refresh tokens past their grace
+// sweep drops expired access tokens and authorization codes and refresh
+// tokens past their grace
 // period, every few thousand issues. Callers hold p.mu.
 func (p *prov) sweep(now time.Time) {
 	p.inserts++
@@ -679,6 +680,11 @@ func (p *prov) sweep(now time.Time) {
 	for t, a := range p.access {
 		if !now.Before(a.expires) {
 			delete(p.access, t)
+		}
+	}
+	for c, a := range p.codes {
+		if !now.Before(a.expires) {
+			delete(p.codes, c)
 		}
 	}
 	live := make(map[uint64]bool)
