@@ -86,12 +86,18 @@ func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback st
 	if r.ClientID == "" {
 		return "", invalidRequest("client_id is required: the application id")
 	}
-	if _, err := s.Store.GetApplication(ctx, r.ClientID); err != nil {
+	// The application's configuration version (ErrNotFound for no
+	// application) is read once and pinned, so that the connector and
+	// credential lookups below use the node's cache without reading it
+	// again each (the API key's requests get theirs from the key).
+	ver, err := s.Store.GetConfigVersion(ctx, r.ClientID)
+	if err != nil {
 		if isNotFound(err) {
 			return "", invalidClient("client_id %q is not an application of this grantd", truncate(r.ClientID, 64))
 		}
 		return "", err
 	}
+	ctx = store.WithConfigVersion(ctx, r.ClientID, ver)
 	if r.RedirectURI == "" {
 		return "", invalidRequest("redirect_uri is required: one of the application's redirect URIs")
 	}

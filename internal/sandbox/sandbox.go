@@ -668,9 +668,9 @@ func (p *prov) takeFailure(endpoint string) (status int, delay, answer time.Dura
 	return 0, 0, 0, false
 }
 
-// sweep drops expired access tokens and authorization codes and refresh
-// tokens past their grace
-// period, every few thousand issues. Callers hold p.mu.
+// sweep drops expired access tokens and authorization codes, and refresh
+// tokens past their grace period, every few thousand issues. Callers hold
+// p.mu.
 func (p *prov) sweep(now time.Time) {
 	p.inserts++
 	if p.inserts < 4096 {
