@@ -18,6 +18,7 @@ import (
 	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/versioncache"
 )
 
 // Sealer encrypts and decrypts secrets (internal/vault implements it).
@@ -46,7 +47,7 @@ type Service struct {
 	Now       func() time.Time
 	NewID     func() string
 
-	cache cache // connectors and credentials read (cache.go)
+	cache versioncache.Cache[cached] // connectors and credentials read (cache.go)
 }
 
 // OAuth reports whether prov's grants hold a refresh token of an OAuth

@@ -14,11 +14,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/versioncache"
 )
 
 // KeyPrefix starts every API key grantd issues, so that secret scanners and
@@ -63,29 +62,19 @@ type Service struct {
 	NewID func() string
 
 	// keys caches, by key hash, the active keys that authenticated
-	// requests with their application and the application's
-	// configuration version when they were read. A cached key is used
-	// only while the application's version is still that one (one read
-	// of an integer per request, store.Store.GetConfigVersion), and every
-	// change to an application's keys or settings grows its version in
-	// the same transaction: a revocation on any node, or by grantd apikey
-	// revoke, refuses the key from the next request on, on every node.
-	// Entries also expire after keyTTL, and there are at most maxKeys.
-	keys    sync.Map // string(hash) → *cachedKey
-	keysLen atomic.Int64
+	// requests with their application, under the application's
+	// configuration version when they were read (one read of an integer
+	// per request checks it; internal/versioncache). Every change to an
+	// application's keys or settings grows its version in the same
+	// transaction: a revocation on any node, or by grantd apikey revoke,
+	// refuses the key from the next request on, on every node.
+	keys versioncache.Cache[cachedKey]
 }
 
 type cachedKey struct {
-	key     store.APIKey
-	app     Application
-	version int64
-	expires time.Time
+	key store.APIKey
+	app Application
 }
-
-const (
-	keyTTL  = time.Minute
-	maxKeys = 10000
-)
 
 // New returns a Service over st.
 func New(st store.Store) *Service {
@@ -187,23 +176,19 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 		return Principal{}, ErrUnauthorized
 	}
 	h := HashKey(key)
-	now := time.Now()
-	if v, ok := s.keys.Load(string(h)); ok {
-		c := v.(*cachedKey)
-		if now.Before(c.expires) {
-			ver, err := s.Store.GetConfigVersion(ctx, c.key.AppID)
-			if errors.Is(err, store.ErrNotFound) {
-				s.forget(h)
-				return Principal{}, ErrUnauthorized
-			}
-			if err != nil {
-				return Principal{}, err
-			}
-			if ver == c.version {
-				return Principal{App: c.app, Key: c.key, ConfigVersion: ver}, nil
-			}
+	if c, cver, ok := s.keys.Peek(string(h)); ok {
+		ver, err := s.Store.GetConfigVersion(ctx, c.key.AppID)
+		if errors.Is(err, store.ErrNotFound) {
+			s.keys.Delete(string(h))
+			return Principal{}, ErrUnauthorized
 		}
-		s.forget(h)
+		if err != nil {
+			return Principal{}, err
+		}
+		if ver == cver {
+			return Principal{App: c.app, Key: c.key, ConfigVersion: ver}, nil
+		}
+		s.keys.Delete(string(h))
 	}
 	// One statement reads the key, its application and the version
 	// together, so the copy cached is the state of that version.
@@ -219,30 +204,8 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 	if subtle.ConstantTimeCompare(k.Hash, h) != 1 || !k.RevokedAt.IsZero() {
 		return Principal{}, ErrUnauthorized
 	}
-	s.remember(h, &cachedKey{key: k, app: app, version: ver, expires: now.Add(keyTTL)})
+	s.keys.Put(string(h), ver, cachedKey{key: k, app: app})
 	return Principal{App: app, Key: k, ConfigVersion: ver}, nil
-}
-
-func (s *Service) remember(h []byte, c *cachedKey) {
-	if s.keysLen.Load() >= maxKeys {
-		// Full: drop every entry (the keys in use come back at their next
-		// request) rather than track an order.
-		s.keys.Range(func(k, _ any) bool {
-			if _, ok := s.keys.LoadAndDelete(k); ok {
-				s.keysLen.Add(-1)
-			}
-			return true
-		})
-	}
-	if _, loaded := s.keys.Swap(string(h), c); !loaded {
-		s.keysLen.Add(1)
-	}
-}
-
-func (s *Service) forget(h []byte) {
-	if _, ok := s.keys.LoadAndDelete(string(h)); ok {
-		s.keysLen.Add(-1)
-	}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
