@@ -2,8 +2,6 @@ package grant
 
 import (
 	"context"
-	"sort"
-	"strings"
 
 	"github.com/grantd/grantd/internal/provider"
 )
@@ -17,16 +15,9 @@ import (
 // consentProvider returns prov's AdminConsenter, or a fault.Invalid error
 // naming the providers that have one.
 func (s *Service) consentProvider(prov string) (provider.AdminConsenter, error) {
-	capable := provider.Capable[provider.AdminConsenter](s.Providers)
-	if c, ok := capable[prov]; ok {
-		return c, nil
-	}
-	var names []string
-	for n := range capable {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return nil, invalid("provider %q has no admin consent; response_type=adminconsent serves: %s", prov, strings.Join(names, ", "))
+	return capability[provider.AdminConsenter](s, prov, func(names string) error {
+		return invalid("provider %q has no admin consent; response_type=adminconsent serves: %s", prov, names)
+	})
 }
 
 // AdminConsentURL returns where an administrator of the tenant of the

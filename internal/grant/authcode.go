@@ -40,20 +40,22 @@ type Authorization struct {
 // codeProvider returns prov's AuthCodeExchanger, or a fault.Invalid error
 // naming the providers that have one.
 func (s *Service) codeProvider(prov string) (provider.AuthCodeExchanger, error) {
-	capable := provider.Capable[provider.AuthCodeExchanger](s.Providers)
-	if x, ok := capable[prov]; ok {
-		return x, nil
-	}
-	var names []string
-	for _, n := range s.Providers.Names() {
-		if _, ok := capable[n]; ok {
-			names = append(names, n)
+	return capability[provider.AuthCodeExchanger](s, prov, func(names string) error {
+		if prov == "" {
+			return invalid("provider is required; hosted OAuth serves: %s", names)
 		}
+		return invalid("provider %q cannot be authorized through hosted OAuth; use one of %s (password providers use POST /v3/connect/custom)", prov, names)
+	})
+}
+
+// capability returns prov as its capability T, or the error missing
+// makes of the names of the providers that have T.
+func capability[T any](s *Service, prov string, missing func(names string) error) (T, error) {
+	if c, ok := provider.As[T](s.Providers, prov); ok {
+		return c, nil
 	}
-	if prov == "" {
-		return nil, invalid("provider is required; hosted OAuth serves: %s", strings.Join(names, ", "))
-	}
-	return nil, invalid("provider %q cannot be authorized through hosted OAuth; use one of %s (password providers use POST /v3/connect/custom)", prov, strings.Join(names, ", "))
+	var zero T
+	return zero, missing(strings.Join(provider.NamesOf[T](s.Providers), ", "))
 }
 
 func (s *Service) resolveCode(ctx context.Context, appID, prov, credID string) (provider.AuthCodeExchanger, connector.Resolved, error) {

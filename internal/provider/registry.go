@@ -76,6 +76,24 @@ func Capable[T any](r *Registry) map[string]T {
 	return out
 }
 
+// As returns the provider name as its capability T, if it has it.
+func As[T any](r *Registry, name string) (T, bool) {
+	c, ok := r.Get(name).(T)
+	return c, ok
+}
+
+// NamesOf lists the registered providers that implement the capability T,
+// in the registry's order.
+func NamesOf[T any](r *Registry) []string {
+	var out []string
+	for _, n := range r.Names() {
+		if _, ok := r.by[n].(T); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Implements reports whether the provider name implements the capability
 // T.
 func Implements[T any](r *Registry, name string) bool {
