@@ -280,7 +280,7 @@ type Grants interface {
 // never a grant write.
 type Store interface {
 	GetGrant(ctx context.Context, appID, id string) (store.Grant, error)
-	ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]store.Grant, error)
+	ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, skipProviders []string) ([]store.Grant, error)
 	ClaimGrant(ctx context.Context, appID, id, owner string, lease time.Duration, now time.Time) (store.Grant, bool, error)
 	ReleaseGrant(ctx context.Context, appID, id, owner string) error
 	CountDueGrants(ctx context.Context, now time.Time) (int, error)

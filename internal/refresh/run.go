@@ -56,7 +56,7 @@ func (r *Refresher) Run(ctx context.Context) {
 			}
 		}
 		now := r.now()
-		gs, err := r.st.ClaimDueGrants(ctx, now, r.cfg.Owner, r.cfg.Lease, free)
+		gs, err := r.st.ClaimDueGrants(ctx, now, r.cfg.Owner, r.cfg.Lease, free, nil)
 		if err != nil && ctx.Err() == nil {
 			r.markDown()
 			r.log.Warn("refresh: claim due grants", slog.Any("err", err))

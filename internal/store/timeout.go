@@ -210,9 +210,9 @@ func (t *timeoutStore) DeleteGrant(ctx context.Context, appID, id string, events
 	return do0(t, ctx, "delete grant", func(ctx context.Context) error { return t.s.DeleteGrant(ctx, appID, id, events...) })
 }
 
-func (t *timeoutStore) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]Grant, error) {
+func (t *timeoutStore) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, skipProviders []string) ([]Grant, error) {
 	return do1(t, ctx, "claim due grants", func(ctx context.Context) ([]Grant, error) {
-		return t.s.ClaimDueGrants(ctx, now, owner, lease, limit)
+		return t.s.ClaimDueGrants(ctx, now, owner, lease, limit, skipProviders)
 	})
 }
 

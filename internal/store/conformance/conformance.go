@@ -65,6 +65,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RewrapSecretsConcurrentChange", testRewrapSecretsConcurrentChange},
 		{"ClaimDueGrants", testClaimDueGrants},
 		{"ClaimDueGrantsConcurrent", testClaimDueGrantsConcurrent},
+		{"ClaimDueGrantsSkipProviders", testClaimDueGrantsSkipProviders},
+		{"ClaimDueGrantsPlan", testClaimDueGrantsPlan},
 		{"ClaimGrant", testClaimGrant},
 		{"ExtendLapsedLeases", testExtendLapsedLeases},
 		{"KeyringCheck", testKeyringCheck},

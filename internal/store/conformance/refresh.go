@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func testClaimDueGrants(t *testing.T, s store.Store) {
 	must(t, "CountDueGrants", err)
 	mustEqual(t, "CountDueGrants", n, 5) // early, late, exact, leased, expired
 
-	got, err := s.ClaimDueGrants(ctx, now, "me", time.Minute, 2)
+	got, err := s.ClaimDueGrants(ctx, now, "me", time.Minute, 2, nil)
 	must(t, "ClaimDueGrants", err)
 	ids := grantIDs(got)
 	sort.Strings(ids)
@@ -62,7 +63,7 @@ func testClaimDueGrants(t *testing.T, s store.Store) {
 		mustEqual(t, "a claim keeps the version", stored.Version, int64(1))
 	}
 
-	got, err = s.ClaimDueGrants(ctx, now, "me2", time.Minute, 10)
+	got, err = s.ClaimDueGrants(ctx, now, "me2", time.Minute, 10, nil)
 	must(t, "ClaimDueGrants", err)
 	ids = grantIDs(got)
 	sort.Strings(ids)
@@ -70,13 +71,13 @@ func testClaimDueGrants(t *testing.T, s store.Store) {
 	sort.Strings(want)
 	mustEqual(t, "second claim (leases respected)", ids, want)
 
-	got, err = s.ClaimDueGrants(ctx, now, "me3", time.Minute, 10)
+	got, err = s.ClaimDueGrants(ctx, now, "me3", time.Minute, 10, nil)
 	must(t, "ClaimDueGrants", err)
 	mustEqual(t, "third claim", len(got), 0)
 
 	// Leases expire: a minute and a bit later everything due is claimable
 	// again, including the grant "other" held.
-	got, err = s.ClaimDueGrants(ctx, now.Add(time.Minute+time.Microsecond), "me4", time.Minute, 10)
+	got, err = s.ClaimDueGrants(ctx, now.Add(time.Minute+time.Microsecond), "me4", time.Minute, 10, nil)
 	must(t, "ClaimDueGrants", err)
 	mustEqual(t, "claim after the leases expired", len(got), 6) // and the one due at now+1s
 	_ = leased
@@ -119,7 +120,7 @@ func testClaimDueGrantsConcurrent(t *testing.T, s store.Store) {
 		name := fmt.Sprintf("node-%d", c)
 		wg.Go(func() {
 			for {
-				got, err := s.ClaimDueGrants(ctx, now, name, time.Minute, 3)
+				got, err := s.ClaimDueGrants(ctx, now, name, time.Minute, 3, nil)
 				if err != nil {
 					errs <- err
 					return
@@ -180,7 +181,7 @@ func testClaimGrant(t *testing.T, s store.Store) {
 		})
 		return err
 	}())
-	due, err := s.ClaimDueGrants(ctx, now.Add(3*time.Second), "c", time.Minute, 10)
+	due, err := s.ClaimDueGrants(ctx, now.Add(3*time.Second), "c", time.Minute, 10, nil)
 	must(t, "ClaimDueGrants", err)
 	mustEqual(t, "leased grant not claimed", len(due), 0)
 
@@ -226,14 +227,105 @@ func testExtendLapsedLeases(t *testing.T, s store.Store) {
 	must(t, "GetGrant", err)
 	mustEqual(t, "free grant stays free", g.LeaseOwner, "")
 
-	got, err := s.ClaimDueGrants(ctx, now.Add(2*time.Second), "me", time.Minute, 10)
+	got, err := s.ClaimDueGrants(ctx, now.Add(2*time.Second), "me", time.Minute, 10, nil)
 	must(t, "ClaimDueGrants", err)
 	ids := grantIDs(got)
 	sort.Strings(ids)
 	want := []string{free.ID, running.ID}
 	sort.Strings(want)
 	mustEqual(t, "claimable two seconds later (not the extended one)", ids, want)
-	got, err = s.ClaimDueGrants(ctx, now.Add(time.Minute+time.Microsecond), "me", time.Minute, 10)
+	got, err = s.ClaimDueGrants(ctx, now.Add(time.Minute+time.Microsecond), "me", time.Minute, 10, nil)
 	must(t, "ClaimDueGrants", err)
 	mustEqual(t, "claimable once the extension ran out", grantIDs(got), []string{lapsed.ID})
+}
+
+// testClaimDueGrantsSkipProviders: a claim leaves the due grants of the
+// providers it skips alone (they stay due and unleased), and takes the
+// others' in order.
+func testClaimDueGrantsSkipProviders(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	now := t0.Add(time.Hour)
+	prov := func(p string) func(*store.Grant) { return func(g *store.Grant) { g.Provider = p } }
+	g1 := dueGrant(t, s, app, now.Add(-5*time.Minute), prov("google"))
+	g2 := dueGrant(t, s, app, now.Add(-4*time.Minute), prov("google"))
+	m1 := dueGrant(t, s, app, now.Add(-3*time.Minute), prov("microsoft"))
+	z1 := dueGrant(t, s, app, now.Add(-2*time.Minute), prov("zoom"))
+	m2 := dueGrant(t, s, app, now.Add(-time.Minute), prov("microsoft"))
+
+	got, err := s.ClaimDueGrants(ctx, now, "me", time.Minute, 2, []string{"google"})
+	must(t, "ClaimDueGrants", err)
+	ids := grantIDs(got)
+	sort.Strings(ids)
+	want := []string{m1.ID, z1.ID}
+	sort.Strings(want)
+	mustEqual(t, "claim skipping google (earliest of the others first)", ids, want)
+
+	got, err = s.ClaimDueGrants(ctx, now, "me", time.Minute, 10, []string{"google", "microsoft", "zoom"})
+	must(t, "ClaimDueGrants", err)
+	mustEqual(t, "claim skipping every provider", len(got), 0)
+
+	for _, g := range []store.Grant{g1, g2} {
+		stored, err := s.GetGrant(ctx, app, g.ID)
+		must(t, "GetGrant", err)
+		mustEqual(t, "a skipped grant is not leased", stored.LeaseOwner, "")
+	}
+
+	got, err = s.ClaimDueGrants(ctx, now, "me", time.Minute, 10, []string{})
+	must(t, "ClaimDueGrants", err)
+	ids = grantIDs(got)
+	sort.Strings(ids)
+	want = []string{g1.ID, g2.ID, m2.ID}
+	sort.Strings(want)
+	mustEqual(t, "claim skipping nothing", ids, want)
+}
+
+// claimExplainer is implemented by both backends (sqlstore.Store).
+type claimExplainer interface {
+	ExplainClaimDueGrants(ctx context.Context, now time.Time, limit int, skipProviders []string) ([]string, error)
+}
+
+// testClaimDueGrantsPlan: the claim reads the due grants from the
+// grants_due index in next_refresh_at order (no sort of every due grant),
+// with or without providers to skip.
+func testClaimDueGrantsPlan(t *testing.T, s store.Store) {
+	ex, ok := unwrap(s).(claimExplainer)
+	if !ok {
+		t.Fatalf("%T has no ExplainClaimDueGrants", s)
+	}
+	seeder, ok := unwrap(s).(grantSeeder)
+	if !ok {
+		t.Fatalf("%T has no SeedGrants", s)
+	}
+	ctx := t.Context()
+	app := newApp(t, s)
+	now := t0.Add(time.Hour)
+	// A table of some size, for PostgreSQL's statistics: most grants not
+	// due yet, as in a live deployment.
+	gs := make([]store.Grant, 3000)
+	for i := range gs {
+		g := grant(app, fmt.Sprintf("due%d@example.com", i))
+		g.Provider = []string{"google", "microsoft", "zoom", "imap"}[i%4]
+		g.NextRefreshAt = now.Add(time.Duration(i-100) * time.Second)
+		gs[i] = g
+	}
+	must(t, "SeedGrants", seeder.SeedGrants(ctx, gs))
+	for _, skip := range [][]string{nil, {"google"}, {"google", "zoom"}} {
+		plan, err := ex.ExplainClaimDueGrants(ctx, now, 64, skip)
+		must(t, "ExplainClaimDueGrants", err)
+		text := strings.Join(plan, "\n")
+		if !strings.Contains(text, "grants_due") {
+			t.Errorf("skipping %v: the claim does not read grants_due; plan:\n%s", skip, text)
+		}
+		for _, line := range plan {
+			l := strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "-> "))
+			if strings.Contains(l, "TEMP B-TREE FOR ORDER BY") || strings.HasPrefix(l, "Sort") || strings.HasPrefix(l, "Incremental Sort") ||
+				strings.HasPrefix(l, "SCAN grants") && !strings.Contains(l, "INDEX") || strings.Contains(l, "Seq Scan on grants") {
+				t.Errorf("skipping %v: the claim sorts or scans the table; plan:\n%s", skip, text)
+			}
+		}
+		if testing.Verbose() {
+			t.Logf("skipping %v:\n%s", skip, text)
+		}
+	}
 }

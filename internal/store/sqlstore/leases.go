@@ -15,12 +15,16 @@ import (
 // FOR UPDATE SKIP LOCKED, so nodes claiming at once take disjoint sets,
 // and a row another claimer leased and committed meanwhile is re-checked
 // against the lease condition (READ COMMITTED re-evaluation) and dropped.
+// The due grants are read from the grants_due index in next_refresh_at
+// order; the providers a claim skips are a filter on the rows it reads
+// (it reads past the skipped providers' due grants, which are few unless
+// one of them is far behind).
 
 var (
 	qClaimDue = newStmt(`UPDATE grants SET lease_owner = ?, lease_until = ?
 		WHERE id IN (SELECT id FROM grants
 			WHERE status = 'valid' AND next_refresh_at IS NOT NULL AND next_refresh_at <= ?
-			AND (lease_until IS NULL OR lease_until < ?)
+			AND (lease_until IS NULL OR lease_until < ?) AND NOT ({providerIsAnyOf})
 			ORDER BY next_refresh_at LIMIT ?{skipLocked})
 		RETURNING ` + grantColumns)
 	qClaim = newStmt(`UPDATE grants SET lease_owner = ?, lease_until = ?
@@ -32,14 +36,33 @@ var (
 	qCountDue = newStmt(`SELECT count(*) FROM grants WHERE status = 'valid' AND next_refresh_at IS NOT NULL AND next_refresh_at <= ?`)
 )
 
-func (s *Store) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]store.Grant, error) {
+func (s *Store) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, skipProviders []string) ([]store.Grant, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
+	q, args := s.claimDueQuery(now, owner, lease, limit, skipProviders)
+	rows, err := s.db.Lease().Query(ctx, q, args...)
+	return collect(s, rows, err, "claim due grants", scanGrant)
+}
+
+func (s *Store) claimDueQuery(now time.Time, owner string, lease time.Duration, limit int, skipProviders []string) (string, []any) {
 	now = utcMicro(now)
 	at := s.time(now)
-	rows, err := s.db.Lease().Query(ctx, s.sql(qClaimDue), owner, s.time(utcMicro(now.Add(lease))), at, at, limit)
-	return collect(s, rows, err, "claim due grants", scanGrant)
+	if skipProviders == nil {
+		// Not nil: PostgreSQL's NULL array, and SQLite's JSON null, would
+		// match no row at all.
+		skipProviders = []string{}
+	}
+	_, skip := s.f.AnyOf("provider", skipProviders)
+	return s.sql(qClaimDue), []any{owner, s.time(utcMicro(now.Add(lease))), at, at, skip, limit}
+}
+
+// ExplainClaimDueGrants returns the query plan of ClaimDueGrants (see
+// ExplainListGrants), for the tests that check the claim reads the due
+// grants from the grants_due index, in order.
+func (s *Store) ExplainClaimDueGrants(ctx context.Context, now time.Time, limit int, skipProviders []string) ([]string, error) {
+	q, args := s.claimDueQuery(now, "explain", time.Minute, limit, skipProviders)
+	return s.explain(ctx, s.f.ExplainSetup, q, args...)
 }
 
 func (s *Store) ClaimGrant(ctx context.Context, appID, id, owner string, lease time.Duration, now time.Time) (store.Grant, bool, error) {
