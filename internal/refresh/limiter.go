@@ -29,6 +29,12 @@ import (
 // good is accepted as such after a few hundred answers.
 //
 // With min = max the limit is fixed: the refresher of before.
+//
+// The limiter also keeps the scheduler's share of the provider (Run): the
+// grants of the provider the scheduler has claimed and not finished, in
+// flight or waiting for a slot, number at most shareFactor times the
+// current limit, and none is claimed during a pause. A provider that is
+// throttled or slow ties up that many workers, not every worker.
 
 // latencyTolerance: an answer this many times slower than the provider's
 // usual latency (and at least minSlowdown slower) counts as a sign of
@@ -38,6 +44,12 @@ const latencyTolerance = 2
 // minSlowdown keeps the jitter of answers that take microseconds (a
 // provider on loopback) from counting as overload.
 const minSlowdown = 20 * time.Millisecond
+
+// shareFactor: the scheduler holds at most this many times a provider's
+// current limit of its grants (in flight, or waiting for a slot): enough
+// that a slot that frees has a grant waiting for it, and that the limit
+// can grow (it grows only while calls wait).
+const shareFactor = 2
 
 // signal is what one call tells the limiter.
 type signal int
@@ -63,6 +75,10 @@ type limiter struct {
 	lastCut  time.Time
 	full     time.Time     // last time every slot was taken, or a call waited for one
 	wake     chan struct{} // closed and replaced when a slot may have freed
+
+	// The scheduler's share (Run).
+	claimed int  // grants claimed by the scheduler and not finished
+	capped  bool // due grants of the provider may be waiting for room in the share
 }
 
 func newLimiter(start, lo, hi int, maxPause time.Duration, onChange func(int)) *limiter {
@@ -174,4 +190,55 @@ func (l *limiter) cut(started, now time.Time, f float64) {
 	}
 	l.limit = max(l.lo, l.limit*f)
 	l.lastCut = now
+}
+
+// room is how many more grants of the provider the scheduler may claim
+// now: none during a pause (until resume), otherwise what the share
+// leaves. When there is none the provider is capped: it may have due
+// grants the scheduler skips.
+func (l *limiter) room(now time.Time) (n int, resume time.Time, capped bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, resume = l.roomLocked(now)
+	if n == 0 {
+		l.capped = true
+	}
+	return n, resume, l.capped
+}
+
+func (l *limiter) roomLocked(now time.Time) (int, time.Time) {
+	if now.Before(l.paused) {
+		return 0, l.paused
+	}
+	return max(0, shareFactor*int(l.limit)-l.claimed), time.Time{}
+}
+
+// admit counts a claimed grant in the share; false when there is no room
+// (the grant must be released, and the provider is capped).
+func (l *limiter) admit(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n, _ := l.roomLocked(now); n == 0 {
+		l.capped = true
+		return false
+	}
+	l.claimed++
+	return true
+}
+
+// finish takes a grant admitted before out of the share; it reports
+// whether the provider is capped (the scheduler should claim again).
+func (l *limiter) finish() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.claimed--
+	return l.capped
+}
+
+// uncap records that the provider has no due grant left unclaimed (a
+// claim that did not skip it came back short).
+func (l *limiter) uncap() {
+	l.mu.Lock()
+	l.capped = false
+	l.mu.Unlock()
 }

@@ -23,9 +23,18 @@
 // refresh.provider_concurrency): one more per round trip while every slot
 // is used and answers come back in good time; halved on a 429, a 5xx, a
 // timeout; a tenth less when an answer takes more than twice the usual
-// latency; no call during a Retry-After the provider sent. A claimed grant
-// waits for a slot for at most a quarter of the lease; then its lease is
-// released unwritten (outcome throttled) and it is claimed again later.
+// latency; no call during a Retry-After the provider sent.
+//
+// The scheduler holds at most twice a provider's current limit of its
+// grants (in flight or waiting for a slot) and claims none during its
+// pause: each claim skips the providers whose share is full or paused
+// (store.ClaimDueGrants' skipProviders), and a grant claimed beyond its
+// provider's share is released at once, unwritten. So a throttled
+// provider ties up its own share of refresh.workers, and the other
+// providers' due grants are claimed even when the throttled provider's are
+// more overdue (Run in run.go). A claimed grant waits for a slot for at
+// most a quarter of the lease; then its lease is released unwritten
+// (outcome throttled) and it is claimed again later.
 //
 // # Modes
 //
@@ -328,6 +337,7 @@ type Refresher struct {
 	down   atomic.Bool // the store failed since the last ExtendLapsedLeases
 	downMu sync.Mutex
 
+	kicked    chan struct{} // Run: a capped provider's share has room (kick)
 	wake      chan struct{}
 	stop      chan struct{}
 	loopDone  chan struct{}
@@ -347,7 +357,7 @@ func New(o Options) *Refresher {
 		cfg: o.Config.withDefaults(), st: o.Store, grants: o.Grants, clients: o.Clients,
 		providers: o.Providers, checkers: o.Checkers, log: o.Log, clock: o.Now, m: newMetrics(),
 		inflight: map[string]*call{}, limits: map[string]*limiter{}, held: map[uint64]*held{},
-		spool: o.Spool, wake: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
+		spool: o.Spool, kicked: make(chan struct{}, 1), wake: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
 	}
 	// Until it has reached the store once, a refresher claims nothing
 	// (reachable): a grant leased before a crash or an outage waits for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +15,18 @@ import (
 
 // Run refreshes due grants until ctx is done, then waits for the
 // refreshes in flight (their writes are not cancelled) and returns.
+//
+// Claims come in two kinds. A poll (at start, then every Interval, ±25%,
+// and again at once while polls come back full) claims as many due grants
+// as there are free workers. A refill (when a worker of a provider whose
+// share was full finishes, or its pause ends) claims at most the room in
+// the shares of the providers known to have due grants left. Both skip
+// the providers with no room (paused by a Retry-After, or holding
+// shareFactor times their limit: limiter.go), and a grant claimed beyond
+// its provider's room is released at once, unwritten, rather than held
+// by a worker waiting for a slot; so a throttled provider ties up its
+// share of the workers, and the other providers' due grants are claimed
+// while its own, the most overdue, wait in the table.
 func (r *Refresher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, r.cfg.Workers)
@@ -23,6 +36,7 @@ func (r *Refresher) Run(ctx context.Context) {
 		wg.Wait()
 		r.log.Info("refresher stopped", slog.String("owner", r.cfg.Owner))
 	}()
+	var nextPoll time.Time // zero: poll now
 	for {
 		// After a store failure (and at start-up) nothing is claimed
 		// before the leases that lapsed meanwhile are extended; with
@@ -38,8 +52,8 @@ func (r *Refresher) Run(ctx context.Context) {
 			}
 		}
 		// Wait for at least one free worker, then claim as many grants as
-		// there are free workers, so that no lease is held by a grant
-		// waiting in a queue.
+		// there are free workers (at most), so that no lease is held by a
+		// grant waiting in a queue.
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -56,31 +70,153 @@ func (r *Refresher) Run(ctx context.Context) {
 			}
 		}
 		now := r.now()
-		gs, err := r.st.ClaimDueGrants(ctx, now, r.cfg.Owner, r.cfg.Lease, free, nil)
-		if err != nil && ctx.Err() == nil {
-			r.markDown()
-			r.log.Warn("refresh: claim due grants", slog.Any("err", err))
+		poll := !time.Now().Before(nextPoll)
+		plan := r.planClaim(now)
+		limit := free
+		if !poll {
+			limit = min(free, plan.refill)
 		}
-		for range free - len(gs) {
+		var gs []store.Grant
+		var err error
+		if limit > 0 {
+			gs, err = r.st.ClaimDueGrants(ctx, now, r.cfg.Owner, r.cfg.Lease, limit, plan.skip)
+			if err != nil && ctx.Err() == nil {
+				r.markDown()
+				r.log.Warn("refresh: claim due grants", slog.Any("err", err))
+			}
+		}
+		if poll {
+			nextPoll = time.Now().Add(r.cfg.Interval*3/4 + jitter(r.cfg.Interval/2))
+		}
+		if err == nil && len(gs) < limit {
+			// Every due grant of the providers not skipped was claimed.
+			r.uncap(plan.skip)
+		}
+		run, released := r.admit(now, gs)
+		for range free - len(run) {
 			<-slots
 		}
-		for _, g := range gs {
+		for _, g := range run {
 			r.m.lateness.Observe(max(0, now.Sub(g.NextRefreshAt).Seconds()))
 			wg.Go(func() {
-				defer func() { <-slots }()
+				defer func() {
+					<-slots
+					if l := r.limited(g.Provider); l != nil && l.finish() {
+						r.kick()
+					}
+				}()
 				r.do(ctx, g)
 			})
 		}
-		if len(gs) == free && err == nil {
-			continue // probably more due: claim again as soon as a worker frees
+		if err == nil && limit > 0 && (len(gs) == limit || released > 0) {
+			// Probably more due (a poll came back full: poll again), or
+			// a provider's share filled up (it is skipped now): claim
+			// again as soon as a worker frees.
+			if poll {
+				nextPoll = time.Time{}
+			}
+			continue
 		}
-		t := time.NewTimer(r.cfg.Interval*3/4 + jitter(r.cfg.Interval/2))
+		wait := time.Until(nextPoll)
+		if !plan.resume.IsZero() {
+			wait = min(wait, time.Until(plan.resume))
+		}
+		t := time.NewTimer(max(wait, time.Millisecond))
 		select {
 		case <-t.C:
+		case <-r.kicked:
+			t.Stop()
 		case <-ctx.Done():
 			t.Stop()
 			return
 		}
+	}
+}
+
+// claimPlan is what the next claim skips and may take.
+type claimPlan struct {
+	skip   []string  // providers with no room in their share
+	refill int       // room in the shares of the providers that may have due grants left
+	resume time.Time // earliest end of a pause of a skipped provider (zero: none)
+}
+
+// planClaim looks at every provider's share.
+func (r *Refresher) planClaim(now time.Time) claimPlan {
+	r.mu.Lock()
+	ls := make(map[string]*limiter, len(r.limits))
+	for prov, l := range r.limits {
+		if r.providers[prov] != nil || r.checkers[prov] != nil {
+			ls[prov] = l
+		}
+	}
+	r.mu.Unlock()
+	p := claimPlan{skip: []string{}}
+	for prov, l := range ls {
+		n, resume, capped := l.room(now)
+		switch {
+		case n == 0:
+			p.skip = append(p.skip, prov)
+			if !resume.IsZero() && (p.resume.IsZero() || resume.Before(p.resume)) {
+				p.resume = resume
+			}
+		case capped:
+			p.refill += n
+		}
+	}
+	return p
+}
+
+// uncap records that the providers but skip have no due grant left.
+func (r *Refresher) uncap(skip []string) {
+	r.mu.Lock()
+	ls := make([]*limiter, 0, len(r.limits))
+	for prov, l := range r.limits {
+		if !slices.Contains(skip, prov) {
+			ls = append(ls, l)
+		}
+	}
+	r.mu.Unlock()
+	for _, l := range ls {
+		l.uncap()
+	}
+}
+
+// limited is the limiter of the grants of prov when they take a slot of
+// one (a provider that refreshes or re-checks), else nil.
+func (r *Refresher) limited(prov string) *limiter {
+	if r.providers[prov] == nil && r.checkers[prov] == nil {
+		return nil
+	}
+	return r.limiter(prov)
+}
+
+// admit counts the claimed grants gs in their providers' shares, in the
+// order claimed (most overdue first), and releases at once, unwritten,
+// those beyond a provider's room: they are due again, and the provider
+// is skipped until its share has room. It returns the grants to refresh
+// and how many were released.
+func (r *Refresher) admit(now time.Time, gs []store.Grant) ([]store.Grant, int) {
+	run := gs[:0:0]
+	released := 0
+	for _, g := range gs {
+		if l := r.limited(g.Provider); l != nil && !l.admit(now) {
+			r.release(g)
+			released++
+			continue
+		}
+		run = append(run, g)
+	}
+	if released > 0 {
+		r.log.Debug("refresh: claimed grants released: their providers' shares are full", slog.Int("released", released))
+	}
+	return run, released
+}
+
+// kick wakes Run for a refill.
+func (r *Refresher) kick() {
+	select {
+	case r.kicked <- struct{}{}:
+	default:
 	}
 }
 
