@@ -381,6 +381,9 @@ func TestValidate(t *testing.T) {
 		{"http.trusted_proxies", "proxy.internal", "http.trusted_proxies"},
 		{"network.allowed_cidrs", "mail.internal", "network.allowed_cidrs"},
 		{"store.timeout", "0s", "store.timeout"},
+		{"refresh.lease", "999ms", "refresh.lease: must be at least 1s, got 999ms"},
+		{"refresh.lease", "1s", ""},
+		{"refresh.lease", "0s", "refresh.lease"},
 	}
 	for _, tc := range cases {
 		c := Default()

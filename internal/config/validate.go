@@ -13,6 +13,9 @@ import (
 	"github.com/grantd/grantd/internal/netx"
 )
 
+// MinRefreshLease is the shortest refresh.lease accepted.
+const MinRefreshLease = time.Second
+
 // Validate checks that the configuration is usable: the listen address
 // parses, data_dir is set when needed, database_url is a postgres:// URL,
 // the log level and format are known, sizes, timeouts and intervals are
@@ -89,6 +92,10 @@ func (c Config) Validate() error {
 	case RefreshKeepFresh, RefreshOnDemand:
 	default:
 		bad("refresh.mode", "expected %s or %s, got %q", RefreshKeepFresh, RefreshOnDemand, c.Refresh.Mode)
+	}
+	if c.Refresh.Lease > 0 && c.Refresh.Lease < MinRefreshLease {
+		bad("refresh.lease", "must be at least %v, got %v: a refresh's provider call gets at most half of the lease and ends when a quarter of it is left, for the outcome to be stored before the lease runs out",
+			MinRefreshLease, c.Refresh.Lease)
 	}
 	if c.Refresh.MinBackoff > c.Refresh.MaxBackoff {
 		bad("refresh.min_backoff", "must not exceed refresh.max_backoff (%v)", c.Refresh.MaxBackoff)

@@ -12,8 +12,11 @@
 // not race each other's rotations. Inside one process every refresh of a
 // grant also goes through one in-flight call per grant (singleflight), so
 // the scheduler and concurrent access-token requests share one redemption.
-// The provider call runs under a deadline of half the lease, so a holder
-// normally commits long before its lease can be taken over.
+// The provider call ends when a quarter of the lease is left at the latest
+// (and lasts at most half the lease), counted from the claim: however
+// long the claim's answer, the reads before the call and the wait for a
+// slot took, a holder stores the outcome before its lease can be taken
+// over (unless the process was paused meanwhile: netx.WithGraceTimeout).
 //
 // # Per-provider concurrency
 //
@@ -448,23 +451,46 @@ func (r *Refresher) limiter(prov string) *limiter {
 // to provider prov.
 func (r *Refresher) ProviderLimit(prov string) int { return r.limiter(prov).Limit() }
 
-// acquire takes a slot of g's provider, waiting at most a quarter of the
-// lease (the grant is leased meanwhile). When none frees in time (the
-// provider asked for a pause, or answers slowly at a low limit) the lease
-// is released without any write, and the grant is due again at once.
-func (r *Refresher) acquire(ctx context.Context, g store.Grant) (*limiter, time.Time, *result) {
+// leaseLeft is how much of g's lease (claimed by this refresher) is left.
+func (r *Refresher) leaseLeft(g store.Grant) time.Duration {
+	if g.LeaseUntil.IsZero() {
+		return r.cfg.Lease
+	}
+	return g.LeaseUntil.Sub(r.now())
+}
+
+// acquire takes a slot of g's provider for a call, waiting until a
+// quarter of the lease has gone by at most (the grant is leased
+// meanwhile), and returns the call's timeout: until a quarter of the
+// lease is left, at most half the lease, so that the outcome is stored
+// well before the lease runs out however long the claim's answer, the
+// reads before the call and the wait took. When no slot frees in time
+// (the provider asked for a pause, or answers slowly at a low limit), or
+// too little of the lease is left for a call, the lease is released
+// without any write, and the grant is due again at once.
+func (r *Refresher) acquire(ctx context.Context, g store.Grant) (*limiter, time.Time, time.Duration, *result) {
 	l := r.limiter(g.Provider)
-	started, ok := l.acquire(ctx, r.cfg.Lease/4)
+	lease := r.cfg.Lease
+	started, ok := l.acquire(ctx, r.leaseLeft(g)-lease*3/4)
+	timeout := min(lease/2, r.leaseLeft(g)-lease/4)
+	if ok && timeout < minCall(lease) {
+		l.release(started, sigNone, 0)
+		ok = false
+	}
 	if !ok {
 		r.release(g)
 		err := ctx.Err()
 		if err == nil {
 			err = provider.Errorf(provider.ClassUnavailable, "grantd is holding back its calls to %s, which is rate limiting or overloaded; try again shortly", g.Provider)
 		}
-		return nil, started, &result{outcome: outThrottled, grant: g, err: err}
+		return nil, started, 0, &result{outcome: outThrottled, grant: g, err: err}
 	}
-	return l, started, nil
+	return l, started, timeout, nil
 }
+
+// minCall is the shortest provider call worth making: a call with less
+// time than this before its deadline is not started.
+func minCall(lease time.Duration) time.Duration { return lease / 8 }
 
 // signalOf is what a provider call's error says about the provider's load.
 func signalOf(err error) (signal, time.Duration) {
@@ -550,13 +576,13 @@ func (r *Refresher) refreshGrant(ctx context.Context, g store.Grant) result {
 		scope = res.Scope
 	}
 
-	lim, callStart, busy := r.acquire(ctx, g)
+	lim, callStart, timeout, busy := r.acquire(ctx, g)
 	if busy != nil {
 		return *busy
 	}
 	// (With a grace: see netx.WithGraceTimeout. An answer already received
-	// when a pause ends must be committed, not dropped.)
-	pctx, cancel := netx.WithGraceTimeout(ctx, r.cfg.Lease/2, netx.ResumeGrace)
+	// when a pause of the process ends must be committed, not dropped.)
+	pctx, cancel := netx.WithGraceTimeout(ctx, timeout, netx.ResumeGrace)
 	tok, err := p.Refresh(pctx, res.Client, rt, scope)
 	cancel()
 	sig, pause := signalOf(err)
@@ -663,11 +689,11 @@ func recheckTransient(c provider.Class) bool {
 // leased) and stores the outcome.
 func (r *Refresher) recheck(ctx context.Context, g store.Grant, secrets map[string]string, c provider.Rechecker) result {
 	key := grant.CredentialKey(g, secrets)
-	lim, callStart, busy := r.acquire(ctx, g)
+	lim, callStart, timeout, busy := r.acquire(ctx, g)
 	if busy != nil {
 		return *busy
 	}
-	pctx, cancel := context.WithTimeout(ctx, r.cfg.Lease/2)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
 	err := c.Recheck(pctx, g.Settings, secrets, g.Scope)
 	cancel()
 	sig, pause := signalOf(err)
