@@ -58,6 +58,14 @@ type Error struct {
 	// Retry-After header of a 429 or 503 answer); zero when it did not say.
 	// The refresher pauses its calls to the provider that long.
 	RetryAfter time.Duration
+	// Answered: the provider answered the call, and the error is what its
+	// answer said (an error response, a refusal, an unusable answer).
+	// False when no answer was received or none was needed: a setting or
+	// credential refused before any request, a certificate that does not
+	// verify, an address grantd does not connect to, a connection that
+	// failed or timed out. The refresher's adaptive limit learns the
+	// provider's usual latency from answers only.
+	Answered bool
 }
 
 func (e *Error) Error() string {

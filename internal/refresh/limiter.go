@@ -24,7 +24,11 @@ import (
 //   - a Retry-After the provider sent (provider.Error.RetryAfter) pauses
 //     every new call to it that long (at most maxPause).
 //
-// The usual latency is the lowest seen, drifting up by 1/256 of the
+// The usual latency is learned from the provider's answers only (a token,
+// or an error the provider answered: sigAnswered); a failure decided
+// without an answer (sigNone: a request refused before it was sent, a
+// certificate, a refused address) would make it look like microseconds.
+// It is the lowest seen, drifting up by 1/256 of the
 // difference at each slower answer, so a provider that becomes slower for
 // good is accepted as such after a few hundred answers.
 //
@@ -55,7 +59,7 @@ const shareFactor = 2
 type signal int
 
 const (
-	sigNone     signal = iota // no answer to judge (the call was not made, or it was cancelled)
+	sigNone     signal = iota // no answer to judge (the call was not made, was cancelled, or failed without an answer)
 	sigAnswered               // the provider answered (a token or a verdict on it)
 	sigOverload               // the provider is overloaded or unavailable
 )

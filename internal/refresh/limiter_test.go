@@ -2,8 +2,12 @@ package refresh
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/grantd/grantd/internal/provider"
 )
 
 // TestLimiterAIMD: the limit grows by one per round trip while every slot
@@ -82,5 +86,61 @@ func TestLimiterAIMD(t *testing.T) {
 	t0 = time.Now()
 	if _, ok := l.acquire(ctx, time.Second); !ok || time.Since(t0) > 500*time.Millisecond {
 		t.Fatalf("waiter not woken by the release (ok=%v after %v)", ok, time.Since(t0))
+	}
+}
+
+// TestLimiterBaselineFromAnswersOnly: errors decided without a provider
+// round trip (a request refused before it was sent, a certificate that
+// does not verify, an address refused) take microseconds; they must not
+// become the provider's usual latency, after which every real answer
+// would look slow and cut the limit by a tenth each time. Errors the
+// provider answered (provider.Error.Answered) do count.
+func TestLimiterBaselineFromAnswersOnly(t *testing.T) {
+	ctx := context.Background()
+	local := []error{
+		provider.Errorf(provider.ClassBadRequest, "settings.imap_host must be a host name"),
+		&provider.Error{Class: provider.ClassTLS, Message: "the TLS certificate could not be verified"},
+		&provider.Error{Class: provider.ClassAddressRefused, Message: "address refused"},
+		fmt.Errorf("refresh: %w", &provider.Error{Class: provider.ClassInvalidClient, Message: "the credential's key does not parse"}),
+	}
+	for _, err := range local {
+		if sig, _ := signalOf(err); sig != sigNone {
+			t.Errorf("signalOf(%v) = %v, want sigNone (no answer)", err, sig)
+		}
+	}
+	answered := &provider.Error{Class: provider.ClassInvalidCredentials, Message: "invalid_grant", Answered: true}
+	if sig, _ := signalOf(answered); sig != sigAnswered {
+		t.Errorf("signalOf(an answered invalid_grant) = %v, want sigAnswered", sig)
+	}
+	if sig, _ := signalOf(nil); sig != sigAnswered {
+		t.Errorf("signalOf(nil) = %v, want sigAnswered", sig)
+	}
+	if sig, _ := signalOf(errors.New("unclassified")); sig != sigOverload {
+		t.Errorf("signalOf(unclassified) = %v, want sigOverload", sig)
+	}
+
+	// One call at a time (the limit is never reached: no growth): answers
+	// in 50 ms, a burst of local failures, answers in 50 ms again.
+	l := newLimiter(4, 1, 8, time.Second, nil)
+	call := func(took time.Duration, err error) {
+		s, ok := l.acquire(ctx, time.Second)
+		if !ok {
+			t.Fatal("no slot")
+		}
+		sig, pause := signalOf(err)
+		l.release(s.Add(-took), sig, pause)
+	}
+	for range 5 {
+		call(50*time.Millisecond, nil)
+	}
+	for i := range 40 {
+		call(0, local[i%len(local)])
+	}
+	for range 10 {
+		call(55*time.Millisecond, nil)
+		call(55*time.Millisecond, answered)
+	}
+	if got := l.Limit(); got != 4 {
+		t.Fatalf("after fast local failures, answers at the usual latency left the limit at %d, want 4", got)
 	}
 }

@@ -493,6 +493,11 @@ func (r *Refresher) acquire(ctx context.Context, g store.Grant) (*limiter, time.
 func minCall(lease time.Duration) time.Duration { return lease / 8 }
 
 // signalOf is what a provider call's error says about the provider's load.
+// Only the provider's answers (a token, or an error it answered:
+// provider.Error.Answered) tell its latency; an error decided without one
+// (a setting refused before any request, a certificate that does not
+// verify, an address refused) says nothing, and would make the usual
+// latency look like microseconds, every real answer then slow.
 func signalOf(err error) (signal, time.Duration) {
 	if err == nil {
 		return sigAnswered, 0
@@ -502,10 +507,13 @@ func signalOf(err error) (signal, time.Duration) {
 	}
 	var pe *provider.Error
 	if errors.As(err, &pe) {
-		if pe.Class == provider.ClassUnavailable {
+		switch {
+		case pe.Class == provider.ClassUnavailable:
 			return sigOverload, pe.RetryAfter
+		case pe.Answered:
+			return sigAnswered, 0
 		}
-		return sigAnswered, 0
+		return sigNone, 0
 	}
 	return sigOverload, 0
 }

@@ -64,26 +64,26 @@ func (c *session) unauthorized(resp *http.Response, sent []string, pe map[string
 		if pe["auth_method"] == "basic" {
 			how = "Basic"
 		}
-		return &provider.Error{Class: provider.ClassInvalidCredentials, ProviderError: pe,
+		return &provider.Error{Class: provider.ClassInvalidCredentials, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the Exchange server at %s rejected settings.ews_username and settings.ews_password (%s authentication); check the user name (user@domain or DOMAIN\\user) and the password", c.ep.host, how)}
 	case negotiated:
-		return &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe,
+		return &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the EWS server at %s did not complete the NTLM handshake (no usable challenge); grantd supports NTLMv2 and Basic authentication", c.ep.host)}
 	case hasScheme(offered, "Bearer") && !hasScheme(offered, "Basic") && !hasScheme(offered, "NTLM") && !hasScheme(offered, "Negotiate"):
-		return &provider.Error{Class: provider.ClassBasicAuthDisabled, ProviderError: pe,
+		return &provider.Error{Class: provider.ClassBasicAuthDisabled, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the Exchange server at %s accepts only OAuth (Bearer) tokens: password authentication is disabled there (as on Exchange Online), so EWS credentials cannot be used", c.ep.host)}
 	default:
 		what := "none"
 		if len(offered) > 0 {
 			what = strings.Join(offered, ", ")
 		}
-		return &provider.Error{Class: provider.ClassBasicAuthDisabled, ProviderError: pe,
+		return &provider.Error{Class: provider.ClassBasicAuthDisabled, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the Exchange server at %s offers no password authentication grantd supports (offered: %s; grantd supports NTLM, Negotiate with NTLM, and Basic)", c.ep.host, what)}
 	}
 }
 
 func (c *session) notEWS(what string, pe map[string]any) error {
-	return &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe,
+	return &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe, Answered: true,
 		Message: fmt.Sprintf("%s is not an EWS endpoint: %s %s; check %s (the Exchange server's host name, for example mail.contoso.com, or its https://…/EWS/Exchange.asmx URL)", c.ep.url, c.ep.host, what, c.ep.what)}
 }
 
@@ -123,22 +123,22 @@ func (c *session) codeError(op, code, text string, fault bool, extra ...map[stri
 	}
 	switch {
 	case transientCodes[code]:
-		return &provider.Error{Class: provider.ClassUnavailable, ProviderError: pe,
+		return &provider.Error{Class: provider.ClassUnavailable, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the Exchange server at %s is busy or temporarily unavailable (%s); nothing was stored, retry later", c.ep.host, words)}
 	case deniedCodes[code]:
-		return &provider.Error{Class: provider.ClassAccessDisabled, ProviderError: pe,
+		return &provider.Error{Class: provider.ClassAccessDisabled, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the Exchange server at %s refused EWS access for this mailbox (%s): EWS may be disabled for the mailbox or the user, or ews_username may not open the mailbox of settings.email", c.ep.host, words)}
 	case code == "ErrorNonExistentMailbox":
-		return &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe,
+		return &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the Exchange server at %s has no mailbox for settings.email (%s)", c.ep.host, words)}
 	case requestCodes[code]:
-		return &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe,
+		return &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the EWS server at %s refused grantd's %s request (%s); grantd needs Exchange 2013 or later", c.ep.host, op, words)}
 	case fault:
-		return &provider.Error{Class: provider.ClassUnavailable, ProviderError: pe,
+		return &provider.Error{Class: provider.ClassUnavailable, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the EWS server at %s failed the %s request (%s); nothing was stored, retry later", c.ep.host, op, words)}
 	default:
-		return &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe,
+		return &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the EWS server at %s refused the %s request (%s)", c.ep.host, op, words)}
 	}
 }

@@ -200,7 +200,7 @@ func (c *session) call(ctx context.Context, op string, body []byte) (envelope, e
 	case code == http.StatusUnauthorized:
 		return envelope{}, c.unauthorized(resp, sent, pe)
 	case code == http.StatusForbidden:
-		return envelope{}, &provider.Error{Class: provider.ClassAccessDisabled, ProviderError: pe,
+		return envelope{}, &provider.Error{Class: provider.ClassAccessDisabled, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the Exchange server at %s accepted the credentials but refused EWS access (403 Forbidden): EWS is disabled for this mailbox or user, or blocked by policy", c.ep.host)}
 	case code == http.StatusNotFound:
 		return envelope{}, c.notEWS("answered 404 Not Found", pe)
@@ -216,13 +216,13 @@ func (c *session) call(ctx context.Context, op string, body []byte) (envelope, e
 		if ra := resp.Header.Get("Retry-After"); ra != "" {
 			pe["retry_after"] = ra
 		}
-		return envelope{}, &provider.Error{Class: provider.ClassUnavailable, ProviderError: pe,
+		return envelope{}, &provider.Error{Class: provider.ClassUnavailable, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the Exchange server at %s is unavailable (%s); nothing was stored, retry later", c.ep.host, resp.Status)}
 	default:
 		if env, ok := parseEnvelope(data); ok && env.Body.Fault != nil {
 			return envelope{}, c.faultError(op, env.Body.Fault, pe)
 		}
-		return envelope{}, &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe,
+		return envelope{}, &provider.Error{Class: provider.ClassBadRequest, ProviderError: pe, Answered: true,
 			Message: fmt.Sprintf("the EWS server at %s (%s) refused the request: %s", c.ep.url, c.ep.what, resp.Status)}
 	}
 }

@@ -104,11 +104,15 @@ func containsAny(s string, subs []string) bool {
 func (v *Provider) classify(ctx context.Context, t target, stage string, err error) *provider.Error {
 	var ie *imap.Error
 	if errors.As(err, &ie) {
-		return v.imapFailure(t, stage, ie)
+		f := v.imapFailure(t, stage, ie)
+		f.Answered = true
+		return f
 	}
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
-		return v.smtpFailure(t, stage, se)
+		f := v.smtpFailure(t, stage, se)
+		f.Answered = true
+		return f
 	}
 	addr := t.addr()
 	if errors.Is(err, netx.ErrNotPublic) {
@@ -306,5 +310,7 @@ func (v *Provider) noSMTPAuth(t target, offered string) *provider.Error {
 	if offered != "" {
 		pe["response"] = offered
 	}
-	return t.fail(provider.ClassBadRequest, nil, pe, "the SMTP server %s offers no password authentication (AUTH PLAIN or LOGIN); give the submission server and port (usually 587 or 465) in smtp_host and smtp_port", t.addr())
+	f := t.fail(provider.ClassBadRequest, nil, pe, "the SMTP server %s offers no password authentication (AUTH PLAIN or LOGIN); give the submission server and port (usually 587 or 465) in smtp_host and smtp_port", t.addr())
+	f.Answered = true // what the server offered
+	return f
 }

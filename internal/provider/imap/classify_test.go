@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-smtp"
 
+	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
 
@@ -61,6 +62,15 @@ func TestClassifyRealWorldAnswers(t *testing.T) {
 		}
 		if pe.ProviderError["response"] == "" || pe.ProviderError["protocol"] != proto {
 			t.Errorf("%v: provider_error %v", c.err, pe.ProviderError)
+		}
+		if !pe.Answered {
+			t.Errorf("%v: not marked Answered (the server's response)", c.err)
+		}
+	}
+	// Failures without a response of the server are not answers.
+	for _, err := range []error{netx.ErrNotPublic, errNoStartTLS} {
+		if pe := v.classify(ctx, target{proto: "imap", host: "imap.example.com", port: 143}, stageConnect, err); pe.Answered {
+			t.Errorf("%v (%s): marked Answered", err, pe.Class)
 		}
 	}
 	// Known hosts get the app-password hint on a refused login.

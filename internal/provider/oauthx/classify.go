@@ -21,7 +21,8 @@ import (
 	"github.com/grantd/grantd/internal/provider"
 )
 
-// failure is a classified failure before it becomes a provider.Error.
+// failure is a classified failure of an endpoint's answer before it
+// becomes a provider.Error (Answered).
 type failure struct {
 	class   provider.Class
 	message string
@@ -30,7 +31,7 @@ type failure struct {
 }
 
 func (f failure) err() *provider.Error {
-	return &provider.Error{Class: f.class, Message: f.message, ProviderError: f.pe, Err: f.cause}
+	return &provider.Error{Class: f.class, Message: f.message, ProviderError: f.pe, Err: f.cause, Answered: true}
 }
 
 // classifyToken turns an error of the refresh request into a provider.Error.

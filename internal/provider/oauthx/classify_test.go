@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -497,5 +498,57 @@ func TestClassifyHook(t *testing.T) {
 		{Name: "no opinion: OAuth's rules", Status: 400, CType: js,
 			Body:  `{"error":"invalid_grant","error_description":"expired"}`,
 			Class: provider.ClassInvalidCredentials, Msg: "Ask the user to sign in again"},
+	})
+}
+
+// TestAnswered: an error the token endpoint answered is marked Answered
+// (the refresher's limiter learns the provider's latency from it); a
+// certificate that does not verify or a refused connection is not, nor is
+// a request refused before it was sent.
+func TestAnswered(t *testing.T) {
+	ep := func(u string) oauthx.TokenEndpoint {
+		return oauthx.TokenEndpoint{URL: u, AuthStyle: oauth2.AuthStyleInParams}
+	}
+	answered := func(t *testing.T, err error, want bool) {
+		t.Helper()
+		var pe *provider.Error
+		if !errors.As(err, &pe) {
+			t.Fatalf("err = %v, want a *provider.Error", err)
+		}
+		if pe.Answered != want {
+			t.Errorf("%s: Answered = %v, want %v", pe.Class, pe.Answered, want)
+		}
+	}
+	t.Run("invalid_grant", func(t *testing.T) {
+		srv, _ := tokenServer(t, 400, "application/json", `{"error":"invalid_grant"}`)
+		_, err := session(t, srv.Client()).Redeem(context.Background(), ep(srv.URL), nil)
+		providertest.Class(t, err, provider.ClassInvalidCredentials)
+		answered(t, err, true)
+	})
+	t.Run("429", func(t *testing.T) {
+		srv, _ := tokenServer(t, 429, "application/json", `{"error":"rate_limited"}`)
+		_, err := session(t, srv.Client()).Redeem(context.Background(), ep(srv.URL), nil)
+		providertest.Class(t, err, provider.ClassUnavailable)
+		answered(t, err, true)
+	})
+	t.Run("certificate", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake the client refuses
+		srv.StartTLS()
+		defer srv.Close()
+		_, err := session(t, &http.Client{Timeout: 5 * time.Second}).Redeem(context.Background(), ep(srv.URL), nil)
+		providertest.Class(t, err, provider.ClassTLS)
+		answered(t, err, false)
+	})
+	t.Run("connection refused", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		_, err = session(t, &http.Client{Timeout: 5 * time.Second}).Redeem(context.Background(), ep("http://"+addr+"/token"), nil)
+		providertest.Class(t, err, provider.ClassUnavailable)
+		answered(t, err, false)
 	})
 }

@@ -129,12 +129,14 @@ func (s *Session) ServiceError(ctx context.Context, what string, err error) erro
 			Message:       fmt.Sprintf("%s's %s is failing (%s); the provider is unavailable, try again later", s.Provider, what, Words(pe)),
 			ProviderError: pe,
 			Err:           &causeErr{msg: fmt.Sprintf("%s: HTTP %d", what, he.Status)},
+			Answered:      true,
 		})
 	case errors.Is(err, errDecode):
 		return s.redact(&provider.Error{
-			Class:   provider.ClassUnavailable,
-			Message: fmt.Sprintf("%s's %s returned an answer that is not the expected JSON; the provider may be failing, try again later", s.Provider, what),
-			Err:     err,
+			Class:    provider.ClassUnavailable,
+			Message:  fmt.Sprintf("%s's %s returned an answer that is not the expected JSON; the provider may be failing, try again later", s.Provider, what),
+			Err:      err,
+			Answered: true,
 		})
 	}
 	return s.TransportError(ctx, what, err)
