@@ -71,7 +71,7 @@ func (r *Refresher) Run(ctx context.Context) {
 		}
 		now := r.now()
 		poll := !time.Now().Before(nextPoll)
-		plan := r.planClaim(now)
+		plan := r.planClaim(time.Now()) // the limiters' pauses are on the wall clock
 		limit := free
 		if !poll {
 			limit = min(free, plan.refill)
@@ -92,7 +92,7 @@ func (r *Refresher) Run(ctx context.Context) {
 			// Every due grant of the providers not skipped was claimed.
 			r.uncap(plan.skip)
 		}
-		run, released := r.admit(now, gs)
+		run, released := r.admit(time.Now(), gs)
 		for range free - len(run) {
 			<-slots
 		}
