@@ -35,9 +35,9 @@
 // provider's share is released at once, unwritten. So a throttled
 // provider ties up its own share of refresh.workers, and the other
 // providers' due grants are claimed even when the throttled provider's are
-// more overdue (Run in run.go). A claimed grant waits for a slot for at
-// most a quarter of the lease; then its lease is released unwritten
-// (outcome throttled) and it is claimed again later.
+// more overdue (Run in run.go). A claimed grant waits for a slot until a
+// quarter of its lease has gone by at most; then its lease is released
+// unwritten (outcome throttled) and it is claimed again later.
 //
 // # Modes
 //
