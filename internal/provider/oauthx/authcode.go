@@ -2,6 +2,7 @@ package oauthx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,7 +11,6 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
 )
 
@@ -108,39 +108,32 @@ func StartCode(x provider.CodeExchange, o Options, hc *http.Client) (*Session, e
 // are classified and redacted; a used, expired or foreign code is
 // ClassInvalidCredentials (OAuth's invalid_grant).
 func (s *Session) Exchange(ctx context.Context, ep TokenEndpoint, x provider.CodeExchange, params url.Values) (*oauth2.Token, error) {
-	c := *s.hc
-	if c.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = netx.WithGraceTimeout(ctx, c.Timeout, netx.ResumeGrace)
-		defer cancel()
-		c.Timeout = 0
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	var extra http.RoundTripper
 	if len(params) > 0 {
-		c.Transport = &formParams{base: c.Transport, params: params}
-	}
-	conf := &oauth2.Config{
-		ClientID:     s.client.ClientID,
-		ClientSecret: s.client.ClientSecret,
-		RedirectURL:  x.RedirectURI,
-		Endpoint:     oauth2.Endpoint{TokenURL: ep.URL, AuthStyle: ep.AuthStyle},
+		extra = &formParams{params: params}
 	}
 	var opts []oauth2.AuthCodeOption
 	if x.CodeVerifier != "" {
 		opts = append(opts, oauth2.VerifierOption(x.CodeVerifier))
 	}
-	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, &c), x.Code, opts...)
+	// The refresh's request rules (Session.fetch): the client's timeout
+	// with a grace, no redirects, the last transport error kept, every
+	// failure classified and redacted alike.
+	tok, err := s.fetch(ctx, extra, func(ctx context.Context) (*oauth2.Token, error) {
+		conf := &oauth2.Config{
+			ClientID:     s.client.ClientID,
+			ClientSecret: s.client.ClientSecret,
+			RedirectURL:  x.RedirectURI,
+			Endpoint:     oauth2.Endpoint{TokenURL: ep.URL, AuthStyle: ep.AuthStyle},
+		}
+		return conf.Exchange(ctx, x.Code, opts...)
+	})
 	if err != nil {
-		pe := s.classifyToken(ctx, err)
-		if pe.Class == provider.ClassInvalidCredentials {
+		var pe *provider.Error
+		if errors.As(err, &pe) && pe.Class == provider.ClassInvalidCredentials {
 			pe.Message = fmt.Sprintf("%s refused the authorization code (it was used already, expired, or was issued for another client or redirect URI): start the sign-in again", s.Provider)
 		}
-		return nil, s.redact(pe)
-	}
-	s.addSecret(tok.AccessToken)
-	s.addSecret(tok.RefreshToken)
-	if idt, ok := tok.Extra("id_token").(string); ok {
-		s.addSecret(idt)
+		return nil, err
 	}
 	if tok.RefreshToken == "" {
 		return nil, provider.Errorf(provider.ClassMissingScope,

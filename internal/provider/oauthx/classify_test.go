@@ -552,3 +552,57 @@ func TestAnswered(t *testing.T) {
 		answered(t, err, false)
 	})
 }
+
+// TestCodeExchangeTransportErrors: a transport failure at the token
+// endpoint is the same failure whether a refresh token or an
+// authorization code (hosted OAuth's callback) is redeemed: the class, the
+// message the user reads and the error logged, all from one request path.
+func TestCodeExchangeTransportErrors(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/token"
+	l.Close()
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	defer untrusted.Close()
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	client := provider.Client{ClientID: "client-1", ClientSecret: testSecret}
+	for _, tc := range []struct {
+		name, url string
+		class     provider.Class
+		says      string
+	}{
+		{"connection refused", closed, provider.ClassUnavailable, "connection refused"},
+		{"untrusted certificate", untrusted.URL + "/token", provider.ClassTLS, "could not be verified; check network.ca_file"},
+		{"timeout", slow.URL + "/token", provider.ClassUnavailable, "timed out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hc := &http.Client{Timeout: 300 * time.Millisecond}
+			ep := oauthx.TokenEndpoint{URL: tc.url, AuthStyle: oauth2.AuthStyleInParams}
+			_, rerr := session(t, hc).Redeem(context.Background(), ep, url.Values{"scope": {"a"}})
+			refresh := providertest.Class(t, rerr, tc.class)
+			_, xerr := oauthx.ExchangeCode(context.Background(), provider.CodeExchange{Client: client, Code: "code-SECRET", RedirectURI: "https://app.example/cb", CodeVerifier: "verifier-SECRET"},
+				oauthx.Options{Provider: "Acme"}, hc, ep, url.Values{"scope": {"a"}},
+				func(context.Context, *oauthx.Session, *oauth2.Token) (oauthx.Identity, error) {
+					t.Fatal("identify called after a failed exchange")
+					return oauthx.Identity{}, nil
+				})
+			exchange := providertest.Class(t, xerr, tc.class)
+			if !strings.Contains(exchange.Message, tc.says) {
+				t.Errorf("code exchange message = %q; want it to say %q", exchange.Message, tc.says)
+			}
+			if exchange.Message != refresh.Message || xerr.Error() != rerr.Error() {
+				t.Errorf("code exchange and refresh differ:\n exchange %v\n refresh  %v", xerr, rerr)
+			}
+			providertest.NoSecrets(t, xerr, "code-SECRET", "verifier-SECRET", testSecret)
+		})
+	}
+}
