@@ -65,6 +65,9 @@ func (s *Service) adminConsentCallback(ctx context.Context, fs flowState, r Call
 	if err != nil {
 		code, desc := "access_denied", err.Error()
 		var pe *provider.Error
+		if errors.As(err, &pe) {
+			desc = pe.Message // for people; the error chain is for the log
+		}
 		switch {
 		case errors.As(err, &pe) && pe.Class == provider.ClassUnavailable:
 			code = "temporarily_unavailable"

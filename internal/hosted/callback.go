@@ -86,10 +86,20 @@ func (s *Service) Callback(ctx context.Context, r CallbackRequest) (string, erro
 	if err != nil {
 		code, desc := "access_denied", err.Error()
 		var pe *provider.Error
+		if errors.As(err, &pe) {
+			// The message written for people, not the error chain (the
+			// class, Go's transport errors and addresses are for the log).
+			desc = pe.Message
+		}
 		switch {
-		case errors.As(err, &pe) && pe.Class == provider.ClassUnavailable:
+		case pe != nil && pe.Class == provider.ClassUnavailable:
 			code = "temporarily_unavailable"
-		case errors.As(err, &pe):
+		case pe != nil && (pe.Class == provider.ClassTLS || pe.Class == provider.ClassAddressRefused):
+			// grantd could not reach the provider safely: nothing the
+			// user did or refused.
+			code = "server_error"
+			s.log().WarnContext(ctx, "hosted OAuth: callback: the provider's token endpoint", slog.Any("err", err))
+		case pe != nil:
 		default:
 			if k := asOAuth(err); k == err { // not the caller's: grantd failed
 				s.log().ErrorContext(ctx, "hosted OAuth: callback", slog.Any("err", err))
