@@ -1,12 +1,14 @@
 package native_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -483,5 +485,43 @@ func TestToken(t *testing.T) {
 	}
 	if strings.Contains(e.Logs.String(), tok) || strings.Contains(e.Logs.String(), code) {
 		t.Error("a token or code in the log")
+	}
+}
+
+// versionCounter counts the configuration version reads of a store.
+type versionCounter struct {
+	store.Store
+	reads atomic.Int64
+}
+
+func (c *versionCounter) GetConfigVersion(ctx context.Context, appID string) (int64, error) {
+	c.reads.Add(1)
+	return c.Store.GetConfigVersion(ctx, appID)
+}
+
+// TestAuthorizeReadsConfigVersionOnce: /connect/authorize has no API key
+// to carry the application's configuration version, so it reads it once
+// and pins it for the request: the client match and the grant service's
+// connector and credential lookups use the node's cache without reading
+// it again each (as /v3/connect/auth does).
+func TestAuthorizeReadsConfigVersionOnce(t *testing.T) {
+	e := newEnv(t)
+	googleClient := e.OAuthConnector(e.key, "google")
+	counter := &versionCounter{Store: e.Server.Store}
+	// Before any v2 request: the services read these fields per request.
+	e.Server.Native.Store = counter
+	e.Server.Connectors.Store = counter
+	for i, email := range []string{"pin1@example.com", "pin2@example.com"} {
+		before := counter.reads.Load()
+		codeOf(t, e.authorize(map[string]any{"client_id": e.appID, "email_address": email, "provider": "gmail", "scopes": "email.read_only",
+			"settings": map[string]any{"google_client_id": googleClient, "google_client_secret": "secret-google-canary",
+				"google_refresh_token": e.RefreshToken("google", googleClient, email)}}))
+		if n := counter.reads.Load() - before; n != 1 {
+			t.Errorf("authorize %d read the configuration version %d times; want 1", i+1, n)
+		}
+	}
+	// An unknown client_id is still a 401 from that one read.
+	if r := e.authorize(map[string]any{"client_id": "no-such-app", "email_address": "x@example.com", "provider": "gmail"}); r.Status != http.StatusUnauthorized {
+		t.Errorf("unknown client_id: %d %s", r.Status, r.Raw)
 	}
 }
