@@ -348,7 +348,7 @@ export class Sandbox {
     return r.valid;
   }
 
-  /** Injects failures: {provider, endpoint: 'token'|'identity'|'', status, delay_ms, count}. */
+  /** Injects failures: {provider, endpoint: 'token'|'identity'|'', status, delay_ms, count, retry_after}. */
   injectFailure(f) {
     return this.call('POST', '/admin/failures', f);
   }

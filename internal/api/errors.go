@@ -17,8 +17,10 @@ import (
 //	fault.Invalid      400 api.invalid_request_error
 //	fault.NotFound     404 api.not_found_error
 //	fault.Conflict     409 api.conflict_error
-//	fault.Unavailable  504 api.provider_error for a provider's failure,
-//	                   503 api.service_unavailable for anything else
+//	fault.Unavailable  504 api.provider_error for a provider's failure
+//	                   (with Retry-After when the provider said how
+//	                   long to wait), 503 api.service_unavailable for
+//	                   anything else
 //
 // A provider's failure (*provider.Error) also carries the provider's own
 // words (provider_error). store.ErrInvalid, a value no store can hold, is
@@ -30,7 +32,11 @@ func toAPIError(err error) (*Error, bool) {
 	}
 	var pe *provider.Error
 	if errors.As(err, &pe) {
-		return fromKind(pe.FaultKind(), true, pe.Message, pe.ProviderError), true
+		e := fromKind(pe.FaultKind(), true, pe.Message, pe.ProviderError)
+		if e.Status == http.StatusGatewayTimeout {
+			e.RetryAfter = provider.RetryAfterSeconds(pe)
+		}
+		return e, true
 	}
 	var fe *fault.Error
 	if errors.As(err, &fe) && fe.Kind != 0 {
@@ -82,6 +88,9 @@ type Error struct {
 	Type          string
 	Message       string
 	ProviderError map[string]any
+	// RetryAfter, when positive, is sent as the Retry-After header, in
+	// seconds: the pause a provider asked for (provider.RetryAfterSeconds).
+	RetryAfter int
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Type, e.Message) }

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/hosted"
 	"github.com/grantd/grantd/internal/idtoken"
+	"github.com/grantd/grantd/internal/provider"
 )
 
 // Hosted OAuth and grantd's token endpoints (internal/hosted). Errors of
@@ -30,12 +32,22 @@ type oauthErrorBody struct {
 
 // respondOAuth writes err in the OAuth shape: a *hosted.Error as it is,
 // the services' invalid errors as invalid_request, unavailable ones as a
-// 503 temporarily_unavailable, anything else as a 500 server_error
-// (logged, never shown).
+// 503 temporarily_unavailable (Retry-After: the provider's pause when an
+// upstream provider gave one, else retryAfterUnavailable), anything else
+// as a 500 server_error (logged, never shown).
 func (s *Server) respondOAuth(w http.ResponseWriter, r *http.Request, err error) {
 	var he *hosted.Error
+	var pe *provider.Error
+	retryAfter := retryAfterUnavailable
 	if !errors.As(err, &he) {
 		switch k := fault.KindOf(err); {
+		case errors.As(err, &pe) && pe.Class == provider.ClassUnavailable:
+			// An upstream provider's failure: its message, and its own
+			// pause when it gave one, as the v3 and v2 routes answer it.
+			he = &hosted.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: pe.Message}
+			if secs := provider.RetryAfterSeconds(pe); secs > 0 {
+				retryAfter = strconv.Itoa(secs)
+			}
 		case k == fault.Invalid || k == fault.NotFound:
 			he = &hosted.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: err.Error()}
 		case k == fault.Unavailable || errors.Is(err, context.DeadlineExceeded):
@@ -51,7 +63,7 @@ func (s *Server) respondOAuth(w http.ResponseWriter, r *http.Request, err error)
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer error="`+he.Code+`"`)
 	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", retryAfterUnavailable)
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	writeJSON(w, he.Status, oauthErrorBody{Error: he.Code, ErrorDescription: he.Description, ErrorCode: he.Status})
 }

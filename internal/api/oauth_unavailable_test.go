@@ -1,12 +1,16 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/grantd/grantd/internal/fault"
+	"github.com/grantd/grantd/internal/provider"
 )
 
 // The OAuth-shaped routes answer an unavailable store with a 503 that
@@ -17,5 +21,29 @@ func TestRespondOAuthUnavailable(t *testing.T) {
 	s.respondOAuth(w, httptest.NewRequest("POST", "/v3/connect/token", nil), fault.Unavailablef(nil, "store down"))
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("%d Retry-After=%q %s; want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+}
+
+// An upstream provider's failure on an OAuth-shaped route is a 503
+// temporarily_unavailable with the provider's message and its own pause
+// (rounded up to whole seconds), as the v3 and v2 routes answer it.
+func TestRespondOAuthProviderRetryAfter(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	for _, tc := range []struct {
+		wait time.Duration
+		want string
+	}{
+		{4200 * time.Millisecond, "5"},
+		{0, retryAfterUnavailable},
+		{3 * time.Hour, "3600"},
+	} {
+		w := httptest.NewRecorder()
+		pe := &provider.Error{Class: provider.ClassUnavailable, Message: "Acme's token endpoint is failing (HTTP 429); try again later", RetryAfter: tc.wait}
+		s.respondOAuth(w, httptest.NewRequest("POST", "/v3/connect/token", nil), fmt.Errorf("exchange: %w", pe))
+		var body oauthErrorBody
+		_ = json.Unmarshal(w.Body.Bytes(), &body)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != tc.want || body.Error != "temporarily_unavailable" || body.ErrorDescription != pe.Message {
+			t.Errorf("RetryAfter %v: %d Retry-After=%q %s; want 503 temporarily_unavailable, Retry-After %s and the provider's message", tc.wait, w.Code, w.Header().Get("Retry-After"), w.Body, tc.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 )
 
 type ctxKey int
@@ -104,7 +105,10 @@ func (s *Server) respondError(w http.ResponseWriter, r *http.Request, err error)
 		s.log.ErrorContext(r.Context(), "internal error", slog.String("request_id", RequestID(r.Context())), slog.String("route", r.Pattern), slog.Any("err", err))
 		ae = &Error{Status: http.StatusInternalServerError, Type: TypeInternal, Message: "internal error; the request id identifies it in grantd's log"}
 	}
-	if ae.Status == http.StatusServiceUnavailable {
+	switch {
+	case ae.RetryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	case ae.Status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", retryAfterUnavailable)
 	}
 	writeJSON(w, ae.Status, errorBody{RequestID: RequestID(r.Context()), Error: errorPayload{Type: ae.Type, Message: ae.Message, ProviderError: ae.ProviderError}})

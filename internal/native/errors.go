@@ -25,7 +25,7 @@ type Error struct {
 	Type    string
 	Message string
 	// RetryAfter, when positive, is sent as the Retry-After header (429,
-	// 503).
+	// 503, and 504 when the provider said how long to wait).
 	RetryAfter int
 }
 
@@ -58,7 +58,7 @@ func toError(err error) (*Error, bool) {
 	if errors.As(err, &pe) {
 		switch {
 		case pe.Class == provider.ClassUnavailable:
-			return &Error{Status: http.StatusGatewayTimeout, Type: TypeAPI, Message: pe.Message}, true
+			return &Error{Status: http.StatusGatewayTimeout, Type: TypeAPI, Message: pe.Message, RetryAfter: provider.RetryAfterSeconds(pe)}, true
 		case slices.Contains(refusedClasses, pe.Class):
 			return &Error{Status: http.StatusForbidden, Type: TypeAuth, Message: pe.Message}, true
 		default:

@@ -171,6 +171,7 @@ func (c *cluster) st() store.Store { return c.nodes[0].srv.Store }
 
 type response struct {
 	Status int
+	Header http.Header
 	Raw    []byte
 	Body   map[string]any
 }
@@ -210,7 +211,7 @@ func (c *cluster) do(i int, method, path, key string, body any) response {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	out := response{Status: resp.StatusCode, Raw: raw}
+	out := response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	_ = json.Unmarshal(raw, &out.Body)
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/config"
+	"github.com/grantd/grantd/internal/sandbox"
 	"github.com/grantd/grantd/internal/store"
 )
 
@@ -90,5 +91,30 @@ func TestOnDemandMode(t *testing.T) {
 	// one on demand.
 	if n := l.Redemptions - before; n > 2*len(ids)+1 {
 		t.Errorf("%d redemptions in about %v for %d grants: more than the keep-alive", n, time.Since(created).Round(time.Second), len(ids))
+	}
+}
+
+// TestOnDemandRetryAfter: a provider that answers the access-token
+// endpoint's refresh with 429 and Retry-After has its pause passed on to
+// the client (504 api.provider_error with Retry-After); the grant stays
+// valid.
+func TestOnDemandRetryAfter(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, "", func(cfg *config.Config) {
+		cfg.Refresh.Mode = config.RefreshOnDemand
+		cfg.Refresh.KeepAlive = time.Hour
+	})
+	c.sb.SetAccessTokenTTL("zoom", time.Second)
+	ids, _ := c.grants("zoom", c.connector("zoom"), 1)
+	c.run()
+	time.Sleep(1500 * time.Millisecond) // the access token has expired
+	c.sb.InjectFailure("zoom", sandbox.Failure{Endpoint: "token", Status: http.StatusTooManyRequests, RetryAfter: "12"})
+	r := c.do(0, "GET", "/grantd/v1/grants/"+ids[0]+"/access-token", c.readKey, nil)
+	if r.Status != http.StatusGatewayTimeout || r.errType() != "api.provider_error" || r.Header.Get("Retry-After") != "12" {
+		t.Fatalf("access-token during the provider's 429: %d Retry-After=%q %s; want 504 api.provider_error with Retry-After 12", r.Status, r.Header.Get("Retry-After"), r.Raw)
+	}
+	c.stop()
+	if g := c.grant(ids[0]); g.Status != store.GrantValid {
+		t.Errorf("grant %s after a 429: %s", ids[0], g.Status)
 	}
 }

@@ -704,8 +704,12 @@ func (r *Refresher) recheck(ctx context.Context, g store.Grant, secrets map[stri
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	err := c.Recheck(pctx, g.Settings, secrets, g.Scope)
 	cancel()
-	sig, pause := signalOf(err)
-	lim.release(callStart, sig, pause)
+	// A password provider's pause (Exchange's BackOffMilliseconds, a
+	// server's Retry-After) is one server's or one mailbox's: its other
+	// grants are on other servers, with budgets of their own, so it does
+	// not pause the provider's calls (its overload still counts).
+	sig, _ := signalOf(err)
+	lim.release(callStart, sig, 0)
 	if err != nil {
 		class := provider.ClassOf(err)
 		if recheckTransient(class) {

@@ -22,7 +22,7 @@ import (
 //	POST   /admin/tokens/introspect    {provider, refresh_token}                       → 200 {valid: bool}
 //	GET    /admin/providers/{provider}                                                 → 200 settings
 //	PUT    /admin/providers/{provider} {rotation?, grace_seconds?, access_token_ttl_seconds?} → 200 settings
-//	POST   /admin/failures             {provider, endpoint?, status?, delay_ms?, count?} → 201 {}
+//	POST   /admin/failures             {provider, endpoint?, status?, delay_ms?, count?, retry_after?} → 201 {}
 //	DELETE /admin/failures                                                             → 200 {cleared: true}
 //	GET    /admin/ledger?provider=p                                                    → 200 ledger (all providers without ?provider)
 //	GET    /admin/counters?provider=p                                                  → 200 counters (a ledger without valid_tokens)
@@ -88,6 +88,8 @@ type adminFailure struct {
 	Status   int    `json:"status"`
 	DelayMS  int64  `json:"delay_ms"`
 	Count    int    `json:"count"`
+	// RetryAfter is the Retry-After header of a 429 or 503 (Failure.RetryAfter).
+	RetryAfter string `json:"retry_after"`
 }
 
 type adminLedger struct {
@@ -434,8 +436,11 @@ func (s *Sandbox) adminInjectFailure(w http.ResponseWriter, r *http.Request) {
 	case req.Count < -1:
 		adminError(w, http.StatusBadRequest, "count must be -1 (until cleared) or more")
 		return
+	case len(req.RetryAfter) > 64 || strings.ContainsAny(req.RetryAfter, "\r\n"):
+		adminError(w, http.StatusBadRequest, "retry_after must be a Retry-After value: seconds or an HTTP date")
+		return
 	}
-	s.InjectFailure(p.name, Failure{Endpoint: req.Endpoint, Status: req.Status, Delay: time.Duration(req.DelayMS) * time.Millisecond, Count: req.Count})
+	s.InjectFailure(p.name, Failure{Endpoint: req.Endpoint, Status: req.Status, Delay: time.Duration(req.DelayMS) * time.Millisecond, Count: req.Count, RetryAfter: req.RetryAfter})
 	s.log.Debug("sandbox: failure injected", "provider", p.name, "endpoint", req.Endpoint, "status", req.Status, "delay_ms", req.DelayMS, "count", req.Count)
 	writeJSON(w, http.StatusCreated, struct{}{})
 }

@@ -103,8 +103,6 @@ func (s *Sandbox) writeIdentityError(w http.ResponseWriter, p *prov, kind idErr,
 			kind = idInvalid
 		case http.StatusForbidden:
 			kind = idScope
-		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			w.Header().Set("Retry-After", "1")
 		}
 	}
 	var msg string
@@ -134,7 +132,7 @@ func (s *Sandbox) identityRequest(w http.ResponseWriter, r *http.Request, p *pro
 		methodNotAllowed(w, r, "GET")
 		return false
 	}
-	status, answerDelay, ok := s.injected(r.Context(), p, "identity")
+	status, answerDelay, ok := s.injected(r.Context(), w.Header(), p, "identity")
 	if !ok || !s.hold(r.Context(), answerDelay) {
 		return false
 	}

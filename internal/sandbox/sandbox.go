@@ -128,6 +128,9 @@ type Failure struct {
 	// Count is how many requests are affected: -1 means until
 	// ClearFailures, 0 means 1.
 	Count int
+	// RetryAfter is the Retry-After header of a 429 or 503 Status, as
+	// sent (seconds or an HTTP date); empty means "1".
+	RetryAfter string
 }
 
 // Ledger is a snapshot of one provider's bookkeeping.
@@ -229,6 +232,7 @@ type failure struct {
 	delay     time.Duration
 	answer    time.Duration // AnswerDelay
 	remaining int           // -1: forever
+	retry     string        // RetryAfter
 }
 
 // New returns a sandbox with no listener; serve Handler() yourself.
@@ -563,7 +567,7 @@ func (s *Sandbox) InjectFailure(provider string, f Failure) {
 		n = -1
 	}
 	p.mu.Lock()
-	p.failures = append(p.failures, &failure{endpoint: f.Endpoint, status: f.Status, delay: f.Delay, answer: f.AnswerDelay, remaining: n})
+	p.failures = append(p.failures, &failure{endpoint: f.Endpoint, status: f.Status, delay: f.Delay, answer: f.AnswerDelay, remaining: n, retry: f.RetryAfter})
 	p.nfail.Store(int32(len(p.failures)))
 	p.mu.Unlock()
 }
@@ -651,7 +655,7 @@ func (g *refreshGrant) live(now time.Time) bool {
 
 // takeFailure consumes the first failure matching endpoint. Callers hold
 // p.mu.
-func (p *prov) takeFailure(endpoint string) (status int, delay, answer time.Duration, ok bool) {
+func (p *prov) takeFailure(endpoint string) (f *failure, ok bool) {
 	for i, f := range p.failures {
 		if f.endpoint != "" && f.endpoint != endpoint {
 			continue
@@ -663,9 +667,9 @@ func (p *prov) takeFailure(endpoint string) (status int, delay, answer time.Dura
 				p.nfail.Store(int32(len(p.failures)))
 			}
 		}
-		return f.status, f.delay, f.answer, true
+		return f, true
 	}
-	return 0, 0, 0, false
+	return nil, false
 }
 
 // sweep drops expired access tokens and authorization codes, and refresh
@@ -706,24 +710,32 @@ func (p *prov) sweep(now time.Time) {
 // injected applies the failure queued for endpoint, if any. It returns the
 // status to answer (0: serve normally), the delay to apply after serving
 // and before answering (AnswerDelay), and false when the request must be
-// dropped because its context ended during the delay.
-func (s *Sandbox) injected(ctx context.Context, p *prov, endpoint string) (int, time.Duration, bool) {
+// dropped because its context ended during the delay. The Retry-After of
+// a failure answered 429 or 503 is set on h.
+func (s *Sandbox) injected(ctx context.Context, h http.Header, p *prov, endpoint string) (int, time.Duration, bool) {
 	if p.nfail.Load() == 0 {
 		return 0, 0, true
 	}
 	p.mu.Lock()
-	status, delay, answer, ok := p.takeFailure(endpoint)
-	if ok && status != 0 {
+	f, ok := p.takeFailure(endpoint)
+	if ok && f.status != 0 {
 		p.stats.InjectedFailures++
 	}
 	p.mu.Unlock()
 	if !ok {
 		return 0, 0, true
 	}
-	if !s.hold(ctx, delay) {
+	if !s.hold(ctx, f.delay) {
 		return 0, 0, false
 	}
-	return status, answer, true
+	if f.status == http.StatusTooManyRequests || f.status == http.StatusServiceUnavailable {
+		ra := f.retry
+		if ra == "" {
+			ra = "1"
+		}
+		h.Set("Retry-After", ra)
+	}
+	return f.status, f.answer, true
 }
 
 // hold waits d (counted in InFlight); false when ctx ended first.

@@ -57,7 +57,7 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request, p *prov, te
 	// has been consumed.
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	parseErr := r.ParseForm()
-	status, answerDelay, ok := s.injected(r.Context(), p, "token")
+	status, answerDelay, ok := s.injected(r.Context(), w.Header(), p, "token")
 	if !ok {
 		return
 	}
@@ -267,9 +267,6 @@ func (s *Sandbox) writeTokenError(w http.ResponseWriter, r *http.Request, p *pro
 			kind = errInvalidGrant
 		case status == http.StatusUnauthorized:
 			kind = errInvalidClient
-		}
-		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
 		}
 	}
 	e := tokenError{kind: kind, status: status, detail: detail}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/grantd/grantd/internal/netx"
 	"github.com/grantd/grantd/internal/provider"
@@ -106,8 +107,17 @@ var (
 )
 
 // codeError classifies an EWS response code (from a response message, or
-// from a fault when fault is true).
-func (c *session) codeError(op, code, text string, fault bool, extra ...map[string]any) error {
+// from a fault when fault is true); wait is the back-off Exchange asked
+// for (BackOffMilliseconds), the RetryAfter of a transient code.
+func (c *session) codeError(op, code, text string, fault bool, wait time.Duration, extra ...map[string]any) error {
+	err := c.classifyCode(op, code, text, fault, extra...)
+	if pe, ok := err.(*provider.Error); ok && pe.Class == provider.ClassUnavailable {
+		pe.RetryAfter = wait
+	}
+	return err
+}
+
+func (c *session) classifyCode(op, code, text string, fault bool, extra ...map[string]any) error {
 	pe := map[string]any{"operation": op, "response_code": code}
 	if text != "" {
 		pe["message_text"] = text
@@ -152,7 +162,7 @@ func (c *session) faultError(op string, f *fault, pe map[string]any) error {
 	if m, ok := pe["auth_method"]; ok {
 		extra["auth_method"] = m
 	}
-	return c.codeError(op, f.code(), text, true, extra)
+	return c.codeError(op, f.code(), text, true, backOff(f.Detail.MessageXML), extra)
 }
 
 func (c *session) transportError(op string, err error) error {

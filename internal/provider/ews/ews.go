@@ -105,7 +105,7 @@ func (v *Provider) validate(ctx context.Context, req provider.Request) (provider
 		// Not in the directory (or ResolveNames restricted): keep the email
 		// as given; GetFolder below still proves access to the mailbox.
 	case msg.ResponseClass == "Error":
-		return provider.Result{}, c.codeError("ResolveNames", msg.ResponseCode, msg.MessageText, false)
+		return provider.Result{}, c.codeError("ResolveNames", msg.ResponseCode, msg.MessageText, false, backOff(msg.MessageXML))
 	default:
 		if r, ok := pick(msg.Resolutions, s.email); ok {
 			email, name = strings.TrimSpace(r.EmailAddress), strings.TrimSpace(r.Name)
@@ -124,7 +124,7 @@ func (v *Provider) validate(ctx context.Context, req provider.Request) (provider
 		return provider.Result{}, c.notEWS("answered GetFolder without a GetFolderResponse", nil)
 	}
 	if msg.ResponseClass == "Error" {
-		return provider.Result{}, c.codeError("GetFolder", msg.ResponseCode, msg.MessageText, false)
+		return provider.Result{}, c.codeError("GetFolder", msg.ResponseCode, msg.MessageText, false, backOff(msg.MessageXML))
 	}
 	if len(msg.Folders) == 0 {
 		return provider.Result{}, c.notEWS("answered GetFolder without the inbox", nil)

@@ -325,6 +325,10 @@ func TestFailureClasses(t *testing.T) {
 			if pe.ProviderError["response_code"] != "ErrorServerBusy" || pe.ProviderError["status"] != 500 {
 				t.Errorf("provider_error %v", pe.ProviderError)
 			}
+			// Exchange's throttling says how long to back off.
+			if pe.RetryAfter != 29775*time.Millisecond {
+				t.Errorf("RetryAfter = %v; want BackOffMilliseconds 29775", pe.RetryAfter)
+			}
 		}},
 		{"503", ewssb.Basic, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {
 			srv.Fail(ewssb.FailUnavailable)
@@ -332,6 +336,9 @@ func TestFailureClasses(t *testing.T) {
 		}, provider.ClassUnavailable, func(t *testing.T, pe *provider.Error) {
 			if pe.ProviderError["status"] != 503 || pe.ProviderError["retry_after"] != "30" {
 				t.Errorf("provider_error %v", pe.ProviderError)
+			}
+			if pe.RetryAfter != 30*time.Second {
+				t.Errorf("RetryAfter = %v; want the Retry-After header's 30 s", pe.RetryAfter)
 			}
 		}},
 		{"slow server (timeout)", ewssb.NTLM, func(t *testing.T, srv *ewssb.Server, _ map[string]any) *ews.Provider {

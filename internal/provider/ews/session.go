@@ -213,10 +213,11 @@ func (c *session) call(ctx context.Context, op string, body []byte) (envelope, e
 		if env, ok := parseEnvelope(data); ok && env.Body.Fault != nil {
 			return envelope{}, c.faultError(op, env.Body.Fault, pe)
 		}
-		if ra := resp.Header.Get("Retry-After"); ra != "" {
+		ra := resp.Header.Get("Retry-After")
+		if ra != "" {
 			pe["retry_after"] = ra
 		}
-		return envelope{}, &provider.Error{Class: provider.ClassUnavailable, ProviderError: pe, Answered: true,
+		return envelope{}, &provider.Error{Class: provider.ClassUnavailable, ProviderError: pe, Answered: true, RetryAfter: provider.ParseRetryAfter(ra, time.Now()),
 			Message: fmt.Sprintf("the Exchange server at %s is unavailable (%s); nothing was stored, retry later", c.ep.host, resp.Status)}
 	default:
 		if env, ok := parseEnvelope(data); ok && env.Body.Fault != nil {

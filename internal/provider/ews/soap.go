@@ -3,7 +3,11 @@ package ews
 import (
 	"bytes"
 	"encoding/xml"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/grantd/grantd/internal/provider"
 )
 
 // The two SOAP requests grantd sends. RequestServerVersion Exchange2013 is
@@ -46,6 +50,7 @@ type responseMessage struct {
 	ResponseClass string     `xml:"ResponseClass,attr"`
 	MessageText   string     `xml:"MessageText"`
 	ResponseCode  string     `xml:"ResponseCode"`
+	MessageXML    []xmlValue `xml:"MessageXml>Value"`
 	Folders       []folder   `xml:"Folders>Folder"`
 	Resolutions   []resolved `xml:"ResolutionSet>Resolution"`
 }
@@ -69,9 +74,35 @@ type fault struct {
 	Code   string `xml:"faultcode"`
 	String string `xml:"faultstring"`
 	Detail struct {
-		ResponseCode string `xml:"ResponseCode"`
-		Message      string `xml:"Message"`
+		ResponseCode string     `xml:"ResponseCode"`
+		Message      string     `xml:"Message"`
+		MessageXML   []xmlValue `xml:"MessageXml>Value"`
 	} `xml:"detail"`
+}
+
+// xmlValue is a t:Value of an error's t:MessageXml: Exchange's details of
+// the error, such as BackOffMilliseconds of ErrorServerBusy.
+type xmlValue struct {
+	Name  string `xml:"Name,attr"`
+	Value string `xml:",chardata"`
+}
+
+// backOff is the BackOffMilliseconds of an error's MessageXml (how long a
+// throttled caller is to wait: Exchange's throttling sends it with
+// ErrorServerBusy), at most provider.MaxRetryAfter; zero when absent or
+// unreadable.
+func backOff(values []xmlValue) time.Duration {
+	for _, v := range values {
+		if !strings.EqualFold(strings.TrimSpace(v.Name), "BackOffMilliseconds") {
+			continue
+		}
+		ms, err := strconv.ParseInt(strings.TrimSpace(v.Value), 10, 64)
+		if err != nil || ms <= 0 {
+			return 0
+		}
+		return time.Duration(min(ms, provider.MaxRetryAfter.Milliseconds())) * time.Millisecond
+	}
+	return 0
 }
 
 // operationResponse is m:GetFolderResponse, m:ResolveNamesResponse, …

@@ -45,7 +45,7 @@ func (s *Session) classifyToken(ctx context.Context, err error) *provider.Error 
 		if re.Response != nil {
 			status = re.Response.StatusCode
 			ctype = re.Response.Header.Get("Content-Type")
-			retryAfter = RetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
+			retryAfter = provider.ParseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
 		}
 		pe := ParseProviderError("token", status, ctype, re.Body)
 		if re.ErrorCode != "" {
@@ -150,6 +150,11 @@ func (s *Session) IdentityError(what string, status int, header http.Header, bod
 	case status >= 500 || status == http.StatusTooManyRequests:
 		f.class = provider.ClassUnavailable
 		f.message = fmt.Sprintf("%s's %s is failing (%s); the provider is unavailable, try again later", s.Provider, what, words)
+		// Google's APIs and Microsoft Graph say how long to wait (Graph's
+		// throttling always does).
+		e := f.err()
+		e.RetryAfter = provider.ParseRetryAfter(header.Get("Retry-After"), time.Now())
+		return s.redact(e)
 	case status == http.StatusForbidden || (status >= 400 && scopey):
 		f.class, f.message = provider.ClassMissingScope, missing
 	case status == http.StatusUnauthorized && unauthorized == provider.ClassMissingScope:
@@ -401,27 +406,3 @@ type causeErr struct {
 
 func (e *causeErr) Error() string { return e.msg }
 func (e *causeErr) Unwrap() error { return e.err }
-
-// maxRetryAfter bounds what RetryAfter believes: an answer asking for
-// hours is taken as this.
-const maxRetryAfter = time.Hour
-
-// RetryAfter reads a Retry-After header (RFC 9110 10.2.3: seconds, or an
-// HTTP date, taken relative to now); zero when it is absent, unreadable or
-// in the past, at most an hour.
-func RetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		d = time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
-}

@@ -263,6 +263,7 @@ func TestIdentityErrorClassification(t *testing.T) {
 		unauth provider.Class
 		class  provider.Class
 		pe     map[string]any
+		wait   time.Duration // the RetryAfter wanted
 	}{
 		{name: "401 invalid token", status: 401, body: `{"code":124,"message":"Invalid access token."}`,
 			class: provider.ClassInvalidCredentials, pe: map[string]any{"code": int64(124), "message": "Invalid access token.", "endpoint": "identity"}},
@@ -284,6 +285,11 @@ func TestIdentityErrorClassification(t *testing.T) {
 		{name: "503", status: 503, body: `{"error":{"code":"serviceNotAvailable","message":"Service Unavailable"}}`,
 			class: provider.ClassUnavailable},
 		{name: "429", status: 429, class: provider.ClassUnavailable},
+		{name: "429 graph throttling with Retry-After", status: 429, header: map[string]string{"Retry-After": "12"},
+			body:  `{"error":{"code":"TooManyRequests","message":"Too many requests"}}`,
+			class: provider.ClassUnavailable, wait: 12 * time.Second},
+		{name: "503 with Retry-After", status: 503, header: map[string]string{"Retry-After": "3"}, class: provider.ClassUnavailable, wait: 3 * time.Second},
+		{name: "403 with Retry-After is no pause", status: 403, header: map[string]string{"Retry-After": "3"}, class: provider.ClassMissingScope},
 		{name: "502 html", status: 502, body: "<html><head><title>Bad Gateway</title></head></html>",
 			class: provider.ClassUnavailable, pe: map[string]any{"body": "Bad Gateway"}},
 		{name: "200 not JSON", status: 200, body: "<html>hello</html>", class: provider.ClassUnavailable},
@@ -312,6 +318,9 @@ func TestIdentityErrorClassification(t *testing.T) {
 			}
 			if gotAuth != "Bearer "+testAccess {
 				t.Errorf("Authorization = %q", gotAuth)
+			}
+			if pe.RetryAfter != tc.wait {
+				t.Errorf("RetryAfter = %v, want %v", pe.RetryAfter, tc.wait)
 			}
 			if !strings.Contains(pe.Message, "me endpoint") {
 				t.Errorf("message %q does not name the endpoint", pe.Message)
