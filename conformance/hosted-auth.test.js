@@ -200,6 +200,12 @@ describe('auth: hosted OAuth', () => {
     const url = nylas.auth.urlForOAuth2({ clientId: g.applicationId, redirectUri, provider: 'yahoo', accessType: 'offline' });
     const code = (await signIn(url, email)).searchParams.get('code');
     const tok = await nylas.auth.exchangeCodeForToken({ clientId: g.applicationId, redirectUri, code });
+    // The client authenticates first (the SDK's Bearer API key): a wrong
+    // key revokes nothing, for a live token as for an unknown one.
+    const wrongKey = g.nylas({ apiKey: 'grantd_wrong' });
+    await expectOAuthError(wrongKey.auth.revoke(tok.accessToken), { status: 401, error: 'invalid_client', what: 'revoke with a wrong API key' });
+    await expectOAuthError(wrongKey.auth.revoke('gat_not_issued'), { status: 401, error: 'invalid_client', what: 'revoke an unknown token with a wrong API key' });
+    assert.equal((await nylas.auth.accessTokenInfo(tok.accessToken)).data.sub, tok.grantId, 'the token survives a refused revocation');
     assert.equal(await nylas.auth.revoke(tok.accessToken), true);
     assert.equal(recorder.last().path, '/v3/connect/revoke');
     await expectOAuthError(nylas.auth.accessTokenInfo(tok.accessToken), { status: 401, error: 'invalid_token', what: 'tokeninfo of a revoked token' });

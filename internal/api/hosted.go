@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -255,9 +256,45 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// revokeToken is POST /v3/connect/revoke?token=….
+// revokeToken is POST /v3/connect/revoke?token=…: token, client_id and
+// client_secret in the query (as the SDKs send token) or a form body (RFC
+// 7009), and the Bearer API key the SDKs send; the client is
+// authenticated before the token is looked at (hosted.Service.Revoke).
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if err := s.cfg.Hosted.Revoke(r.Context(), r.URL.Query().Get("token")); err != nil {
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		s.respondOAuth(w, r, &hosted.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: fmt.Sprintf("the request has %d Authorization headers; send one", n)})
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.respondOAuth(w, r, &hosted.Error{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Description: "the body is too large"})
+			return
+		}
+		if clientGone(r, err) {
+			s.respondOAuth(w, r, err)
+			return
+		}
+		s.respondOAuth(w, r, &hosted.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "the form body is not validly encoded"})
+		return
+	}
+	req := hosted.RevokeRequest{}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"token", &req.Token}, {"client_id", &req.ClientID}, {"client_secret", &req.ClientSecret}} {
+		if vs := r.Form[f.name]; len(vs) > 1 {
+			s.respondOAuth(w, r, &hosted.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "the parameter " + f.name + " is given more than once"})
+			return
+		} else if len(vs) == 1 {
+			*f.v = vs[0]
+		}
+	}
+	req.APIKey, _ = bearer(r.Header.Get("Authorization"))
+	if s.connectClientLimit(w, r, true, req.ClientID) {
+		return
+	}
+	if err := s.cfg.Hosted.Revoke(r.Context(), req); err != nil {
 		s.respondOAuth(w, r, err)
 		return
 	}

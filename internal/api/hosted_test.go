@@ -219,7 +219,7 @@ func TestHostedOAuthFlow(t *testing.T) {
 	if st != 200 || tok["grant_id"] != grantID {
 		t.Fatalf("second authorization (re-authentication): %d %v", st, tok)
 	}
-	rv := e.Do("POST", "/v3/connect/revoke?token="+url.QueryEscape(tok["access_token"].(string)), "", nil)
+	rv := e.Do("POST", "/v3/connect/revoke?token="+url.QueryEscape(tok["access_token"].(string)), a.key, nil)
 	if rv.Status != 200 || rv.Body["request_id"] == nil {
 		t.Fatalf("revoke: %d %s", rv.Status, rv.Raw)
 	}
@@ -228,7 +228,7 @@ func TestHostedOAuthFlow(t *testing.T) {
 	}
 	st, body = a.token(t, map[string]any{"client_id": a.appID, "client_secret": a.key, "grant_type": "refresh_token", "refresh_token": tok["refresh_token"]})
 	oauthError(t, "refresh token of a revoked family", st, body, 400, "invalid_grant")
-	if r := e.Do("POST", "/v3/connect/revoke?token=gat_nope", "", nil); r.Status != 400 || r.Body["error"] != "invalid_token" {
+	if r := e.Do("POST", "/v3/connect/revoke?token=gat_nope", a.key, nil); r.Status != 400 || r.Body["error"] != "invalid_token" {
 		t.Errorf("revoke unknown: %d %s", r.Status, r.Raw)
 	}
 	if g := e.Do("GET", "/v3/grants/"+grantID, a.key, nil); g.Status != 200 || g.Data()["grant_status"] != "valid" {
@@ -439,8 +439,11 @@ func TestHostedOAuthBadInput(t *testing.T) {
 			t.Errorf("tokeninfo%s: %d %s", q, r.Status, r.Raw)
 		}
 	}
-	if r := e.Do("POST", "/v3/connect/revoke", "", nil); r.Status != 400 || r.Body["error"] != "invalid_request" {
+	if r := e.Do("POST", "/v3/connect/revoke", a.key, nil); r.Status != 400 || r.Body["error"] != "invalid_request" {
 		t.Errorf("revoke without token: %d %s", r.Status, r.Raw)
+	}
+	if r := e.Do("POST", "/v3/connect/revoke", "", nil); r.Status != 401 || r.Body["error"] != "invalid_client" {
+		t.Errorf("revoke without token or client authentication: %d %s", r.Status, r.Raw)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/grantd/grantd/internal/idtoken"
 	"github.com/grantd/grantd/internal/store"
+	"github.com/grantd/grantd/internal/tenant"
 	"github.com/grantd/grantd/internal/token"
 )
 
@@ -72,16 +73,77 @@ func (s *Service) Grant(ctx context.Context, accessToken string) (store.IssuedTo
 	return t, g, err
 }
 
+// RevokeRequest is POST /v3/connect/revoke: the token and the client's
+// authentication.
+type RevokeRequest struct {
+	Token string
+	// ClientID and ClientSecret are the request's parameters (the
+	// client_secret an API key of the application, as at the token
+	// endpoint).
+	ClientID, ClientSecret string
+	// APIKey is the Authorization: Bearer key the Nylas SDKs send with
+	// every call (revoke included); "" when none was sent.
+	APIKey string
+}
+
 // Revoke revokes a token grantd issued (access or refresh) together with
 // the other tokens of its authorization; the grant and its provider
 // tokens stay (nylas-v3-api.md §6).
-func (s *Service) Revoke(ctx context.Context, tok string) error {
-	if tok == "" {
+//
+// The client is authenticated first, whatever the token (RFC 7009 §2.1):
+// with an API key of the application (client_id and client_secret, or the
+// Bearer key the SDKs send), or, for a token of a PKCE-only sign-in (a
+// public client, refresh_token.go), with its client_id alone. Only then is
+// the token looked at: one issued to another application, or a token of
+// a sign-in that used the secret revoked with client_id alone, is
+// refused untouched; an unknown token is a 400 invalid_token (as Nylas
+// answers); a known one, even expired, used or revoked already, is
+// revoked with its authorization (again).
+func (s *Service) Revoke(ctx context.Context, r RevokeRequest) error {
+	appID, public, err := s.revokeClient(ctx, r)
+	if err != nil {
+		return err
+	}
+	if r.Token == "" {
 		return invalidRequest("token is required: POST /v3/connect/revoke?token=…")
 	}
-	err := s.Tokens.Revoke(ctx, tok)
-	if errors.Is(err, token.ErrInvalid) {
+	err = s.Tokens.Revoke(ctx, appID, r.Token, public)
+	switch {
+	case errors.Is(err, token.ErrInvalid):
 		return oauthErr(http.StatusBadRequest, "invalid_token", "the token is unknown: it was not issued by this grantd")
+	case errors.Is(err, token.ErrOtherClient):
+		return oauthErr(http.StatusBadRequest, "invalid_token", "the token was issued to another client")
+	case errors.Is(err, token.ErrSecretRequired):
+		return invalidClient("client_secret (an API key of the application) is required: this token comes from a sign-in whose code was exchanged with the client secret; only tokens of a PKCE-only exchange are revoked with client_id alone")
 	}
 	return err
+}
+
+// revokeClient authenticates the client of a revocation: client_secret
+// (with client_id) as at the token endpoint, else the Bearer API key
+// (which must be of client_id's application when both are sent), else
+// client_id alone as a public client. Nothing at all is invalid_client.
+func (s *Service) revokeClient(ctx context.Context, r RevokeRequest) (appID string, public bool, err error) {
+	switch {
+	case r.ClientSecret != "":
+		if r.ClientID == "" {
+			return "", false, invalidClient("client_id is required with client_secret: the application id")
+		}
+		return s.client(ctx, TokenRequest{ClientID: r.ClientID, ClientSecret: r.ClientSecret})
+	case r.APIKey != "":
+		p, err := s.Keys.Authenticate(ctx, r.APIKey)
+		if errors.Is(err, tenant.ErrUnauthorized) {
+			return "", false, invalidClient("the API key sent as Authorization: Bearer is not valid (unknown or revoked)")
+		}
+		if err != nil {
+			return "", false, err
+		}
+		if r.ClientID != "" && r.ClientID != p.App.ID {
+			return "", false, invalidClient("the API key sent as Authorization: Bearer is one of another application than client_id")
+		}
+		return p.App.ID, false, nil
+	case r.ClientID != "":
+		return s.client(ctx, TokenRequest{ClientID: r.ClientID})
+	}
+	return "", false, invalidClient("client authentication is required: send an API key of the application (Authorization: Bearer, as the SDKs do, or client_id and client_secret), or client_id alone for a token of a PKCE-only sign-in")
 }

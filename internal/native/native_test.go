@@ -477,7 +477,7 @@ func TestToken(t *testing.T) {
 	if info := e.Do("GET", "/v3/connect/tokeninfo?access_token="+tok, "", nil); info.Status != 200 {
 		t.Errorf("tokeninfo: %d %s", info.Status, info.Raw)
 	}
-	if rv := e.Do("POST", "/v3/connect/revoke?token="+tok, "", nil); rv.Status != 200 {
+	if rv := e.Do("POST", "/v3/connect/revoke?token="+tok, e.key, nil); rv.Status != 200 {
 		t.Fatalf("revoke: %d %s", rv.Status, rv.Raw)
 	}
 	if me := e.Do("GET", "/v3/grants/me", tok, nil); me.Status != 401 {

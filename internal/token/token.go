@@ -190,19 +190,29 @@ func (s *Service) Lookup(ctx context.Context, accessToken string) (store.IssuedT
 	return t, nil
 }
 
-// Revoke revokes the family of a token (access or refresh): the
-// authorization it came from, not the grant. ErrInvalid when the token is
-// unknown.
-func (s *Service) Revoke(ctx context.Context, tok string) error {
+// Revoke revokes the family of a token (access or refresh) for appID:
+// the authorization it came from, not the grant. ErrInvalid when the token
+// is unknown; a token of another application is refused untouched
+// (ErrOtherClient), and so is one whose family was not started by a
+// PKCE-only exchange when the client sent no secret (public;
+// ErrSecretRequired), as Refresh refuses them. A known token that is
+// expired, used or revoked already is revoked (again): no error.
+func (s *Service) Revoke(ctx context.Context, appID, tok string, public bool) error {
 	if !strings.HasPrefix(tok, AccessPrefix) && !strings.HasPrefix(tok, RefreshPrefix) || len(tok) > 200 {
 		return ErrInvalid
 	}
+	// A token's application and family kind never change, so this read
+	// decides for the revocation.
 	t, err := s.Store.GetToken(ctx, Hash(tok))
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return ErrInvalid
-	}
-	if err != nil {
+	case err != nil:
 		return err
+	case t.AppID != appID:
+		return ErrOtherClient
+	case public && !t.PKCEOnly:
+		return ErrSecretRequired
 	}
 	_, err = s.Store.RevokeTokenFamily(ctx, t.Family, s.now())
 	return err
