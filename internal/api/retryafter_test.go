@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +108,20 @@ func TestEWSRetryAfter(t *testing.T) {
 				t.Errorf("%d Retry-After=%q %s; want 504 with Retry-After %s", r.Status, r.Header.Get("Retry-After"), r.Raw, tc.want)
 			}
 		})
+	}
+}
+
+// TestCallbackRetryAfter: a provider's pause during the callback's code
+// exchange reaches the application in the redirect's error_description
+// (a redirect carries no Retry-After header).
+func TestCallbackRetryAfter(t *testing.T) {
+	e := apitest.New(t)
+	e.Sandbox.AddUser("google", sandbox.User{Email: "ada@example.com", Name: "Ada Lovelace"})
+	a := newHostedApp(t, e, "acme")
+	a.connector("google")
+	e.Sandbox.InjectFailure("google", sandbox.Failure{Endpoint: "token", Status: http.StatusTooManyRequests, RetryAfter: "8"})
+	back := a.authorize(t, url.Values{"provider": {"google"}, "state": {"s1"}}, "ada@example.com")
+	if back.Get("error") != "temporarily_unavailable" || !strings.Contains(back.Get("error_description"), "asked to wait 8 s") || back.Get("state") != "s1" {
+		t.Errorf("callback during a 429: %v", back)
 	}
 }

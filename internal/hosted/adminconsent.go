@@ -70,7 +70,7 @@ func (s *Service) adminConsentCallback(ctx context.Context, fs flowState, r Call
 		}
 		switch {
 		case errors.As(err, &pe) && pe.Class == provider.ClassUnavailable:
-			code = "temporarily_unavailable"
+			code, desc = "temporarily_unavailable", withWait(desc, pe)
 		case errors.As(err, &pe) && pe.Class == provider.ClassBadRequest && url.Values(answer).Get("error") == "":
 			code = "server_error" // an answer that is neither a consent nor an error
 		case errors.As(err, &pe):

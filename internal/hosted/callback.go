@@ -3,6 +3,7 @@ package hosted
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -93,7 +94,7 @@ func (s *Service) Callback(ctx context.Context, r CallbackRequest) (string, erro
 		}
 		switch {
 		case pe != nil && pe.Class == provider.ClassUnavailable:
-			code = "temporarily_unavailable"
+			code, desc = "temporarily_unavailable", withWait(desc, pe)
 		case pe != nil && (pe.Class == provider.ClassTLS || pe.Class == provider.ClassAddressRefused):
 			// grantd could not reach the provider safely: nothing the
 			// user did or refused.
@@ -115,6 +116,15 @@ func (s *Service) Callback(ctx context.Context, r CallbackRequest) (string, erro
 		return back(url.Values{"error": {"server_error"}, "error_description": {"grantd could not complete the sign-in; try again"}})
 	}
 	return back(url.Values{"code": {code}})
+}
+
+// withWait adds to desc the pause the provider asked for, if it gave one:
+// a redirect carries no Retry-After header.
+func withWait(desc string, pe *provider.Error) string {
+	if secs := provider.RetryAfterSeconds(pe); secs > 0 {
+		return fmt.Sprintf("%s (the provider asked to wait %d s before trying again)", desc, secs)
+	}
+	return desc
 }
 
 // sanitizeCode keeps an OAuth error code as the provider sent it when it
