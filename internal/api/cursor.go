@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/store"
 )
 
@@ -37,7 +38,7 @@ func grantCursor(g store.Grant, opts store.ListOptions) string {
 
 // parseGrantCursor decodes a page_token for a list ordered by opts.
 func parseGrantCursor(token string, opts store.ListOptions) (store.GrantKey, error) {
-	bad := BadRequest("query parameter page_token is not a next_cursor of GET /v3/grants with this sort_by and order_by: %q", truncate(token, 40))
+	bad := BadRequest("query parameter page_token is not a next_cursor of GET /v3/grants with this sort_by and order_by: %q", fault.Shorten(token, 40))
 	b, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
 		return store.GrantKey{}, bad

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/grantd/grantd/internal/fault"
 )
 
 // decodeJSON decodes the request body into v. Bad JSON, a wrong type, an
@@ -93,13 +95,13 @@ func checkFieldNames(body []byte, v any) error {
 		}
 		key, _ := t.(string)
 		if seen[key] {
-			return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: fmt.Sprintf("field %s is given twice", truncate(key, 40))}
+			return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: fmt.Sprintf("field %s is given twice", fault.Shorten(key, 40))}
 		}
 		seen[key] = true
 		if !slices.Contains(fields, key) {
 			for _, f := range fields {
 				if strings.EqualFold(f, key) {
-					return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: fmt.Sprintf("field %s: field names are case-sensitive; use %s", truncate(key, 40), f)}
+					return &Error{Status: http.StatusBadRequest, Type: TypeInvalidPayload, Message: fmt.Sprintf("field %s: field names are case-sensitive; use %s", fault.Shorten(key, 40), f)}
 				}
 			}
 		}
@@ -176,7 +178,7 @@ func checkValues(body []byte) error {
 		switch t := tok.(type) {
 		case json.Number:
 			if msg := numberProblem(string(t)); msg != "" {
-				problem = fmt.Sprintf("the number %s %s", truncate(string(t), 40), msg)
+				problem = fmt.Sprintf("the number %s %s", fault.Shorten(string(t), 40), msg)
 			}
 		case string:
 			if i := loneSurrogate(body[start:dec.InputOffset()]); i >= 0 {
@@ -270,7 +272,7 @@ func (p *jsonPath) String() string {
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(truncate(f.key, 40))
+		b.WriteString(fault.Shorten(f.key, 40))
 	}
 	if b.Len() == 0 {
 		return "(the body)"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/emailaddr"
+	"github.com/grantd/grantd/internal/fault"
 )
 
 // detectJSON is the data of POST /v3/providers/detect: the Nylas fields
@@ -47,7 +48,7 @@ func (s *Server) detectProvider(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("all_provider_types"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			s.respondError(w, r, BadRequest("query parameter all_provider_types must be true or false, not %q", truncate(v, 40)))
+			s.respondError(w, r, BadRequest("query parameter all_provider_types must be true or false, not %q", fault.Shorten(v, 40)))
 			return
 		}
 		all = b

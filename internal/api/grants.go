@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/store"
 )
@@ -158,7 +159,7 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) {
 	case "", store.GrantValid, store.GrantInvalid:
 		f.Status = st
 	default:
-		s.respondError(w, r, BadRequest("query parameter grant_status must be valid or invalid, not %q", truncate(st, 40)))
+		s.respondError(w, r, BadRequest("query parameter grant_status must be valid or invalid, not %q", fault.Shorten(st, 40)))
 		return
 	}
 	if id := q.Get("account_id"); id != "" {

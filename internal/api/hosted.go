@@ -166,7 +166,7 @@ func (s *Server) connectAuth(w http.ResponseWriter, r *http.Request) {
 func (s *Server) connectCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	to, err := s.cfg.Hosted.Callback(r.Context(), hosted.CallbackRequest{State: q.Get("state"), Code: q.Get("code"),
-		Error: q.Get("error"), ErrorDescription: q.Get("error_description"), IP: s.clientIP(r), UserAgent: truncate(r.UserAgent(), 512), Answer: q})
+		Error: q.Get("error"), ErrorDescription: q.Get("error_description"), IP: s.clientIP(r), UserAgent: fault.Shorten(r.UserAgent(), 512), Answer: q})
 	if err != nil {
 		s.respondOAuth(w, r, err)
 		return

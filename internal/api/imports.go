@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/importer"
 	"github.com/grantd/grantd/internal/importjob"
 	"github.com/grantd/grantd/internal/store"
@@ -84,7 +85,7 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request) {
 	case "true", "1":
 		dryRun = true
 	default:
-		s.respondError(w, r, BadRequest("query parameter dry_run must be true or false, not %q", truncate(v, 40)))
+		s.respondError(w, r, BadRequest("query parameter dry_run must be true or false, not %q", fault.Shorten(v, 40)))
 		return
 	}
 	// The body may take longer to arrive than http.read_timeout allows

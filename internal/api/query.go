@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/store"
 )
 
@@ -23,7 +23,7 @@ func queryInt(q url.Values, name string, def, min, max int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, BadRequest("query parameter %s must be an integer, not %q", name, truncate(v, 40))
+		return 0, BadRequest("query parameter %s must be an integer, not %q", name, fault.Shorten(v, 40))
 	}
 	if n < min {
 		return 0, BadRequest("query parameter %s must be at least %d", name, min)
@@ -58,14 +58,14 @@ func listOptions(q url.Values) (store.ListOptions, error) {
 	case "updated_at", "updatedAt":
 		o.SortBy = "updated_at"
 	default:
-		return o, BadRequest("query parameter sort_by must be created_at or updated_at, not %q", truncate(v, 40))
+		return o, BadRequest("query parameter sort_by must be created_at or updated_at, not %q", fault.Shorten(v, 40))
 	}
 	switch v := q.Get("order_by"); v {
 	case "", "desc":
 	case "asc":
 		o.Asc = true
 	default:
-		return o, BadRequest("query parameter order_by must be asc or desc, not %q", truncate(v, 40))
+		return o, BadRequest("query parameter order_by must be asc or desc, not %q", fault.Shorten(v, 40))
 	}
 	return o, nil
 }
@@ -82,20 +82,9 @@ func queryTime(q url.Values, name string) (time.Time, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 || n > maxUnixTime {
-		return time.Time{}, BadRequest("query parameter %s must be a Unix time in seconds (0 to %d), not %q", name, maxUnixTime, truncate(v, 40))
+		return time.Time{}, BadRequest("query parameter %s must be a Unix time in seconds (0 to %d), not %q", name, maxUnixTime, fault.Shorten(v, 40))
 	}
 	return time.Unix(n, 0).UTC(), nil
-}
-
-// truncate cuts s to at most n bytes (plus "…"), between characters.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n-- // cut between characters
-	}
-	return s[:n] + "…"
 }
 
 func splitList(s string) []string {

@@ -23,6 +23,7 @@ import (
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/domain"
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/hosted"
 	"github.com/grantd/grantd/internal/importjob"
@@ -238,7 +239,7 @@ func (s *Server) routes() {
 
 	// Everything else is a 404 in the error envelope.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.respondError(w, r, NotFound("no route for %s %s", truncate(r.Method, maxLoggedMethod), truncate(r.URL.Path, 2*maxPathSegment)))
+		s.respondError(w, r, NotFound("no route for %s %s", fault.Shorten(r.Method, maxLoggedMethod), fault.Shorten(r.URL.Path, 2*maxPathSegment)))
 	})
 	// A known path with another method is a 405 in the error envelope.
 	for path, methods := range s.methods {
@@ -249,7 +250,7 @@ func (s *Server) routes() {
 		}
 		h := func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			s.respondError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: TypeMethodNotAllowed, Message: truncate(r.Method, maxLoggedMethod) + " is not allowed here; use " + allow})
+			s.respondError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: TypeMethodNotAllowed, Message: fault.Shorten(r.Method, maxLoggedMethod) + " is not allowed here; use " + allow})
 		}
 		if !tryHandle(s.mux, path, h) {
 			// A fixed path beside a wildcard one (GET
@@ -344,7 +345,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs := []slog.Attr{slog.String("request_id", id), slog.String("method", method), slog.String("route", route),
 			slog.Int("status", status), slog.Duration("duration", d)}
 		if method == methodOther {
-			attrs = append(attrs, slog.String("method_sent", truncate(r.Method, maxLoggedMethod)))
+			attrs = append(attrs, slog.String("method_sent", fault.Shorten(r.Method, maxLoggedMethod)))
 		}
 		if completed {
 			attrs = append(attrs, slog.Bool("completed", true))
@@ -448,7 +449,7 @@ func checkURL(u *url.URL) error {
 		}
 		for _, v := range vs {
 			if !cleanText(v) {
-				return BadRequest("query parameter %s contains a NUL byte or invalid UTF-8", truncate(k, 40))
+				return BadRequest("query parameter %s contains a NUL byte or invalid UTF-8", fault.Shorten(k, 40))
 			}
 		}
 	}

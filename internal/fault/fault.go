@@ -15,6 +15,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Kind is a kind of failure.
@@ -97,3 +98,19 @@ func KindOf(err error) Kind {
 
 // Is reports whether err is of kind k.
 func Is(err error, k Kind) bool { return k != 0 && KindOf(err) == k }
+
+// Ellipsis ends a text that was shortened.
+const Ellipsis = "…"
+
+// Shorten cuts s, a value quoted in a message, to at most n bytes, between
+// two characters, followed by Ellipsis when anything was cut.
+func Shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	n = max(n, 0)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + Ellipsis
+}

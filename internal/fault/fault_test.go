@@ -43,3 +43,22 @@ func TestKindOf(t *testing.T) {
 		t.Errorf("kind names: %v %v", fault.Conflict, fault.Kind(0))
 	}
 }
+
+func TestShorten(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"eleven char", 10, "eleven cha" + fault.Ellipsis},
+		{"ééééé", 3, "é" + fault.Ellipsis}, // é is 2 bytes: never cut inside one
+		{"ééééé", 4, "éé" + fault.Ellipsis},
+		{"x", 0, "x"[:0] + fault.Ellipsis},
+	} {
+		if got := fault.Shorten(tc.s, tc.n); got != tc.want {
+			t.Errorf("Shorten(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+		}
+	}
+}

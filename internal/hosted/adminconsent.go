@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"unicode/utf8"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 )
 
@@ -30,7 +31,7 @@ func (s *Service) authorizeAdminConsent(ctx context.Context, r AuthorizeRequest,
 		prov = provider.Microsoft // the only provider with admin consent
 	}
 	if r.CredentialID == "" {
-		return "", invalidRequest("credential_id is required with response_type=adminconsent: the id of an adminconsent credential (POST /v3/connectors/%s/creds)", truncate(prov, 40))
+		return "", invalidRequest("credential_id is required with response_type=adminconsent: the id of an adminconsent credential (POST /v3/connectors/%s/creds)", fault.Shorten(prov, 40))
 	}
 	// The URL is built with a placeholder state before the state is
 	// stored: only a good request stores one.
@@ -76,7 +77,7 @@ func (s *Service) adminConsentCallback(ctx context.Context, fs flowState, r Call
 		case errors.As(err, &pe):
 			code, desc = sanitizeCode(url.Values(answer).Get("error")), pe.Message
 			if d := url.Values(answer).Get("error_description"); d != "" {
-				desc += ": " + truncate(d, 300) // Microsoft's words
+				desc += ": " + fault.Shorten(d, 300) // Microsoft's words
 			}
 		default:
 			if k := asOAuth(err); k == err { // not the caller's: grantd failed

@@ -50,7 +50,7 @@ func ParseAuthorize(q url.Values) (AuthorizeRequest, *Error) {
 		r.Scope = strings.Fields(strings.ReplaceAll(sc[0], ",", " "))
 	}
 	if dup := repeated(q); dup != "" {
-		return r, invalidRequest("the parameter %s is given more than once", truncate(dup, 40))
+		return r, invalidRequest("the parameter %s is given more than once", fault.Shorten(dup, 40))
 	}
 	return r, nil
 }
@@ -93,7 +93,7 @@ func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback st
 	ver, err := s.Store.GetConfigVersion(ctx, r.ClientID)
 	if err != nil {
 		if isNotFound(err) {
-			return "", invalidClient("client_id %q is not an application of this grantd", truncate(r.ClientID, 64))
+			return "", invalidClient("client_id %q is not an application of this grantd", fault.Shorten(r.ClientID, 64))
 		}
 		return "", err
 	}
@@ -106,7 +106,7 @@ func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback st
 		return "", err
 	}
 	if !ok {
-		return "", invalidRequest("redirect_uri %q is not registered for the application: add it with POST /v3/applications/redirect-uris (it must match exactly)", truncate(r.RedirectURI, 200))
+		return "", invalidRequest("redirect_uri %q is not registered for the application: add it with POST /v3/applications/redirect-uris (it must match exactly)", fault.Shorten(r.RedirectURI, 200))
 	}
 	switch r.ResponseType {
 	case "code":
@@ -115,7 +115,7 @@ func (s *Service) Authorize(ctx context.Context, r AuthorizeRequest, callback st
 	case "adminconsent":
 		return s.authorizeAdminConsent(ctx, r, callback)
 	default:
-		return "", oauthErr(http.StatusBadRequest, "unsupported_response_type", "response_type %q is not supported; use code or adminconsent", truncate(r.ResponseType, 40))
+		return "", oauthErr(http.StatusBadRequest, "unsupported_response_type", "response_type %q is not supported; use code or adminconsent", fault.Shorten(r.ResponseType, 40))
 	}
 	if n := utf8.RuneCountInString(r.State); n > MaxState {
 		return "", invalidRequest("state is %d characters long; at most %d are allowed", n, MaxState)
@@ -199,7 +199,7 @@ func splitPrompt(prompt string) (string, *Error) {
 				out = append(out, v)
 			}
 		default:
-			return "", invalidRequest("prompt %q is not known: select_provider and detect choose the provider (grantd's pages); login, consent, select_account and none are passed to the provider where it has them", truncate(v, 40))
+			return "", invalidRequest("prompt %q is not known: select_provider and detect choose the provider (grantd's pages); login, consent, select_account and none are passed to the provider where it has them", fault.Shorten(v, 40))
 		}
 	}
 	return strings.Join(out, " "), nil

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/provider"
 )
@@ -75,7 +76,7 @@ func (s *Service) Callback(ctx context.Context, r CallbackRequest) (string, erro
 		if r.Error != "" {
 			desc = "the provider answered " + code
 			if r.ErrorDescription != "" {
-				desc += ": " + truncate(r.ErrorDescription, 300)
+				desc += ": " + fault.Shorten(r.ErrorDescription, 300)
 			}
 		} else {
 			code = "server_error"

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
+
+	"github.com/grantd/grantd/internal/fault"
 )
 
 // PKCE (RFC 7636) as the official SDKs send it. Methods:
@@ -54,7 +56,7 @@ func unreserved(s string) bool {
 func checkChallenge(challenge, method string) *Error {
 	m := normMethod(method)
 	if m == "" {
-		return invalidRequest("code_challenge_method %q is not supported: use S256 (or plain)", truncate(method, 20))
+		return invalidRequest("code_challenge_method %q is not supported: use S256 (or plain)", fault.Shorten(method, 20))
 	}
 	if challenge == "" {
 		return invalidRequest("code_challenge_method is set but code_challenge is missing")
@@ -99,11 +101,4 @@ func verifyPKCE(method, challenge, verifier string) bool {
 	// Both compared, always, so that timing says nothing of which.
 	a, b := eq(rfc), eq(quirk)
 	return a || b
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

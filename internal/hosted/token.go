@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/idtoken"
 	"github.com/grantd/grantd/internal/store"
 	"github.com/grantd/grantd/internal/tenant"
@@ -65,7 +66,7 @@ func ParseTokenRequest(contentType string, body []byte) (TokenRequest, *Error) {
 			return TokenRequest{}, invalidRequest("the body has data after the JSON object")
 		}
 		if dup := duplicateKey(body); dup != "" {
-			return TokenRequest{}, invalidRequest("the parameter %s is given more than once", truncate(dup, 40))
+			return TokenRequest{}, invalidRequest("the parameter %s is given more than once", fault.Shorten(dup, 40))
 		}
 		for _, f := range tokenFields {
 			raw, ok := m[f]
@@ -84,13 +85,13 @@ func ParseTokenRequest(contentType string, body []byte) (TokenRequest, *Error) {
 			return TokenRequest{}, invalidRequest("the form body is not validly encoded")
 		}
 		if dup := repeated(q); dup != "" {
-			return TokenRequest{}, invalidRequest("the parameter %s is given more than once", truncate(dup, 40))
+			return TokenRequest{}, invalidRequest("the parameter %s is given more than once", fault.Shorten(dup, 40))
 		}
 		for _, f := range tokenFields {
 			vals[f] = q.Get(f)
 		}
 	default:
-		return TokenRequest{}, invalidRequest("Content-Type %s is not supported: send application/json or application/x-www-form-urlencoded", truncate(mt, 60))
+		return TokenRequest{}, invalidRequest("Content-Type %s is not supported: send application/json or application/x-www-form-urlencoded", fault.Shorten(mt, 60))
 	}
 	for f, v := range vals {
 		if strings.ContainsRune(v, 0) || len(v) > 4096 {
@@ -143,7 +144,7 @@ func (s *Service) Token(ctx context.Context, r TokenRequest) (TokenResponse, err
 		return TokenResponse{}, invalidRequest("grant_type is required: authorization_code, refresh_token or client_credentials")
 	}
 	return TokenResponse{}, oauthErr(http.StatusBadRequest, "unsupported_grant_type",
-		"grant_type %q is not supported; use authorization_code, refresh_token or client_credentials", truncate(r.GrantType, 40))
+		"grant_type %q is not supported; use authorization_code, refresh_token or client_credentials", fault.Shorten(r.GrantType, 40))
 }
 
 // client authenticates the request's client: client_id is an application
@@ -156,7 +157,7 @@ func (s *Service) client(ctx context.Context, r TokenRequest) (appID string, pub
 	if r.ClientSecret == "" {
 		if _, err := s.Store.GetApplication(ctx, r.ClientID); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return "", false, invalidClient("client_id %q is not an application of this grantd", truncate(r.ClientID, 64))
+				return "", false, invalidClient("client_id %q is not an application of this grantd", fault.Shorten(r.ClientID, 64))
 			}
 			return "", false, err
 		}

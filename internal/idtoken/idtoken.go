@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/store"
 )
 
@@ -306,7 +307,7 @@ func (k *Keys) Verify(ctx context.Context, tok, issuer string) (Claims, error) {
 		return Claims{}, invalid("the id_token's header is not a JSON object")
 	}
 	if h.Alg != Alg {
-		return Claims{}, invalid("the id_token's algorithm %q is not %s, the only one grantd signs with", truncate(h.Alg, 20), Alg)
+		return Claims{}, invalid("the id_token's algorithm %q is not %s, the only one grantd signs with", fault.Shorten(h.Alg, 20), Alg)
 	}
 	if len(sig) != 64 {
 		return Claims{}, invalid("the id_token's signature is not an ES256 signature")
@@ -333,7 +334,7 @@ func (k *Keys) Verify(ctx context.Context, tok, issuer string) (Claims, error) {
 	case time.Unix(c.Iat, 0).After(now.Add(leeway)):
 		return Claims{}, invalid("the id_token is issued in the future")
 	case issuer != "" && c.Iss != issuer:
-		return Claims{}, invalid("the id_token was issued by %q, not this grantd (%s)", truncate(c.Iss, 100), issuer)
+		return Claims{}, invalid("the id_token was issued by %q, not this grantd (%s)", fault.Shorten(c.Iss, 100), issuer)
 	case c.Sub == "" || c.Aud == "":
 		return Claims{}, invalid("the id_token has no sub or aud")
 	}
@@ -374,11 +375,4 @@ func (k *Keys) Set(ctx context.Context) (JWKS, error) {
 			Kid: kk.id, Use: "sig", Alg: Alg})
 	}
 	return out, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -3,8 +3,8 @@ package native
 import (
 	"slices"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 )
 
@@ -164,7 +164,7 @@ func mapScopes(raw, prov string) ([]string, error) {
 			return s.Name == name
 		})
 		if i < 0 {
-			return nil, invalidf("scopes: %q is not a v2 scope; the v2 scopes are %s", truncate(name, 64), strings.Join(V2ScopeNames(), ", "))
+			return nil, invalidf("scopes: %q is not a v2 scope; the v2 scopes are %s", fault.Shorten(name, 64), strings.Join(V2ScopeNames(), ", "))
 		}
 		var v3 []string
 		switch prov {
@@ -217,14 +217,4 @@ func settingKeys(ss []setting) string {
 		}
 	}
 	return strings.Join(keys, ", ")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/grantd/grantd/internal/connector"
 	"github.com/grantd/grantd/internal/detect"
 	"github.com/grantd/grantd/internal/emailaddr"
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/grant"
 	"github.com/grantd/grantd/internal/provider"
 	"github.com/grantd/grantd/internal/ratelimit"
@@ -86,7 +87,7 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (string, 
 	// OAuth's /v3/connect/auth does: the route has no API key to carry it.
 	ver, err := s.Store.GetConfigVersion(ctx, req.ClientID)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		return "", unauthorizedf("client_id %q is not the id of an application", truncate(req.ClientID, 64))
+		return "", unauthorizedf("client_id %q is not the id of an application", fault.Shorten(req.ClientID, 64))
 	}
 	if err != nil {
 		return "", err
@@ -135,13 +136,13 @@ func inV2Terms(err error, v2 v2Provider) error {
 func (s *Service) reauthenticate(ctx context.Context, appID, id string, p plan) (store.Grant, error) {
 	old, err := s.Store.GetGrant(ctx, appID, id)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		return store.Grant{}, invalidf("reauth_account_id %q is not an account of this application", truncate(id, 64))
+		return store.Grant{}, invalidf("reauth_account_id %q is not an account of this application", fault.Shorten(id, 64))
 	}
 	if err != nil {
 		return store.Grant{}, err
 	}
 	if old.Provider != p.v2.Provider {
-		return store.Grant{}, invalidf("reauth_account_id %q is a %s account; provider %s makes %s accounts", truncate(id, 64), old.Provider, p.v2.Name, p.v2.Provider)
+		return store.Grant{}, invalidf("reauth_account_id %q is a %s account; provider %s makes %s accounts", fault.Shorten(id, 64), old.Provider, p.v2.Name, p.v2.Provider)
 	}
 	return s.Grants.Update(ctx, appID, id, grant.Patch{Settings: p.settings, Scope: p.scope})
 }
@@ -154,7 +155,7 @@ func (s *Service) translate(ctx context.Context, appID string, req AuthorizeRequ
 	}
 	v2, ok := lookupProvider(req.Provider)
 	if !ok {
-		return plan{}, invalidf("provider %q is not a v2 provider; use one of: %s", truncate(req.Provider, 64), strings.Join(V2ProviderNames(), ", "))
+		return plan{}, invalidf("provider %q is not a v2 provider; use one of: %s", fault.Shorten(req.Provider, 64), strings.Join(V2ProviderNames(), ", "))
 	}
 	if !slices.Contains(s.Grants.Supported(), v2.Provider) {
 		return plan{}, invalidf("provider %s makes %s grants, which this grantd cannot authenticate yet", v2.Name, v2.Provider)
@@ -266,7 +267,7 @@ func checkSettings(v2 v2Provider, settings map[string]any) (map[string]any, erro
 		}
 		i := slices.IndexFunc(v2.Settings, func(s setting) bool { return s.Key == k || (s.Alias != "" && s.Alias == k) })
 		if i < 0 {
-			return nil, invalidf("settings.%s is not a setting of provider %s; it takes %s", truncate(k, 64), v2.Name, settingKeys(v2.Settings))
+			return nil, invalidf("settings.%s is not a setting of provider %s; it takes %s", fault.Shorten(k, 64), v2.Name, settingKeys(v2.Settings))
 		}
 		spec := v2.Settings[i]
 		switch spec.Type {
@@ -351,7 +352,7 @@ func (s *Service) matchClient(ctx context.Context, appID string, v2 v2Provider, 
 	}
 	check := func(r connector.Resolved) error {
 		if subtle.ConstantTimeCompare([]byte(r.Client.ClientSecret), []byte(secret)) != 1 {
-			return invalidf("settings.%s_client_secret is not the secret grantd holds for OAuth client %q of the %s connector", prefix, truncate(clientID, 128), v2.Provider)
+			return invalidf("settings.%s_client_secret is not the secret grantd holds for OAuth client %q of the %s connector", prefix, fault.Shorten(clientID, 128), v2.Provider)
 		}
 		return nil
 	}
@@ -386,7 +387,7 @@ func (s *Service) matchClient(ctx context.Context, appID string, v2 v2Provider, 
 	}
 	return "", false, invalidf("settings.%s_client_id %q is not the OAuth client of the application's %s connector nor of one of its credentials: "+
 		"set it on the connector (PATCH /v3/connectors/%s) or add it as a credential (POST /v3/connectors/%s/creds)",
-		prefix, truncate(clientID, 128), v2.Provider, v2.Provider, v2.Provider)
+		prefix, fault.Shorten(clientID, 128), v2.Provider, v2.Provider, v2.Provider)
 }
 
 // codeData is what a code carries besides its grant, sealed.
@@ -454,7 +455,7 @@ func (s *Service) Redeem(ctx context.Context, req TokenRequest) (store.Grant, st
 		return store.Grant{}, "", err
 	}
 	if subtle.ConstantTimeCompare([]byte(p.App.ID), []byte(req.ClientID)) != 1 {
-		return store.Grant{}, "", unauthorizedf("client_secret is not an API key of application %q", truncate(req.ClientID, 64))
+		return store.Grant{}, "", unauthorizedf("client_secret is not an API key of application %q", fault.Shorten(req.ClientID, 64))
 	}
 	hash := HashCode(req.Code)
 	c, err := s.Store.ConsumeCode(ctx, hash, s.now())

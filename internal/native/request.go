@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/grantd/grantd/internal/fault"
 )
 
 // AuthorizeRequest is the body of POST /connect/authorize.
@@ -91,7 +93,7 @@ func ParseAuthorize(body []byte) (AuthorizeRequest, error) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !slices.Contains(authorizeFields, k) {
-			return AuthorizeRequest{}, invalidf("%q is not a field of /connect/authorize; it takes %s", truncate(k, 64), strings.Join(authorizeFields, ", "))
+			return AuthorizeRequest{}, invalidf("%q is not a field of /connect/authorize; it takes %s", fault.Shorten(k, 64), strings.Join(authorizeFields, ", "))
 		}
 	}
 	var r AuthorizeRequest
@@ -164,7 +166,7 @@ func ParseToken(body []byte) (TokenRequest, error) {
 	fields := []string{"client_id", "client_secret", "code"}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !slices.Contains(fields, k) {
-			return TokenRequest{}, invalidf("%q is not a field of /connect/token; it takes client_id, client_secret and code", truncate(k, 64))
+			return TokenRequest{}, invalidf("%q is not a field of /connect/token; it takes client_id, client_secret and code", fault.Shorten(k, 64))
 		}
 	}
 	var r TokenRequest

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/grantd/grantd/internal/fault"
 )
 
 // Redacted replaces a secret in messages.
@@ -16,7 +18,7 @@ const Redacted = "[REDACTED]"
 // Ellipsis ends a text that was shortened. A Redactor also removes the
 // beginning of a secret that stands right before it (the rest of the
 // secret having been cut off).
-const Ellipsis = "…"
+const Ellipsis = fault.Ellipsis
 
 // minSecret is the length below which a string is not redacted: shorter
 // ones would redact ordinary words.

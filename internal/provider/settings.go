@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/grantd/grantd/internal/fault"
 )
 
 // DecodeSettings reads the settings of a request (as decoded from JSON,
@@ -187,17 +188,7 @@ func (f settingField) portError(got string) *Error {
 
 // Shorten cuts s, a value quoted in a message, to 40 bytes (on a rune
 // boundary) and an Ellipsis.
-func Shorten(s string) string {
-	const maxLen = 40
-	if len(s) <= maxLen {
-		return s
-	}
-	cut := maxLen
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + Ellipsis
-}
+func Shorten(s string) string { return fault.Shorten(s, 40) }
 
 // jsonType names the JSON type of a value decoded by encoding/json.
 func jsonType(v any) string {

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/grantd/grantd/internal/fault"
 	"github.com/grantd/grantd/internal/provider"
 )
 
@@ -53,7 +54,7 @@ func (s *Session) classifyToken(ctx context.Context, err error) *provider.Error 
 		}
 		if re.ErrorDescription != "" {
 			if _, ok := pe["error_description"]; !ok {
-				pe["error_description"] = truncate(re.ErrorDescription, maxField)
+				pe["error_description"] = fault.Shorten(re.ErrorDescription, maxField)
 			}
 		}
 		e := s.TokenResponseError(pe)
@@ -265,9 +266,9 @@ func ParseProviderError(endpoint string, status int, contentType string, body []
 	}
 	if len(body) > 0 {
 		if strings.Contains(contentType, "html") || looksHTML(body) {
-			pe["body"] = truncate(htmlText(body), 200)
+			pe["body"] = fault.Shorten(htmlText(body), 200)
 		} else {
-			pe["body"] = truncate(collapse(string(body)), 200)
+			pe["body"] = fault.Shorten(collapse(string(body)), 200)
 		}
 	}
 	return pe
@@ -278,7 +279,7 @@ func ParseProviderError(endpoint string, status int, contentType string, body []
 func cleanValue(v any) (any, bool) {
 	switch t := v.(type) {
 	case string:
-		return truncate(t, maxField), true
+		return fault.Shorten(t, maxField), true
 	case float64:
 		if t == float64(int64(t)) {
 			return int64(t), true
@@ -324,17 +325,6 @@ func htmlText(b []byte) string {
 
 func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + provider.Ellipsis
-}
-
 // Words renders the provider's error, as ParseProviderError returns it,
 // for a message: "HTTP 400 invalid_grant: Token has been expired or
 // revoked."
@@ -371,7 +361,7 @@ func Words(pe map[string]any) string {
 		if i := strings.IndexAny(desc, "\r\n"); i > 0 {
 			desc = desc[:i]
 		}
-		b.WriteString(truncate(desc, 200))
+		b.WriteString(fault.Shorten(desc, 200))
 	}
 	if b.Len() == 0 {
 		return "no details"
