@@ -24,8 +24,9 @@ func TestWALStaysBounded(t *testing.T) {
 	t.Cleanup(func() { walLimit = old })
 	// walLimit plus the writes of the rounds whose truncation the readers
 	// held off (each waits at most checkpointBusyTimeout), with room for a
-	// loaded machine: far less than is written.
-	const bound = 20 << 20
+	// loaded machine: far less than is written (a WAL never cut back would
+	// hold at least all of it).
+	const bound = 24 << 20
 
 	path := filepath.Join(t.TempDir(), "grantd.db")
 	s, err := Open(t.Context(), path)
@@ -87,7 +88,7 @@ func TestWALStaysBounded(t *testing.T) {
 		writers.Add(1)
 		go func() {
 			defer writers.Done()
-			for i := range 500 {
+			for i := range 600 {
 				g := store.Grant{ID: fmt.Sprintf("g-%d-%d", w, i), AppID: "app", Provider: "google", Email: fmt.Sprintf("u%d-%d@example.com", w, i),
 					Status: store.GrantValid, Settings: map[string]any{"pad": pad}, Secrets: []byte(pad)}
 				if err := s.CreateGrant(ctx, g); err != nil {
@@ -101,7 +102,7 @@ func TestWALStaysBounded(t *testing.T) {
 	writers.Wait()
 	// Keep reading a moment after the writes: the idle truncation must
 	// not need the readers to stop.
-	deadline := time.Now().Add(4 * checkpointInterval)
+	deadline := time.Now().Add(10 * checkpointInterval) // a loaded machine delays the checkpointer
 	for walSize() > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -109,13 +110,13 @@ func TestWALStaysBounded(t *testing.T) {
 	close(done)
 	wg.Wait()
 	t.Logf("%d MB written; WAL peak %.1f MB (limit %d MB), %d bytes once idle", written.Load()>>20, float64(peak.Load())/(1<<20), walLimit>>20, idle)
-	if written.Load() < bound {
+	if written.Load() < 3*bound/2 {
 		t.Fatalf("only %d bytes written: the test proves nothing", written.Load())
 	}
 	if p := peak.Load(); p > bound {
 		t.Errorf("the WAL grew to %d bytes, past %d", p, bound)
 	}
 	if idle != 0 {
-		t.Errorf("the WAL is %d bytes %v after the writes stopped; want it truncated", idle, 4*checkpointInterval)
+		t.Errorf("the WAL is %d bytes %v after the writes stopped; want it truncated", idle, 10*checkpointInterval)
 	}
 }
