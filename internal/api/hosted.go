@@ -50,7 +50,13 @@ func (s *Server) respondOAuth(w http.ResponseWriter, r *http.Request, err error)
 				retryAfter = strconv.Itoa(secs)
 			}
 		case k == fault.Invalid || k == fault.NotFound:
-			he = &hosted.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: err.Error()}
+			// The message for people (a provider's, a service's), not the
+			// error chain, which may name addresses and Go's own errors.
+			msg := err.Error()
+			if ae, ok := toAPIError(err); ok {
+				msg = ae.Message
+			}
+			he = &hosted.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: msg}
 		case k == fault.Unavailable || errors.Is(err, context.DeadlineExceeded):
 			he = &hosted.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "a dependency of grantd is not answering now; try again"}
 		default:
