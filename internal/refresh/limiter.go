@@ -196,6 +196,14 @@ func (l *limiter) cut(started, now time.Time, f float64) {
 	l.lastCut = now
 }
 
+// pausedFor is how long the pause the provider asked for (a Retry-After)
+// still lasts at now; 0 when there is none.
+func (l *limiter) pausedFor(now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return max(0, l.paused.Sub(now))
+}
+
 // room is how many more grants of the provider the scheduler may claim
 // now: none during a pause (until resume), otherwise what the share
 // leaves. When there is none the provider is capped: it may have due

@@ -2,6 +2,7 @@ package refresh_test
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -103,6 +104,7 @@ func TestOnDemandRetryAfter(t *testing.T) {
 	c := newCluster(t, 1, "", func(cfg *config.Config) {
 		cfg.Refresh.Mode = config.RefreshOnDemand
 		cfg.Refresh.KeepAlive = time.Hour
+		cfg.Refresh.Lease = time.Minute // a pause is at most a quarter of it
 	})
 	c.sb.SetAccessTokenTTL("zoom", time.Second)
 	ids, _ := c.grants("zoom", c.connector("zoom"), 1)
@@ -112,6 +114,16 @@ func TestOnDemandRetryAfter(t *testing.T) {
 	r := c.do(0, "GET", "/grantd/v1/grants/"+ids[0]+"/access-token", c.readKey, nil)
 	if r.Status != http.StatusGatewayTimeout || r.errType() != "api.provider_error" || r.Header.Get("Retry-After") != "12" {
 		t.Fatalf("access-token during the provider's 429: %d Retry-After=%q %s; want 504 api.provider_error with Retry-After 12", r.Status, r.Header.Get("Retry-After"), r.Raw)
+	}
+	// The node now holds back its calls to Zoom for the 12 s: the next
+	// request is answered at once, with what is left of the pause.
+	start := time.Now()
+	r = c.do(0, "GET", "/grantd/v1/grants/"+ids[0]+"/access-token", c.readKey, nil)
+	if took := time.Since(start); r.Status != http.StatusGatewayTimeout || took > 3*time.Second {
+		t.Fatalf("access-token during grantd's pause: %d after %v %s; want 504 at once", r.Status, took, r.Raw)
+	}
+	if secs, _ := strconv.Atoi(r.Header.Get("Retry-After")); secs < 8 || secs > 12 {
+		t.Errorf("access-token during grantd's pause: Retry-After %q, want what is left of the 12 s", r.Header.Get("Retry-After"))
 	}
 	c.stop()
 	if g := c.grant(ids[0]); g.Status != store.GrantValid {

@@ -481,11 +481,20 @@ func (r *Refresher) acquire(ctx context.Context, g store.Grant) (*limiter, time.
 		r.release(g)
 		err := ctx.Err()
 		if err == nil {
-			err = provider.Errorf(provider.ClassUnavailable, "grantd is holding back its calls to %s, which is rate limiting or overloaded; try again shortly", g.Provider)
+			err = heldBack(g.Provider, l.pausedFor(time.Now()))
 		}
 		return nil, started, 0, &result{outcome: outThrottled, grant: g, err: err}
 	}
 	return l, started, timeout, nil
+}
+
+// heldBack is the error of a call not made because the provider is
+// throttled: during its pause (a Retry-After it sent), with what is left
+// of the pause, which the API passes on as its own Retry-After.
+func heldBack(prov string, pause time.Duration) error {
+	e := provider.Errorf(provider.ClassUnavailable, "grantd is holding back its calls to %s, which is rate limiting or overloaded; try again shortly", prov)
+	e.RetryAfter = pause
+	return e
 }
 
 // minCall is the shortest provider call worth making: a call with less

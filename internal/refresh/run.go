@@ -292,6 +292,11 @@ func (r *Refresher) AccessToken(ctx context.Context, appID, id string) (AccessTo
 	if r.providers[g.Provider] == nil {
 		return AccessToken{}, fault.Invalidf(`grant "%s" is an %s grant (%s grants have no OAuth access token)`, id, g.Provider, g.Provider)
 	}
+	// During the provider's pause no call is made: say so at once, with
+	// what is left of it, rather than hold the request until it ends.
+	if d := r.limiter(g.Provider).pausedFor(time.Now()); d > 0 {
+		return AccessToken{}, heldBack(g.Provider, d)
+	}
 	// Lease and refresh, waiting for another node's refresh when it holds
 	// the lease; bounded by the lease (plus a little).
 	deadline := time.Now().Add(r.cfg.Lease + 5*time.Second)
