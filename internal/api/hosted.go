@@ -257,8 +257,12 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{idtoken.Alg},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "none"},
-		"code_challenge_methods_supported":      []string{"plain", "S256"},
-		"claims_supported":                      []string{"iss", "aud", "sub", "email", "iat", "exp"},
+		// RFC 8414: the client authenticates at revocation as at the
+		// token endpoint (or with the application's Bearer API key, which
+		// has no registered name).
+		"revocation_endpoint_auth_methods_supported": []string{"client_secret_post", "none"},
+		"code_challenge_methods_supported":           []string{"plain", "S256"},
+		"claims_supported":                           []string{"iss", "aud", "sub", "email", "iat", "exp"},
 	})
 }
 

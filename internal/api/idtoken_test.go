@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/url"
 	"strings"
@@ -94,7 +95,8 @@ func TestHostedIDToken(t *testing.T) {
 	}
 	disc := e.Do("GET", "/.well-known/openid-configuration", "", nil)
 	if disc.Status != 200 || disc.Body["issuer"] != e.HTTP.URL || disc.Body["jwks_uri"] != e.HTTP.URL+"/.well-known/jwks.json" ||
-		disc.Body["token_endpoint"] != e.HTTP.URL+"/v3/connect/token" {
+		disc.Body["token_endpoint"] != e.HTTP.URL+"/v3/connect/token" ||
+		fmt.Sprint(disc.Body["revocation_endpoint_auth_methods_supported"]) != "[client_secret_post none]" {
 		t.Fatalf("openid-configuration: %d %s", disc.Status, disc.Raw)
 	}
 	info := e.Do("GET", "/v3/connect/tokeninfo?id_token="+url.QueryEscape(idt), "", nil)
