@@ -77,11 +77,22 @@ func TestRevokeClientAuthentication(t *testing.T) {
 		expect(kind+" with client_secret but no client_id", revoke("", url.Values{"token": {token}, "client_secret": {a.key}}), 401, "invalid_client")
 		expect(kind+" with an unknown client_id", revoke("", url.Values{"token": {token}, "client_id": {"no-such-app"}}), 401, "invalid_client")
 		expect(kind+" with the Bearer key of another application than client_id", revoke(otherKey, url.Values{"token": {token}, "client_id": {a.appID}}), 401, "invalid_client")
+		// A valid client_secret does not make a wrong Bearer key sent with
+		// it ignored.
+		withSecret := url.Values{"token": {token}, "client_id": {a.appID}, "client_secret": {a.key}}
+		expect(kind+" with a valid client_secret and a wrong Bearer key", revoke("grantd_wrong", withSecret), 401, "invalid_client")
+		expect(kind+" with a valid client_secret and another application's Bearer key", revoke(otherKey, withSecret), 401, "invalid_client")
 	}
 	if !live(tok) {
 		t.Fatal("a refused revocation revoked the token")
 	}
-	expect("another application's token", revoke(otherKey, url.Values{"token": {tok}}), 400, "invalid_token")
+	foreign := revoke(otherKey, url.Values{"token": {tok}})
+	expect("another application's token", foreign, 400, "invalid_token")
+	// ... in the words of an unknown token: that it exists is not the
+	// other application's to learn.
+	if unknown := revoke(otherKey, url.Values{"token": {"gat_not_issued"}}); foreign.Body["error_description"] != unknown.Body["error_description"] {
+		t.Errorf("another application's token is told apart from an unknown one: %s, %s", foreign.Raw, unknown.Raw)
+	}
 	expect("a confidential sign-in's token with client_id alone", revoke("", url.Values{"token": {tok}, "client_id": {a.appID}}), 401, "invalid_client")
 	if !live(tok) {
 		t.Fatal("another application, or client_id alone, revoked the token")

@@ -110,40 +110,67 @@ func (s *Service) Revoke(ctx context.Context, r RevokeRequest) error {
 	err = s.Tokens.Revoke(ctx, appID, r.Token, public)
 	switch {
 	case errors.Is(err, token.ErrInvalid):
-		return oauthErr(http.StatusBadRequest, "invalid_token", "the token is unknown: it was not issued by this grantd")
+		return unknownToken()
 	case errors.Is(err, token.ErrOtherClient):
-		return oauthErr(http.StatusBadRequest, "invalid_token", "the token was issued to another client")
+		// Said as an unknown token is: another application's token is
+		// not this client's to learn about (RFC 7009 §2.1).
+		return unknownToken()
 	case errors.Is(err, token.ErrSecretRequired):
 		return invalidClient("client_secret (an API key of the application) is required: this token comes from a sign-in whose code was exchanged with the client secret; only tokens of a PKCE-only exchange are revoked with client_id alone")
 	}
 	return err
 }
 
+// unknownToken is the refusal of a token unknown to the client: not
+// issued by this grantd, or issued to another application (the same
+// words, so that a client cannot tell them apart).
+func unknownToken() error {
+	return oauthErr(http.StatusBadRequest, "invalid_token", "the token is unknown: it was not issued by this grantd to this client")
+}
+
 // revokeClient authenticates the client of a revocation: client_secret
 // (with client_id) as at the token endpoint, else the Bearer API key
-// (which must be of client_id's application when both are sent), else
-// client_id alone as a public client. Nothing at all is invalid_client.
+// (which must be of client_id's application when both are sent; sent
+// with a client_secret it must be valid too, of the same application),
+// else client_id alone as a public client. Nothing at all is
+// invalid_client.
 func (s *Service) revokeClient(ctx context.Context, r RevokeRequest) (appID string, public bool, err error) {
 	switch {
 	case r.ClientSecret != "":
 		if r.ClientID == "" {
 			return "", false, invalidClient("client_id is required with client_secret: the application id")
 		}
-		return s.client(ctx, TokenRequest{ClientID: r.ClientID, ClientSecret: r.ClientSecret})
-	case r.APIKey != "":
-		p, err := s.Keys.Authenticate(ctx, r.APIKey)
-		if errors.Is(err, tenant.ErrUnauthorized) {
-			return "", false, invalidClient("the API key sent as Authorization: Bearer is not valid (unknown or revoked)")
+		appID, public, err := s.client(ctx, TokenRequest{ClientID: r.ClientID, ClientSecret: r.ClientSecret})
+		if err != nil || r.APIKey == "" {
+			return appID, public, err
 		}
-		if err != nil {
+		// A Bearer key sent as well must be valid too, and of the same
+		// application: a wrong, revoked or foreign key is never ignored.
+		if _, err := s.bearerClient(ctx, r.APIKey, appID); err != nil {
 			return "", false, err
 		}
-		if r.ClientID != "" && r.ClientID != p.App.ID {
-			return "", false, invalidClient("the API key sent as Authorization: Bearer is one of another application than client_id")
-		}
-		return p.App.ID, false, nil
+		return appID, public, nil
+	case r.APIKey != "":
+		appID, err := s.bearerClient(ctx, r.APIKey, r.ClientID)
+		return appID, false, err
 	case r.ClientID != "":
 		return s.client(ctx, TokenRequest{ClientID: r.ClientID})
 	}
 	return "", false, invalidClient("client authentication is required: send an API key of the application (Authorization: Bearer, as the SDKs do, or client_id and client_secret), or client_id alone for a token of a PKCE-only sign-in")
+}
+
+// bearerClient authenticates the Bearer API key of a revocation: its
+// application, which must be clientID's when clientID is not "".
+func (s *Service) bearerClient(ctx context.Context, key, clientID string) (string, error) {
+	p, err := s.Keys.Authenticate(ctx, key)
+	if errors.Is(err, tenant.ErrUnauthorized) {
+		return "", invalidClient("the API key sent as Authorization: Bearer is not valid (unknown or revoked)")
+	}
+	if err != nil {
+		return "", err
+	}
+	if clientID != "" && clientID != p.App.ID {
+		return "", invalidClient("the API key sent as Authorization: Bearer is one of another application than client_id")
+	}
+	return p.App.ID, nil
 }
