@@ -95,11 +95,16 @@ func (s *Service) Callback(ctx context.Context, r CallbackRequest) (string, erro
 		}
 		switch {
 		case pe != nil && pe.Class == provider.ClassUnavailable:
-			code, desc = "temporarily_unavailable", withWait(desc, pe)
+			code = "temporarily_unavailable"
+			if d := unreached(pe); d != "" {
+				desc = d
+				s.log().WarnContext(ctx, "hosted OAuth: callback: the provider's token endpoint", slog.Any("err", err))
+			}
+			desc = withWait(desc, pe)
 		case pe != nil && (pe.Class == provider.ClassTLS || pe.Class == provider.ClassAddressRefused):
 			// grantd could not reach the provider safely: nothing the
 			// user did or refused.
-			code = "server_error"
+			code, desc = "server_error", unreached(pe)
 			s.log().WarnContext(ctx, "hosted OAuth: callback: the provider's token endpoint", slog.Any("err", err))
 		case pe != nil:
 		default:
@@ -117,6 +122,25 @@ func (s *Service) Callback(ctx context.Context, r CallbackRequest) (string, erro
 		return back(url.Values{"error": {"server_error"}, "error_description": {"grantd could not complete the sign-in; try again"}})
 	}
 	return back(url.Values{"code": {code}})
+}
+
+// unreached is the error_description of a provider that grantd could not
+// reach, or not safely: a failure decided without the provider's answer (a
+// transport error, a TLS certificate that does not verify, an address
+// grantd does not connect to). The provider error's message names the
+// endpoint's host or address: that is for grantd's operator (the log has
+// it), not for the application's redirect URI and the user's browser. ""
+// for an answer of the provider, whose message says what it answered.
+func unreached(pe *provider.Error) string {
+	switch {
+	case pe.Class == provider.ClassTLS:
+		return "grantd could not verify the TLS certificate of the provider's endpoint; grantd's operator finds the details in its log (network.ca_file, the endpoint configuration)"
+	case pe.Class == provider.ClassAddressRefused:
+		return "the provider's endpoint has an address grantd does not connect to; grantd's operator finds the details in its log"
+	case pe.Class == provider.ClassUnavailable && !pe.Answered:
+		return "grantd could not reach the provider; try again"
+	}
+	return ""
 }
 
 // withWait adds to desc the pause the provider asked for, if it gave one:
