@@ -22,7 +22,9 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	var d time.Duration
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		// Out of int64's range, n is its bound: a number of seconds too
+		// large to hold is the longest pause, not none.
 		if n <= 0 {
 			return 0
 		}

@@ -18,6 +18,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"", 0}, {"0", 0}, {"-3", 0}, {"soon", 0}, {"1.5", 0},
 		{"1", time.Second}, {" 120 ", 2 * time.Minute},
 		{"999999", time.Hour}, // bounded
+		// Beyond int64: the longest pause, not none.
+		{"99999999999999999999", time.Hour}, {"-99999999999999999999", 0},
 		{now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second},
 		{now.Add(48 * time.Hour).Format(http.TimeFormat), time.Hour},
 		{now.Add(-30 * time.Second).Format(http.TimeFormat), 0},

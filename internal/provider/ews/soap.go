@@ -3,6 +3,7 @@ package ews
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -96,8 +97,9 @@ func backOff(values []xmlValue) time.Duration {
 		if !strings.EqualFold(strings.TrimSpace(v.Name), "BackOffMilliseconds") {
 			continue
 		}
+		// Out of int64's range, ms is its bound: the longest pause.
 		ms, err := strconv.ParseInt(strings.TrimSpace(v.Value), 10, 64)
-		if err != nil || ms <= 0 {
+		if err != nil && !errors.Is(err, strconv.ErrRange) || ms <= 0 {
 			return 0
 		}
 		return time.Duration(min(ms, provider.MaxRetryAfter.Milliseconds())) * time.Millisecond
