@@ -137,7 +137,9 @@ func unreached(pe *provider.Error) string {
 		return "grantd could not verify the TLS certificate of the provider's endpoint; grantd's operator finds the details in its log (network.ca_file, the endpoint configuration)"
 	case pe.Class == provider.ClassAddressRefused:
 		return "the provider's endpoint has an address grantd does not connect to; grantd's operator finds the details in its log"
-	case pe.Class == provider.ClassUnavailable && !pe.Answered:
+	case pe.Class == provider.ClassUnavailable && !pe.Answered && pe.Err != nil:
+		// A transport error (its cause kept); grantd's own refusals
+		// (provider.Errorf) have none and say what happened.
 		return "grantd could not reach the provider; try again"
 	}
 	return ""
