@@ -81,7 +81,7 @@ func TestAgentAccounts(t *testing.T) {
 		t.Errorf("the password or its hash is in GET: %s", got.Raw)
 	}
 	// The refresher claims nothing of it, however far ahead it looks.
-	claimed, err := e.Server.Store.ClaimDueGrants(t.Context(), time.Now().AddDate(10, 0, 0), "test", time.Minute, 100, nil)
+	claimed, err := e.Server.Store.ClaimDueGrants(t.Context(), time.Now().AddDate(10, 0, 0), "test", time.Minute, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,9 +23,17 @@ type lateClaims struct {
 	claimed map[string]time.Time // grant id: when its claim started
 }
 
-func (s *lateClaims) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, skip []string) ([]store.Grant, error) {
+func (s *lateClaims) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]store.Grant, error) {
+	return s.late(func() ([]store.Grant, error) { return s.Store.ClaimDueGrants(ctx, now, owner, lease, limit) })
+}
+
+func (s *lateClaims) ClaimDueGrantsOf(ctx context.Context, now time.Time, owner string, lease time.Duration, prov string, limit int) ([]store.Grant, error) {
+	return s.late(func() ([]store.Grant, error) { return s.Store.ClaimDueGrantsOf(ctx, now, owner, lease, prov, limit) })
+}
+
+func (s *lateClaims) late(claim func() ([]store.Grant, error)) ([]store.Grant, error) {
 	at := time.Now()
-	gs, err := s.Store.ClaimDueGrants(ctx, now, owner, lease, limit, skip)
+	gs, err := claim()
 	s.mu.Lock()
 	for _, g := range gs {
 		if _, ok := s.claimed[g.ID]; !ok {

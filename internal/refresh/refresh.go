@@ -30,8 +30,10 @@
 //
 // The scheduler holds at most twice a provider's current limit of its
 // grants (in flight or waiting for a slot) and claims none during its
-// pause: each claim skips the providers whose share is full or paused
-// (store.ClaimDueGrants' skipProviders), and a grant claimed beyond its
+// pause: while any provider's share is full or paused, each claim takes
+// the other providers' due grants one provider at a time, up to each
+// one's room (store.ClaimDueGrantsOf, which never reads another
+// provider's due grants, however many), and a grant claimed beyond its
 // provider's share is released at once, unwritten. So a throttled
 // provider ties up its own share of refresh.workers, and the other
 // providers' due grants are claimed even when the throttled provider's are
@@ -184,6 +186,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -292,7 +295,8 @@ type Grants interface {
 // never a grant write.
 type Store interface {
 	GetGrant(ctx context.Context, appID, id string) (store.Grant, error)
-	ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, skipProviders []string) ([]store.Grant, error)
+	ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]store.Grant, error)
+	ClaimDueGrantsOf(ctx context.Context, now time.Time, owner string, lease time.Duration, provider string, limit int) ([]store.Grant, error)
 	ClaimGrant(ctx context.Context, appID, id, owner string, lease time.Duration, now time.Time) (store.Grant, bool, error)
 	ReleaseGrant(ctx context.Context, appID, id, owner string) error
 	CountDueGrants(ctx context.Context, now time.Time) (int, error)
@@ -319,15 +323,17 @@ type Options struct {
 
 // Refresher refreshes grants. Its methods are safe for concurrent use.
 type Refresher struct {
-	cfg       Config
-	st        Store
-	grants    Grants
-	clients   grant.ClientResolver
-	providers map[string]provider.Refresher
-	checkers  map[string]provider.Rechecker
-	log       *slog.Logger
-	clock     func() time.Time
-	m         *metrics
+	cfg              Config
+	st               Store
+	grants           Grants
+	clients          grant.ClientResolver
+	providers        map[string]provider.Refresher
+	checkers         map[string]provider.Rechecker
+	limitedProviders []string // the providers whose grants take a limiter's slot, sorted
+	claimTurn        int      // Run: the provider the next claim of each provider's grants starts with
+	log              *slog.Logger
+	clock            func() time.Time
+	m                *metrics
 
 	spool Spool
 
@@ -362,6 +368,15 @@ func New(o Options) *Refresher {
 		inflight: map[string]*call{}, limits: map[string]*limiter{}, held: map[uint64]*held{},
 		spool: o.Spool, kicked: make(chan struct{}, 1), wake: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
 	}
+	for prov := range r.providers {
+		r.limitedProviders = append(r.limitedProviders, prov)
+	}
+	for prov := range r.checkers {
+		if r.providers[prov] == nil {
+			r.limitedProviders = append(r.limitedProviders, prov)
+		}
+	}
+	slices.Sort(r.limitedProviders)
 	// Until it has reached the store once, a refresher claims nothing
 	// (reachable): a grant leased before a crash or an outage waits for
 	// the answer its owner may hold.

@@ -22,7 +22,7 @@ import (
 // share was full finishes, or its pause ends) claims at most the room in
 // the shares of the providers known to have due grants left. Both skip
 // the providers with no room (paused by a Retry-After, or holding
-// shareFactor times their limit: limiter.go), and a grant claimed beyond
+// shareFactor times their limit: limiter.go; see claim), and a grant claimed beyond
 // its provider's room is released at once, unwritten, rather than held
 // by a worker waiting for a slot; so a throttled provider ties up its
 // share of the workers, and the other providers' due grants are claimed
@@ -79,7 +79,7 @@ func (r *Refresher) Run(ctx context.Context) {
 		var gs []store.Grant
 		var err error
 		if limit > 0 {
-			gs, err = r.st.ClaimDueGrants(ctx, now, r.cfg.Owner, r.cfg.Lease, limit, plan.skip)
+			gs, err = r.claim(ctx, now, limit, plan.skip)
 			if err != nil && ctx.Err() == nil {
 				r.markDown()
 				r.log.Warn("refresh: claim due grants", slog.Any("err", err))
@@ -164,6 +164,56 @@ func (r *Refresher) planClaim(now time.Time) claimPlan {
 		}
 	}
 	return p
+}
+
+// claim leases up to limit due grants. With no provider skipped, every
+// provider's, most overdue first (store.ClaimDueGrants). Otherwise each
+// provider that is not skipped in turn, up to the room in its share
+// (store.ClaimDueGrantsOf): a claim never reads a skipped provider's due
+// grants, however far behind it is. The first provider asked changes at
+// each claim, so that none takes the free workers every time. Grants of
+// providers that neither refresh nor re-check (none has a limiter) wait
+// for a claim with no provider skipped.
+func (r *Refresher) claim(ctx context.Context, now time.Time, limit int, skip []string) ([]store.Grant, error) {
+	if len(skip) == 0 {
+		return r.st.ClaimDueGrants(ctx, now, r.cfg.Owner, r.cfg.Lease, limit)
+	}
+	provs := r.limitedProviders
+	var out []store.Grant
+	r.claimTurn++
+	for i := range provs {
+		prov := provs[(r.claimTurn+i)%len(provs)]
+		if len(out) >= limit {
+			break
+		}
+		if slices.Contains(skip, prov) {
+			continue
+		}
+		room := r.roomOf(prov, time.Now())
+		if room == 0 {
+			continue
+		}
+		gs, err := r.st.ClaimDueGrantsOf(ctx, now, r.cfg.Owner, r.cfg.Lease, prov, min(room, limit-len(out)))
+		out = append(out, gs...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// roomOf is the room in prov's share (limiter.room); a provider none of
+// whose grants this node has refreshed yet has no limiter, and the room
+// of a new one.
+func (r *Refresher) roomOf(prov string, now time.Time) int {
+	r.mu.Lock()
+	l := r.limits[prov]
+	r.mu.Unlock()
+	if l == nil {
+		return shareFactor * min(max(r.cfg.ProviderConcurrency, r.cfg.ProviderConcurrencyMin, 1), max(r.cfg.ProviderConcurrencyMax, r.cfg.ProviderConcurrencyMin, 1))
+	}
+	n, _, _ := l.room(now)
+	return n
 }
 
 // uncap records that the providers but skip have no due grant left.

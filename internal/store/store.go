@@ -498,11 +498,14 @@ type Store interface {
 	// change neither Version nor UpdatedAt.
 	//
 	// ClaimDueGrants leases up to limit due grants to owner, earliest
-	// NextRefreshAt first, skipping the grants of the providers in
-	// skipProviders (nil or empty: none skipped), and returns them as
-	// leased. Concurrent callers (on any node sharing the database) never
-	// receive the same grant while its lease runs.
-	ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, skipProviders []string) ([]Grant, error)
+	// NextRefreshAt first, and returns them as leased. Concurrent callers
+	// (on any node sharing the database) never receive the same grant
+	// while its lease runs.
+	ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]Grant, error)
+	// ClaimDueGrantsOf is ClaimDueGrants for the grants of one provider;
+	// its cost does not depend on how many grants of other providers are
+	// due.
+	ClaimDueGrantsOf(ctx context.Context, now time.Time, owner string, lease time.Duration, provider string, limit int) ([]Grant, error)
 	// ClaimGrant leases one grant to owner, whatever its status and
 	// NextRefreshAt, unless another owner's lease runs past now. It returns
 	// the grant (leased or not) and whether owner holds the lease;

@@ -210,9 +210,15 @@ func (t *timeoutStore) DeleteGrant(ctx context.Context, appID, id string, events
 	return do0(t, ctx, "delete grant", func(ctx context.Context) error { return t.s.DeleteGrant(ctx, appID, id, events...) })
 }
 
-func (t *timeoutStore) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, skipProviders []string) ([]Grant, error) {
+func (t *timeoutStore) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]Grant, error) {
 	return do1(t, ctx, "claim due grants", func(ctx context.Context) ([]Grant, error) {
-		return t.s.ClaimDueGrants(ctx, now, owner, lease, limit, skipProviders)
+		return t.s.ClaimDueGrants(ctx, now, owner, lease, limit)
+	})
+}
+
+func (t *timeoutStore) ClaimDueGrantsOf(ctx context.Context, now time.Time, owner string, lease time.Duration, provider string, limit int) ([]Grant, error) {
+	return do1(t, ctx, "claim due grants", func(ctx context.Context) ([]Grant, error) {
+		return t.s.ClaimDueGrantsOf(ctx, now, owner, lease, provider, limit)
 	})
 }
 

@@ -65,7 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RewrapSecretsConcurrentChange", testRewrapSecretsConcurrentChange},
 		{"ClaimDueGrants", testClaimDueGrants},
 		{"ClaimDueGrantsConcurrent", testClaimDueGrantsConcurrent},
-		{"ClaimDueGrantsSkipProviders", testClaimDueGrantsSkipProviders},
+		{"ClaimDueGrantsOf", testClaimDueGrantsOf},
 		{"ClaimDueGrantsPlan", testClaimDueGrantsPlan},
 		{"ClaimGrant", testClaimGrant},
 		{"ExtendLapsedLeases", testExtendLapsedLeases},

@@ -145,7 +145,7 @@ func TestStoreWritesGoThroughTheWriter(t *testing.T) {
 	// The leases are not.
 	must("CreateGrant", s.CreateGrant(ctx, store.Grant{ID: "g2", AppID: "app", Status: store.GrantValid, NextRefreshAt: now.Add(-time.Minute)}))
 	before := s.gw.commits.Load()
-	claimed, err := s.ClaimDueGrants(ctx, now, "me", time.Minute, 10, nil)
+	claimed, err := s.ClaimDueGrants(ctx, now, "me", time.Minute, 10)
 	must("ClaimDueGrants", err)
 	_, ok, err := s.ClaimGrant(ctx, "app", "g2", "me", time.Minute, now)
 	must("ClaimGrant", err)

@@ -15,16 +15,21 @@ import (
 // FOR UPDATE SKIP LOCKED, so nodes claiming at once take disjoint sets,
 // and a row another claimer leased and committed meanwhile is re-checked
 // against the lease condition (READ COMMITTED re-evaluation) and dropped.
-// The due grants are read from the grants_due index in next_refresh_at
-// order; the providers a claim skips are a filter on the rows it reads
-// (it reads past the skipped providers' due grants, which are few unless
-// one of them is far behind).
+// The due grants are read in next_refresh_at order from the grants_due
+// index, or, for one provider's, from grants_due_provider (migration
+// 0014: a claim of one provider's grants never reads another's).
 
 var (
 	qClaimDue = newStmt(`UPDATE grants SET lease_owner = ?, lease_until = ?
 		WHERE id IN (SELECT id FROM grants
 			WHERE status = 'valid' AND next_refresh_at IS NOT NULL AND next_refresh_at <= ?
-			AND (lease_until IS NULL OR lease_until < ?) AND NOT ({providerIsAnyOf})
+			AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY next_refresh_at LIMIT ?{skipLocked})
+		RETURNING ` + grantColumns)
+	qClaimDueOf = newStmt(`UPDATE grants SET lease_owner = ?, lease_until = ?
+		WHERE id IN (SELECT id FROM grants
+			WHERE provider = ? AND status = 'valid' AND next_refresh_at IS NOT NULL AND next_refresh_at <= ?
+			AND (lease_until IS NULL OR lease_until < ?)
 			ORDER BY next_refresh_at LIMIT ?{skipLocked})
 		RETURNING ` + grantColumns)
 	qClaim = newStmt(`UPDATE grants SET lease_owner = ?, lease_until = ?
@@ -36,32 +41,43 @@ var (
 	qCountDue = newStmt(`SELECT count(*) FROM grants WHERE status = 'valid' AND next_refresh_at IS NOT NULL AND next_refresh_at <= ?`)
 )
 
-func (s *Store) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, skipProviders []string) ([]store.Grant, error) {
+func (s *Store) ClaimDueGrants(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]store.Grant, error) {
+	return s.claimDue(ctx, now, owner, lease, "", limit)
+}
+
+func (s *Store) ClaimDueGrantsOf(ctx context.Context, now time.Time, owner string, lease time.Duration, provider string, limit int) ([]store.Grant, error) {
+	if provider == "" {
+		return nil, nil
+	}
+	return s.claimDue(ctx, now, owner, lease, provider, limit)
+}
+
+func (s *Store) claimDue(ctx context.Context, now time.Time, owner string, lease time.Duration, provider string, limit int) ([]store.Grant, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	q, args := s.claimDueQuery(now, owner, lease, limit, skipProviders)
+	q, args := s.claimDueQuery(now, owner, lease, provider, limit)
 	rows, err := s.db.Lease().Query(ctx, q, args...)
 	return collect(s, rows, err, "claim due grants", scanGrant)
 }
 
-func (s *Store) claimDueQuery(now time.Time, owner string, lease time.Duration, limit int, skipProviders []string) (string, []any) {
+// claimDueQuery is the claim of every provider's due grants (provider ""),
+// or of one provider's.
+func (s *Store) claimDueQuery(now time.Time, owner string, lease time.Duration, provider string, limit int) (string, []any) {
 	now = utcMicro(now)
-	at := s.time(now)
-	if skipProviders == nil {
-		// Not nil: PostgreSQL's NULL array, and SQLite's JSON null, would
-		// match no row at all.
-		skipProviders = []string{}
+	at, until := s.time(now), s.time(utcMicro(now.Add(lease)))
+	if provider == "" {
+		return s.sql(qClaimDue), []any{owner, until, at, at, limit}
 	}
-	_, skip := s.f.AnyOf("provider", skipProviders)
-	return s.sql(qClaimDue), []any{owner, s.time(utcMicro(now.Add(lease))), at, at, skip, limit}
+	return s.sql(qClaimDueOf), []any{owner, until, provider, at, at, limit}
 }
 
-// ExplainClaimDueGrants returns the query plan of ClaimDueGrants (see
-// ExplainListGrants), for the tests that check the claim reads the due
-// grants from the grants_due index, in order.
-func (s *Store) ExplainClaimDueGrants(ctx context.Context, now time.Time, limit int, skipProviders []string) ([]string, error) {
-	q, args := s.claimDueQuery(now, "explain", time.Minute, limit, skipProviders)
+// ExplainClaimDueGrants returns the query plan of ClaimDueGrants, or of
+// ClaimDueGrantsOf when provider is set (see ExplainListGrants), for the
+// tests that check the claims read the due grants from their index, in
+// order.
+func (s *Store) ExplainClaimDueGrants(ctx context.Context, now time.Time, provider string, limit int) ([]string, error) {
+	q, args := s.claimDueQuery(now, "explain", time.Minute, provider, limit)
 	return s.explain(ctx, s.f.ExplainSetup, q, args...)
 }
 

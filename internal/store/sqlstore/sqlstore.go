@@ -83,8 +83,7 @@ type DB interface {
 
 // Flavor is what differs between the SQL dialects. Statements are written
 // once with ? placeholders and the markers {forUpdate}, {forNoKeyUpdate}, {forKeyShare},
-// {skipLocked}, {likely}, {noIndexOrder} and {providerIsAnyOf} (AnyOf of
-// the provider column, one placeholder); a Store renders them for its
+// {skipLocked}, {likely} and {noIndexOrder}; a Store renders them for its
 // flavour when it is created.
 // A statement must not contain a ? other than a placeholder.
 type Flavor struct {
@@ -217,14 +216,9 @@ var _ store.Store = (*Store)(nil)
 
 // New returns a Store over db. It applies no migration (see Migrate).
 func New(db DB, f Flavor) *Store {
-	providerIsAnyOf := "provider IN (?)" // a flavour without AnyOf (the render tests)
-	if f.AnyOf != nil {
-		providerIsAnyOf, _ = f.AnyOf("provider", nil)
-	}
 	s := &Store{db: db, f: f, rendered: make([]string, len(stmtTexts)), now: time.Now,
 		markers: strings.NewReplacer("{forUpdate}", f.ForUpdate, "{forKeyShare}", f.ForKeyShare, "{skipLocked}", f.SkipLocked,
-			"{forNoKeyUpdate}", f.ForNoKeyUpdate, "{likely}", f.Likely, "{noIndexOrder}", f.NoIndexOrder,
-			"{providerIsAnyOf}", providerIsAnyOf)}
+			"{forNoKeyUpdate}", f.ForNoKeyUpdate, "{likely}", f.Likely, "{noIndexOrder}", f.NoIndexOrder)}
 	for i, q := range stmtTexts {
 		s.rendered[i] = s.render(q)
 	}
