@@ -85,11 +85,18 @@ type limiter struct {
 	capped  bool // due grants of the provider may be waiting for room in the share
 }
 
-func newLimiter(start, lo, hi int, maxPause time.Duration, onChange func(int)) *limiter {
+// bounds are the lowest, highest and first limit of the configured start,
+// lo and hi: at least 1, hi at least lo, start between them.
+func bounds(start, lo, hi int) (int, int, int) {
 	lo = max(lo, 1)
 	hi = max(hi, lo)
+	return lo, hi, min(max(start, lo), hi)
+}
+
+func newLimiter(start, lo, hi int, maxPause time.Duration, onChange func(int)) *limiter {
+	lo, hi, start = bounds(start, lo, hi)
 	l := &limiter{lo: float64(lo), hi: float64(hi), maxPause: maxPause, onChange: onChange,
-		limit: float64(min(max(start, lo), hi)), wake: make(chan struct{})}
+		limit: float64(start), wake: make(chan struct{})}
 	if onChange != nil {
 		onChange(int(l.limit))
 	}

@@ -210,7 +210,8 @@ func (r *Refresher) roomOf(prov string, now time.Time) int {
 	l := r.limits[prov]
 	r.mu.Unlock()
 	if l == nil {
-		return shareFactor * min(max(r.cfg.ProviderConcurrency, r.cfg.ProviderConcurrencyMin, 1), max(r.cfg.ProviderConcurrencyMax, r.cfg.ProviderConcurrencyMin, 1))
+		_, _, start := bounds(r.cfg.ProviderConcurrency, r.cfg.ProviderConcurrencyMin, r.cfg.ProviderConcurrencyMax)
+		return shareFactor * start
 	}
 	n, _, _ := l.room(now)
 	return n
