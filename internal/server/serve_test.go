@@ -16,25 +16,38 @@ import (
 	"github.com/grantd/grantd/internal/server"
 )
 
-// "OPTIONS *" gets the API's JSON 404 in the envelope, not net/http's
-// empty 200 (every answer carries a JSON body).
-func TestServeOptionsStar(t *testing.T) {
+// testConfig is a grantd on loopback with its data in a test directory.
+func testConfig(t *testing.T) config.Config {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
+	return cfg
+}
+
+// serve runs `grantd serve`'s server with cfg until the test ends, and
+// returns its API listener.
+func serve(t *testing.T, cfg config.Config) net.Listener {
+	t.Helper()
 	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
 	ln, err := srv.Listen()
 	if err != nil {
+		srv.Close()
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	return ln
+}
+
+// "OPTIONS *" gets the API's JSON 404 in the envelope, not net/http's
+// empty 200 (every answer carries a JSON body).
+func TestServeOptionsStar(t *testing.T) {
+	ln := serve(t, testConfig(t))
 
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -63,23 +76,9 @@ func TestServePprof(t *testing.T) {
 	}
 	pprofAddr := free.Addr().String()
 	free.Close()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = "127.0.0.1:0"
+	cfg := testConfig(t)
 	cfg.HTTP.PprofListen = pprofAddr
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ln, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	ln := serve(t, cfg)
 
 	get := func(url string) (int, string) {
 		t.Helper()
