@@ -104,6 +104,6 @@ func (c *Cache[V]) DeleteFunc(del func(key string) bool) {
 	})
 }
 
-// Len is the number of entries held (expired ones included until they
+// size is the number of entries held (expired ones included until they
 // are replaced or the cache is emptied).
-func (c *Cache[V]) Len() int { return int(c.n.Load()) }
+func (c *Cache[V]) size() int { return int(c.n.Load()) }

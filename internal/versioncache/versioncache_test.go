@@ -39,12 +39,12 @@ func TestDelete(t *testing.T) {
 		c.Put("app"+strconv.Itoa(i%2)+"/"+strconv.Itoa(i), 1, i)
 	}
 	c.Put("app0/0", 1, 100) // a replacement is not a new entry
-	if c.Len() != 10 {
-		t.Fatalf("Len %d, want 10", c.Len())
+	if c.size() != 10 {
+		t.Fatalf("Len %d, want 10", c.size())
 	}
 	c.DeleteFunc(func(k string) bool { return k[:4] == "app1" })
-	if c.Len() != 5 {
-		t.Fatalf("Len %d after deleting app1's, want 5", c.Len())
+	if c.size() != 5 {
+		t.Fatalf("Len %d after deleting app1's, want 5", c.size())
 	}
 	if _, ok := c.Get("app1/1", 1); ok {
 		t.Fatal("a deleted entry was found")
@@ -54,8 +54,8 @@ func TestDelete(t *testing.T) {
 	}
 	c.Delete("app0/0")
 	c.Delete("app0/0") // twice: counted once
-	if c.Len() != 4 {
-		t.Fatalf("Len %d, want 4", c.Len())
+	if c.size() != 4 {
+		t.Fatalf("Len %d, want 4", c.size())
 	}
 }
 
@@ -64,7 +64,7 @@ func TestBounded(t *testing.T) {
 	for i := range Max + 10 {
 		c.Put(strconv.Itoa(i), 1, i)
 	}
-	if n := c.Len(); n > Max || n < 1 {
+	if n := c.size(); n > Max || n < 1 {
 		t.Fatalf("Len %d, want 1..%d", n, Max)
 	}
 	if v, ok := c.Get(strconv.Itoa(Max+9), 1); !ok || v != Max+9 {
