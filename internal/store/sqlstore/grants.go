@@ -161,23 +161,9 @@ func (s *Store) UpsertGrant(ctx context.Context, g store.Grant, created []store.
 		if err != nil {
 			return err
 		}
-		if u.RequireClient {
-			u.AppID = old.AppID
-			if c := requiredClient(u); c != client {
-				if err := s.requireClient(ctx, q, c); err != nil {
-					return err
-				}
-			}
-		}
-		u = updatedGrant(old, u)
-		upd, err := s.updateGrantStmt(old, u)
-		if err != nil {
-			return err
-		}
-		// The row is locked: the update and its events go with the commit.
-		out, isNew = u, false
-		stmts := []Stmt{upd}
-		return s.finish(ctx, q, s.eventStmts(stmts, newEvents(events, old.AppID, old.ID, now))...)
+		isNew = false
+		out, err = s.writeLockedGrant(ctx, q, old, u, events, client, now)
+		return err
 	})
 	if err != nil {
 		return store.Grant{}, false, err
@@ -365,26 +351,39 @@ func (s *Store) UpdateGrant(ctx context.Context, appID, id string, update func(o
 		if err != nil {
 			return err
 		}
-		if g.RequireClient {
-			g.AppID = old.AppID
-			if err := s.requireClient(ctx, q, requiredClient(g)); err != nil {
-				return err
-			}
-		}
-		g = updatedGrant(old, g)
-		upd, err := s.updateGrantStmt(old, g)
-		if err != nil {
-			return err
-		}
-		// The update and its events go with the commit (one round trip
-		// on PostgreSQL): the row is locked, so the update finds it.
-		out = g
-		return s.finish(ctx, q, s.eventStmts([]Stmt{upd}, newEvents(events, appID, id, s.now()))...)
+		out, err = s.writeLockedGrant(ctx, q, old, g, events, clientRef{}, s.now())
+		return err
 	})
 	if err != nil {
 		return store.Grant{}, err
 	}
 	return out, nil
+}
+
+// writeLockedGrant stores g over old, whose row q's transaction has
+// locked, with events (UpdateGrant, and UpsertGrant's re-authentication):
+// it checks the client g requires unless it is held, which the
+// transaction already checked, and returns the grant as stored. The
+// update and its events go with the commit (one round trip on
+// PostgreSQL): the row is locked, so the update finds it.
+func (s *Store) writeLockedGrant(ctx context.Context, q Querier, old, g store.Grant, events []store.Event, held clientRef, now time.Time) (store.Grant, error) {
+	if g.RequireClient {
+		g.AppID = old.AppID
+		if c := requiredClient(g); c != held {
+			if err := s.requireClient(ctx, q, c); err != nil {
+				return store.Grant{}, err
+			}
+		}
+	}
+	g = updatedGrant(old, g)
+	upd, err := s.updateGrantStmt(old, g)
+	if err != nil {
+		return store.Grant{}, err
+	}
+	if err := s.finish(ctx, q, s.eventStmts([]Stmt{upd}, newEvents(events, old.AppID, old.ID, now))...); err != nil {
+		return store.Grant{}, err
+	}
+	return g, nil
 }
 
 // updateGrantStmt is the UPDATE that stores g over old: it sets only the
