@@ -29,6 +29,11 @@ func (s *Service) authorizationCode(ctx context.Context, r TokenRequest) (TokenR
 			return TokenResponse{}, e
 		}
 	}
+	// The id_token's key before the code is used up (withIDToken).
+	sg, err := s.idTokenSigner(ctx)
+	if err != nil {
+		return TokenResponse{}, err
+	}
 	var cd codeData
 	c, ok, err := s.takeCode(ctx, kindCode, r.Code, &cd)
 	if err != nil {
@@ -68,5 +73,5 @@ func (s *Service) authorizationCode(ctx context.Context, r TokenRequest) (TokenR
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return s.withIDToken(ctx, r, appID, response(g, iss.AccessToken, iss.RefreshToken, iss.ExpiresIn, true))
+	return s.withIDToken(sg, r, appID, response(g, iss.AccessToken, iss.RefreshToken, iss.ExpiresIn, true))
 }

@@ -26,6 +26,13 @@ func (s *Service) refreshToken(ctx context.Context, r TokenRequest) (TokenRespon
 	if r.RefreshToken == "" {
 		return TokenResponse{}, invalidRequest("Missing required parameter: refresh_token")
 	}
+	// The id_token's key before the rotation: a failure after it would
+	// lose the new refresh token, and the client's retry with the old one
+	// would count as a replay that revokes the authorization.
+	sg, err := s.idTokenSigner(ctx)
+	if err != nil {
+		return TokenResponse{}, err
+	}
 	iss, old, err := s.Tokens.Refresh(ctx, appID, r.RefreshToken, public)
 	switch {
 	case errors.Is(err, token.ErrSecretRequired):
@@ -44,5 +51,5 @@ func (s *Service) refreshToken(ctx context.Context, r TokenRequest) (TokenRespon
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return s.withIDToken(ctx, r, appID, response(g, iss.AccessToken, iss.RefreshToken, iss.ExpiresIn, true))
+	return s.withIDToken(sg, r, appID, response(g, iss.AccessToken, iss.RefreshToken, iss.ExpiresIn, true))
 }

@@ -192,10 +192,27 @@ func response(g store.Grant, access, refresh string, expiresIn int, withProvider
 	return r
 }
 
-// withIDToken adds the id_token of r (signed by grantd: iss, aud the
-// client, sub the grant, email, iat, exp the access token's).
-func (s *Service) withIDToken(ctx context.Context, req TokenRequest, appID string, r TokenResponse) (TokenResponse, error) {
+// idTokenSigner readies the signing key of the response's id_token (nil
+// when grantd signs none). It is called before the step a failure cannot
+// undo (a code redeemed, a refresh token rotated): the key is read, or
+// created, from the store here, and withIDToken, after that step, needs
+// the store no more.
+func (s *Service) idTokenSigner(ctx context.Context) (*idtoken.Signer, error) {
 	if s.IDTokens == nil {
+		return nil, nil
+	}
+	sg, err := s.IDTokens.Signer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &sg, nil
+}
+
+// withIDToken adds the id_token of r (signed by grantd with sg: iss, aud
+// the client, sub the grant, email, iat, exp the access token's); r as it
+// is when sg is nil.
+func (s *Service) withIDToken(sg *idtoken.Signer, req TokenRequest, appID string, r TokenResponse) (TokenResponse, error) {
+	if sg == nil {
 		return r, nil
 	}
 	iss := s.Issuer
@@ -203,7 +220,7 @@ func (s *Service) withIDToken(ctx context.Context, req TokenRequest, appID strin
 		iss = req.Issuer
 	}
 	now := s.now()
-	tok, err := s.IDTokens.Sign(ctx, idtoken.Claims{Iss: iss, Aud: appID, Sub: r.GrantID, Email: r.Email,
+	tok, err := sg.Sign(idtoken.Claims{Iss: iss, Aud: appID, Sub: r.GrantID, Email: r.Email,
 		Iat: now.Unix(), Exp: now.Add(time.Duration(r.ExpiresIn) * time.Second).Unix()})
 	if err != nil {
 		return r, err

@@ -254,10 +254,28 @@ type header struct {
 
 // Sign returns the compact JWS of c signed with the current key.
 func (k *Keys) Sign(ctx context.Context, c Claims) (string, error) {
-	kk, err := k.current(ctx)
+	sg, err := k.Signer(ctx)
 	if err != nil {
 		return "", err
 	}
+	return sg.Sign(c)
+}
+
+// Signer is the current signing key, read (created or rotated when due)
+// once: its Sign needs the store no more, so that a caller can make sure
+// of the key before a step it cannot undo (a refresh token's rotation)
+// and sign after it.
+type Signer struct{ kk key }
+
+// Signer returns the current signing key.
+func (k *Keys) Signer(ctx context.Context) (Signer, error) {
+	kk, err := k.current(ctx)
+	return Signer{kk}, err
+}
+
+// Sign returns the compact JWS of c signed with the key.
+func (sg Signer) Sign(c Claims) (string, error) {
+	kk := sg.kk
 	h, err := json.Marshal(header{Alg: Alg, Typ: "JWT", Kid: kk.id})
 	if err != nil {
 		return "", err
