@@ -82,7 +82,7 @@ type key struct {
 	id      string
 	seq     int64
 	created time.Time
-	priv    *ecdsa.PrivateKey // nil when it could not be opened
+	priv    *ecdsa.PrivateKey
 	pub     *ecdsa.PublicKey
 }
 
@@ -213,7 +213,7 @@ func (k *Keys) current(ctx context.Context) (key, error) {
 			return key{}, err
 		}
 	}
-	if len(k.keys) == 0 || k.keys[0].priv == nil {
+	if len(k.keys) == 0 {
 		return key{}, errors.New("idtoken: no signing key")
 	}
 	return k.keys[0], nil
