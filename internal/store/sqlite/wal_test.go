@@ -23,10 +23,12 @@ func TestWALStaysBounded(t *testing.T) {
 	walLimit = 1 << 20
 	t.Cleanup(func() { walLimit = old })
 	// walLimit plus the writes of the rounds whose truncation the readers
-	// held off (each waits at most checkpointBusyTimeout), with room for a
-	// loaded machine: far less than is written (a WAL never cut back would
-	// hold at least all of it).
-	const bound = 24 << 20
+	// held off (each waits at most checkpointBusyTimeout): how much that is
+	// depends on how fast this machine writes (15 to 27 MB of the 36 MB
+	// written, idle), so the bound is what is written. A WAL never cut
+	// back holds about three times that (105 MB): the test tells the two
+	// apart with room on either side.
+	const minWritten = 30 << 20
 
 	path := filepath.Join(t.TempDir(), "grantd.db")
 	s, err := Open(t.Context(), path)
@@ -110,7 +112,8 @@ func TestWALStaysBounded(t *testing.T) {
 	close(done)
 	wg.Wait()
 	t.Logf("%d MB written; WAL peak %.1f MB (limit %d MB), %d bytes once idle", written.Load()>>20, float64(peak.Load())/(1<<20), walLimit>>20, idle)
-	if written.Load() < 3*bound/2 {
+	bound := written.Load()
+	if bound < minWritten {
 		t.Fatalf("only %d bytes written: the test proves nothing", written.Load())
 	}
 	if p := peak.Load(); p > bound {
